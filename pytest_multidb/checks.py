@@ -1,0 +1,1 @@
+"""Django system checks of the multi-DB layer (filled in below)."""

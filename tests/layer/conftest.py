@@ -1,0 +1,79 @@
+"""The layer tests run in this process against real databases: sqlite files, PostgreSQL and MariaDB.
+
+The pytest plugin is not used here (``-p no:multidb``): these tests check the layer the plugin stands on.
+The databases are created once per session under unique names and dropped at the end.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+
+import django
+import pytest
+
+os.environ["MULTIDB_LAYER_RUN"] = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.layer_settings"
+
+
+def pytest_configure(config):
+    os.environ["MULTIDB_LAYER_DIR"] = tempfile.mkdtemp(prefix="multidb-layer-")
+    django.setup()
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(os.environ["MULTIDB_LAYER_DIR"], ignore_errors=True)
+
+
+def _server_databases():
+    from django.db import connections
+
+    return [alias for alias in connections if connections[alias].vendor != "sqlite"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def layer_databases():
+    """Create the server databases, migrate migrated apps and install the others with the schema builder."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from pytest_multidb.schema import SchemaBuilder, unmigrated_models
+
+    servers = _server_databases()
+    for alias in servers:
+        conn = connections[alias]
+        with conn._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {conn.ops.quote_name(conn.settings_dict['NAME'])}")
+    try:
+        for alias in connections:
+            call_command("migrate", database=alias, run_syncdb=False, verbosity=0)
+            SchemaBuilder(alias, unmigrated_models(alias)).install()
+        yield
+    finally:
+        for alias in connections:
+            connections[alias].close()
+        for alias in servers:
+            conn = connections[alias]
+            with conn._nodb_cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {conn.ops.quote_name(conn.settings_dict['NAME'])}")
+            conn.close()
+
+
+@pytest.fixture
+def clean_tables():
+    """Empty every sample table on every alias after the test (for tests that really commit)."""
+    yield
+    from django.core.management.color import no_style
+    from django.db import connections
+
+    from pytest_multidb.schema import routed_models
+
+    for alias in connections:
+        conn = connections[alias]
+        if conn.in_atomic_block:
+            continue
+        tables = [m._meta.db_table for m in routed_models(alias)]
+        tables = [t for t in tables if t in conn.introspection.table_names()]
+        statements = conn.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
+        with conn.constraint_checks_disabled():
+            conn.ops.execute_sql_flush(statements)
