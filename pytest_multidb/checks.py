@@ -1,1 +1,112 @@
-"""Django system checks of the multi-DB layer (filled in below)."""
+"""Django system checks of the multi-DB layer.
+
+- ``multidb.W001``: a relation (foreign key, one-to-one, many-to-many) between models on different connections.
+  Django cannot join across connections and the schema builder leaves the constraint out. A relation whose
+  field sets ``db_constraint=False`` is taken as intended and not reported.
+- ``multidb.E001``: a bad ``OTHER_DATABASES`` entry (keys, engine, ``MODELS`` type, alias clash).
+- ``multidb.E002``: the same ``MODELS`` selector under two aliases.
+- ``multidb.E003``: a ``MODELS`` selector naming no installed app or model.
+
+Every check is tagged ``multidb`` (``manage.py check --tag multidb``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from types import SimpleNamespace
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
+from django.db import models, router
+
+from .conf import ConfigurationError, model_selectors, other_database_specs
+from .routing import validate_selectors
+
+TAG = "multidb"
+
+HINT_W001 = (
+    "Move both models to one alias (list them in the same OTHER_DATABASES MODELS), or set db_constraint=False "
+    "on the field if the cross-connection reference is intended (that also silences this warning)."
+)
+
+
+def _label(model: type[models.Model]) -> str:
+    return f"{model._meta.label} (alias {router.db_for_write(model)!r})"
+
+
+def _crosses(table_model: type[models.Model], field: Any) -> bool:
+    return getattr(field, "db_constraint", True) and (
+        router.db_for_write(table_model) != router.db_for_write(field.related_model)
+    )
+
+
+def cross_connection_warnings(model_list: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    """``multidb.W001`` for every relation of ``model_list`` that points at a model on another connection."""
+    warnings: list[CheckMessage] = []
+    for model in model_list:
+        for field in model._meta.local_fields:
+            if field.is_relation and _crosses(model, field):
+                warnings.append(CheckWarning(
+                    f"{_label(model)} references {_label(field.related_model)} on another connection.",
+                    hint=HINT_W001, obj=field, id="multidb.W001",
+                ))
+        for field in model._meta.local_many_to_many:
+            through = field.remote_field.through
+            if through._meta.auto_created and any(_crosses(through, f) for f in through._meta.local_fields
+                                                  if f.is_relation):
+                warnings.append(CheckWarning(
+                    f"{_label(model)} and {_label(field.related_model)} are related many-to-many across "
+                    f"connections (table {through._meta.db_table!r} is on alias {router.db_for_write(through)!r}).",
+                    hint=HINT_W001, obj=field, id="multidb.W001",
+                ))
+    return warnings
+
+
+@register(Tags.models, TAG)
+def check_cross_connection_relations(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``multidb.W001`` for the models of ``app_configs`` (all installed apps when ``None``)."""
+    model_list = apps.get_models() if app_configs is None else chain.from_iterable(
+        app_config.get_models() for app_config in app_configs
+    )
+    try:
+        return cross_connection_warnings(model_list)
+    except ConfigurationError:
+        return []  # Bad MODELS: routing cannot be decided; check_multidb_settings reports why.
+
+
+def _error(error: ConfigurationError, check_id: str) -> Error:
+    """The ConfigurationError as a check Error: its setting is the object, its fix the hint."""
+    where = error.setting if error.alias is None else f"{error.setting} (alias {error.alias!r})"
+    return Error(f"{error.problem}.", hint=f"{error.fix}.", obj=where, id=check_id)
+
+
+@register(TAG)
+def check_multidb_settings(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``multidb.E001``-``E003``: the validation of ``conf`` and ``routing``, one Error per ConfigurationError.
+
+    Entries are validated one alias at a time (every bad entry is reported); the ``MODELS`` checks run once
+    the entries are valid, since they read every entry again.
+    """
+    errors: list[CheckMessage] = []
+    for alias, entry in (getattr(settings, "OTHER_DATABASES", None) or {}).items():
+        try:
+            other_database_specs(SimpleNamespace(OTHER_DATABASES={alias: entry}, DATABASES=settings.DATABASES))
+        except ConfigurationError as error:
+            errors.append(_error(error, "multidb.E001"))
+    if errors:
+        return errors
+    for validate, check_id in ((lambda: model_selectors(settings), "multidb.E002"),
+                               (validate_selectors, "multidb.E003")):
+        try:
+            validate()
+        except ConfigurationError as error:
+            return [_error(error, check_id)]
+    return []
