@@ -3,6 +3,18 @@
 from django.apps import AppConfig
 
 
+def wire_layer() -> None:
+    """Merge ``OTHER_DATABASES``, put the router first, give managers ``.db``, check ``MODELS``. Idempotent."""
+    from .conf import merge_other_databases
+    from .managers import install_manager_db
+    from .routing import install_router, validate_selectors
+
+    merge_other_databases()
+    install_router()
+    install_manager_db()
+    validate_selectors()
+
+
 class MultiDBConfig(AppConfig):
     name = "pytest_multidb"
     label = "multidb"
@@ -10,11 +22,5 @@ class MultiDBConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .conf import merge_other_databases
-        from .managers import install_manager_db
-        from .routing import install_router, validate_selectors
 
-        merge_other_databases()
-        install_router()
-        install_manager_db()
-        validate_selectors()
+        wire_layer()

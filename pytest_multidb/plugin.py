@@ -1,1 +1,272 @@
-"""pytest plugin entry point (filled in by the plugin issue)."""
+"""pytest-multidb's pytest hooks: options, the ``uses_db`` marker, Django bootstrap, per-test isolation.
+
+Loaded by ``pytest -p multidb`` or automatically once installed (entry point ``multidb``); ``-p no:multidb``
+turns it off. A project without Django settings is left alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from .conf import ConfigurationError
+from .fixtures import (
+    SESSION_KEY,
+    TEST_KEY,
+    db_queries,
+    multidb,
+    multidb_atomic,
+    open_aliases,
+    swap_db,
+    use_db,
+    uses_db,
+)
+from .isolation import TestDatabases, guard
+from .provision import ProvisionError
+from .session import DatabaseSession, SessionOptions
+
+__all__ = [
+    "_multidb_session",
+    "_multidb_test",
+    "db_queries",
+    "multidb",
+    "multidb_atomic",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_load_initial_conftests",
+    "pytest_report_header",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+    "swap_db",
+    "use_db",
+    "uses_db",
+]
+
+MARKER = "uses_db"
+MARKER_HELP = (
+    "uses_db(*aliases, transaction=False, reset_sequences=False): the Django database aliases the test may "
+    "use (default: 'default'). Each is rolled back after the test; transaction=True (or a list of aliases) "
+    "commits for real on those aliases and empties the tables written afterwards."
+)
+DJANGO_READY_KEY = pytest.StashKey[bool]()
+DECLARATION_KEY = pytest.StashKey["Declaration"]()
+NEEDED_KEY = pytest.StashKey[list[str]]()
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a test's ``uses_db`` markers ask for."""
+
+    aliases: tuple[str, ...]
+    committing: tuple[str, ...]
+    reset_sequences: bool
+
+
+def declaration(item: pytest.Item) -> Declaration | None:
+    """Merge the test's ``uses_db`` markers (function, class, module): aliases add up, the closest option wins."""
+    markers = list(item.iter_markers(MARKER))
+    if not markers:
+        return None
+    aliases = tuple(dict.fromkeys(a for m in reversed(markers) for a in (m.args or ("default",))))
+    transaction = next((m.kwargs["transaction"] for m in markers if "transaction" in m.kwargs), False)
+    reset = next((m.kwargs["reset_sequences"] for m in markers if "reset_sequences" in m.kwargs), False)
+    if transaction is True:
+        committing = aliases
+    elif not transaction:
+        committing = ()
+    else:
+        committing = (transaction,) if isinstance(transaction, str) else tuple(transaction)
+    return Declaration(aliases, committing, bool(reset))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("multidb", "pytest-multidb (several Django databases)")
+    group.addoption("--multidb-settings", metavar="MODULE",
+                    help="Django settings module (else ini multidb_settings, else DJANGO_SETTINGS_MODULE).")
+    group.addoption("--multidb-provision", action="append", default=[], metavar="ALIAS=KIND",
+                    help="How to provision ALIAS: sqlite, server, process, container or auto (repeatable).")
+    group.addoption("--multidb-no-migrations", action="store_true",
+                    help="Build every table with the schema builder instead of running migrations.")
+    parser.addini("multidb_settings", "Django settings module for pytest-multidb.")
+
+
+def _settings_source(config: pytest.Config) -> tuple[str, str] | None:
+    options = config.known_args_namespace
+    for source, value in (
+        ("--multidb-settings", getattr(options, "multidb_settings", None)),
+        ("ini option multidb_settings", config.getini("multidb_settings")),
+        ("DJANGO_SETTINGS_MODULE", os.environ.get("DJANGO_SETTINGS_MODULE")),
+    ):
+        if value:
+            return source, value
+    return None
+
+
+def _setup_django(config: pytest.Config) -> bool:
+    """Configure Django (once) and wire the multi-DB layer; ``False`` when no settings are known."""
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    from .apps import wire_layer
+
+    if not apps.ready:
+        found = _settings_source(config)
+        if found is None and not settings.configured:
+            return False
+        if found is not None and not settings.configured:
+            source, module = found
+            try:
+                importlib.import_module(module)
+            except Exception as error:
+                raise pytest.UsageError(
+                    f"multidb: the Django settings module {module!r} (from {source}) cannot be imported: "
+                    f"{type(error).__name__}: {error}. Fix: correct {source}, or put the module's directory on "
+                    "sys.path (ini option 'pythonpath')."
+                ) from error
+            os.environ["DJANGO_SETTINGS_MODULE"] = module
+        try:
+            django.setup()
+        except ConfigurationError as error:
+            raise pytest.UsageError(f"multidb: {error}") from error
+    try:
+        wire_layer()
+    except ConfigurationError as error:
+        raise pytest.UsageError(f"multidb: {error}") from error
+    return True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Early, so that conftests and test modules can import models; trylast, after 'pythonpath' is applied.
+    early_config.stash[DJANGO_READY_KEY] = _setup_django(early_config)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    ready = config.stash.get(DJANGO_READY_KEY, False) or _setup_django(config)
+    config.stash[DJANGO_READY_KEY] = ready
+    if ready:
+        guard.install()
+        guard.active = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(DJANGO_READY_KEY, False):
+        guard.active = False
+        guard.uninstall()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Read every test's ``uses_db`` markers; unknown aliases fail the run before anything is provisioned."""
+    declared = {}
+    for item in items:
+        found = declaration(item)
+        if found is not None:
+            item.stash[DECLARATION_KEY] = declared[item.nodeid] = found
+    if not declared:
+        return
+    if not config.stash.get(DJANGO_READY_KEY, False):
+        raise pytest.UsageError(
+            f"multidb: {next(iter(declared))} uses @pytest.mark.uses_db but no Django settings are configured. "
+            "Fix: pass --multidb-settings MODULE, set the ini option multidb_settings, or DJANGO_SETTINGS_MODULE."
+        )
+    from django.db import connections
+
+    known = list(connections.settings)
+    errors = []
+    for nodeid, found in declared.items():
+        errors += [
+            f"{nodeid}: @pytest.mark.uses_db names unknown database alias {alias!r}; known aliases: "
+            f"{', '.join(known)}. Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
+            for alias in found.aliases
+            if alias not in known
+        ]
+        errors += [
+            f"{nodeid}: uses_db(transaction=[...]) names {alias!r}, which the marker does not declare. "
+            f"Fix: add {alias!r} to the marker's aliases."
+            for alias in found.committing
+            if alias not in found.aliases
+        ]
+    if errors:
+        raise pytest.UsageError("multidb:\n" + "\n".join(errors))
+    config.stash[NEEDED_KEY] = list(dict.fromkeys(a for found in declared.values() for a in found.aliases))
+
+
+def _session_options(config: pytest.Config) -> SessionOptions:
+    requested = {}
+    for entry in config.getoption("multidb_provision"):
+        alias, sep, kind = entry.partition("=")
+        if not sep or not alias or not kind:
+            raise pytest.UsageError(f"multidb: --multidb-provision {entry!r}: expected ALIAS=KIND, e.g. b=process")
+        requested[alias] = kind
+    return SessionOptions(provision=requested, migrations=not config.getoption("multidb_no_migrations"))
+
+
+@pytest.fixture(scope="session")
+def _multidb_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseSession]:
+    """The session's databases; created at the first test that needs one, removed at the end."""
+    config = request.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def report(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    session = DatabaseSession(_session_options(config), lambda: tmp_path_factory.mktemp("multidb"), report)
+    config.stash[SESSION_KEY] = session
+    try:
+        try:
+            session.ensure(config.stash.get(NEEDED_KEY, []))  # everything the collected tests need, in parallel
+        except ProvisionError as error:
+            pytest.exit(f"multidb: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        yield session
+    finally:
+        errors = session.teardown()
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Open the databases the test declared (one transaction each) and put everything back afterwards."""
+    if not request.config.stash.get(DJANGO_READY_KEY, False):
+        yield
+        return
+    node = request.node
+    found = node.stash.get(DECLARATION_KEY, None)
+    state = node.stash[TEST_KEY] = TestDatabases(node.nodeid, reset_sequences=bool(found and found.reset_sequences))
+    guard.start_test(node.nodeid)
+    try:
+        if found is not None:
+            open_aliases(request, found.aliases, list(found.committing))
+        yield
+    finally:
+        problems = state.close()
+        guard.end_test()
+        del node.stash[TEST_KEY]
+    if problems:
+        pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not config.stash.get(DJANGO_READY_KEY, False):
+        return []
+    from django.db import connections
+
+    return [f"multidb: aliases {', '.join(connections.settings)} (provisioned on first use)"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and session.summary:
+        terminalreporter.section("multidb")
+        for line in session.summary:
+            terminalreporter.write_line(line)

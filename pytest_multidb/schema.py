@@ -106,13 +106,15 @@ def _without_foreign_constraints(alias: str, models: list[Model]) -> Iterator[No
 class SchemaBuilder:
     """Creates and drops the tables of one connection's models, in dependency order.
 
-    ``SchemaBuilder("a")`` covers every model routed to ``a``; pass ``models=`` to choose them yourself.
-    The ``*_sql()`` methods return lists of SQL statements without running them.
+    ``SchemaBuilder("a")`` covers every model routed to ``a``; pass ``models=`` to choose them yourself, and
+    ``connection=`` to work through another Django connection to the same database (e.g. one of your own,
+    outside a running transaction). The ``*_sql()`` methods return lists of SQL statements without running them.
     """
 
-    def __init__(self, alias: str, models: Iterable[Model] | None = None) -> None:
+    def __init__(self, alias: str, models: Iterable[Model] | None = None, connection: Any = None) -> None:
         self.alias = ConnectionInfo(check_alias(alias))
         self._models = None if models is None else list(models)
+        self._connection = connection
 
     def __repr__(self) -> str:
         return f"SchemaBuilder({str(self.alias)!r})"
@@ -124,7 +126,8 @@ class SchemaBuilder:
 
     @property
     def connection(self) -> Any:
-        return self.alias.connection
+        """The Django connection the builder works through (the alias's own unless one was given)."""
+        return self._connection or self.alias.connection
 
     # -- create ------------------------------------------------------------------------------------------
     def create_sql(self) -> list[str]:

@@ -1,0 +1,186 @@
+"""User-facing fixtures: a thin face over the session (``session.py``) and the test's databases.
+
+The per-test state is created by the plugin's autouse fixture ``_multidb_test``; these fixtures reach it
+through ``request.node.stash``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from . import routing
+from .isolation import TestDatabases
+from .provision import ProvisionError
+from .schema import SchemaBuilder
+from .session import DatabaseSession
+
+SESSION_KEY = pytest.StashKey["DatabaseSession | None"]()
+TEST_KEY = pytest.StashKey[TestDatabases]()
+
+
+def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
+    """The running test's database state (created by the plugin before any fixture)."""
+    try:
+        return request.node.stash[TEST_KEY]
+    except KeyError:
+        raise pytest.UsageError(
+            "multidb: no Django settings are configured, so no database can be used. Set --multidb-settings, "
+            "the ini option multidb_settings or DJANGO_SETTINGS_MODULE."
+        ) from None
+
+
+def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commit: bool | list[str] = False) -> None:
+    """Provision (if needed) and open ``aliases`` for the running test."""
+    session: DatabaseSession = request.getfixturevalue("_multidb_session")
+    state = current_databases(request)
+    unknown = [a for a in aliases if a not in session.specs]
+    if unknown:
+        raise pytest.UsageError(
+            f"multidb: {request.node.nodeid}: unknown database alias {unknown[0]!r}; "
+            f"known aliases: {', '.join(session.specs)}. Fix: use one of them or add it to DATABASES/OTHER_DATABASES."
+        )
+    try:
+        session.ensure(aliases)
+    except ProvisionError as error:
+        pytest.exit(f"multidb: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+    committing = set(aliases) if commit is True else set(commit or ())
+    for alias in aliases:
+        state.open(alias, commit=alias in committing)
+
+
+@pytest.fixture
+def uses_db(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """Declare, from a fixture, the database aliases the test may use.
+
+    ``uses_db("a", "b", transaction=False)`` opens the aliases for every test that uses the fixture (even
+    without the ``uses_db`` marker): rolled back after the test, or with ``transaction=True`` (or a list of
+    aliases) committed for real and emptied afterwards.
+    """
+
+    def declare(*aliases: str, transaction: bool | list[str] = False) -> None:
+        open_aliases(request, aliases or ("default",), transaction)
+
+    return declare
+
+
+@pytest.fixture
+def swap_db(request: pytest.FixtureRequest) -> Callable[[Any, str], routing.ConnectionInfo]:
+    """``swap_db(Model, "b")``: send every query of ``Model`` to alias ``b`` for the rest of the test.
+
+    The alias is opened for the test. If the model's table does not exist on ``b`` it is created for this
+    test (committed on a connection of its own) and dropped after the test's transaction is rolled back.
+    The swap is undone at teardown.
+    """
+    state = current_databases(request)
+
+    def swap(model: Any, alias: str) -> routing.ConnectionInfo:
+        open_aliases(request, (alias,))
+        previous = routing.global_swap(model)
+        _install_outside_test_transaction(model, alias, state.after_close)
+        routing.swap(model, alias)
+        state.after_close.append(lambda: routing.swap(model, previous))
+        return routing.ConnectionInfo(alias)
+
+    return swap
+
+
+def _install_outside_test_transaction(model: Any, alias: str, after_close: list[Callable[[], None]]) -> None:
+    """Create ``model``'s table on ``alias`` if missing, through a connection of its own, committed; drop it
+    again after the test.
+
+    The test's own connection is inside its rollback transaction, where DDL is not possible on sqlite and
+    would commit the transaction on MariaDB; looking at the tables through it would also hold a sqlite lock.
+    """
+
+    def run(method: str) -> bool:
+        own = connections.create_connection(alias)
+        try:
+            builder = SchemaBuilder(alias, [model], connection=own)
+            if method == "install" and builder.existing_tables():
+                return False
+            getattr(builder, method)()
+            return True
+        finally:
+            own.close()
+
+    if run("install"):
+        after_close.append(lambda: run("drop"))
+
+
+@pytest.fixture
+def use_db() -> Callable[[Any, str], AbstractContextManager[routing.ConnectionInfo]]:
+    """The ``use_db(Model, alias)`` context manager: a swap for this thread / task only, inside the block."""
+    return routing.use_db
+
+
+@pytest.fixture
+def multidb(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """What was provisioned so far, per alias: kind, name, settings, provision and install seconds."""
+    session: DatabaseSession | None = request.config.stash.get(SESSION_KEY, None)
+    return session.info() if session else {}
+
+
+@dataclass
+class AliasQueries:
+    """Queries run on one alias during the test (since ``db_queries`` was requested)."""
+
+    sql: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.sql)
+
+    def __len__(self) -> int:
+        return len(self.sql)
+
+
+class QueryLog(dict):
+    """``db_queries["a"].count``: queries per alias. Unknown aliases read as empty."""
+
+    def __missing__(self, alias: str) -> AliasQueries:
+        return AliasQueries()
+
+
+@pytest.fixture
+def db_queries(request: pytest.FixtureRequest) -> Iterator[QueryLog]:
+    """Capture the queries each declared alias runs during the test: ``assert db_queries["a"].count == 2``."""
+    state = current_databases(request)
+    log = QueryLog()
+    installed: list[tuple[Any, Callable[..., Any]]] = []
+
+    def capture(alias: str) -> Callable[..., Any]:
+        queries = log.setdefault(alias, AliasQueries())
+
+        def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+            queries.sql.append(sql)
+            return execute(sql, params, many, context)
+
+        return wrapper
+
+    for alias in state.aliases:
+        conn = connections[alias]
+        wrapper = capture(alias)
+        conn.execute_wrappers.insert(0, wrapper)
+        installed.append((conn, wrapper))
+    yield log
+    for conn, wrapper in installed:
+        conn.execute_wrappers.remove(wrapper)
+
+
+@pytest.fixture
+def multidb_atomic(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``pytest_multidb.atomic`` over the test's declared aliases: ``with multidb_atomic(): ...``."""
+    from .transaction import atomic
+
+    state = current_databases(request)
+
+    def make(**kwargs: Any) -> Any:
+        return atomic(connections=list(state.aliases), **kwargs)
+
+    return make

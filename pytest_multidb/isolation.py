@@ -1,0 +1,236 @@
+"""Per-test isolation: the access guard, one transaction per declared alias, thread sharing, emptying.
+
+Hot path per test and alias: one ``atomic`` entered at setup and rolled back at teardown. Nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.management.color import no_style
+from django.db import connections, transaction
+from django.db.backends.base.base import (
+    NO_DB_ALIAS,  # the maintenance connection of creation code
+    BaseDatabaseWrapper,
+)
+
+
+class DatabaseAccessError(RuntimeError):
+    """A test touched a database alias it did not declare."""
+
+
+class _Guard:
+    """Blocks every connection of an alias that the running test did not declare.
+
+    Django's own guard (``SimpleTestCase.databases``) patches methods of the connection objects of the
+    current thread, so it misses other threads, ``atomic(using=...)`` on an open connection and raw
+    cursors of connections opened earlier. Every one of those passes through ``ensure_connection``, so the
+    check sits there, once, for all threads. ORM query code is not touched.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.allowed: frozenset[str] = frozenset()
+        self.test_id = ""
+        self.declared: tuple[str, ...] = ()
+        self._original: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        if self._original is not None:
+            return
+        original = self._original = BaseDatabaseWrapper.ensure_connection
+        guard = self
+
+        def ensure_connection(wrapper: BaseDatabaseWrapper) -> None:
+            if guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS:
+                raise DatabaseAccessError(guard.message(wrapper.alias))
+            original(wrapper)
+
+        ensure_connection.__wrapped__ = original  # type: ignore[attr-defined]
+        BaseDatabaseWrapper.ensure_connection = ensure_connection  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            BaseDatabaseWrapper.ensure_connection = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def message(self, alias: str) -> str:
+        who = self.test_id or "code outside a test"
+        wanted = ", ".join(repr(a) for a in (*self.declared, alias))
+        if not self.declared:
+            return (
+                f"{who} touched database alias {alias!r} without declaring any database. "
+                f"Add @pytest.mark.uses_db({wanted}) to the test, or call uses_db({alias!r}) in a fixture it uses."
+            )
+        return (
+            f"{who} touched database alias {alias!r}, which it did not declare "
+            f"(declared: {', '.join(self.declared)}). Use @pytest.mark.uses_db({wanted})."
+        )
+
+    def start_test(self, test_id: str) -> None:
+        self.active, self.test_id, self.declared, self.allowed = True, test_id, (), frozenset()
+
+    def allow(self, aliases: Iterable[str]) -> None:
+        new = [a for a in aliases if a not in self.declared]
+        self.declared = (*self.declared, *new)
+        self.allowed = self.allowed | set(new)
+
+    def end_test(self) -> None:
+        self.test_id, self.declared, self.allowed = "", (), frozenset()
+
+    @contextmanager
+    def opened(self, aliases: Iterable[str]) -> Iterator[None]:
+        """Let the plugin itself use ``aliases`` (provisioning, schema, emptying tables)."""
+        saved = self.allowed
+        self.allowed = saved | set(aliases)
+        try:
+            yield
+        finally:
+            self.allowed = saved
+
+
+guard = _Guard()
+
+
+class SharedConnections:
+    """Connection storage that hands every thread the test's own connection for the shared aliases.
+
+    Django's ``LiveServerThread`` does this per thread with ``connections_override``; here it covers any
+    thread the test starts, so a thread (or a live server) sees the test's uncommitted rows. Other aliases
+    keep Django's per-thread storage.
+    """
+
+    def __init__(self, local: Any, shared: dict[str, BaseDatabaseWrapper]) -> None:
+        object.__setattr__(self, "_local", local)
+        object.__setattr__(self, "_shared", shared)
+
+    def __getattr__(self, alias: str) -> BaseDatabaseWrapper:
+        shared = object.__getattribute__(self, "_shared")
+        if alias in shared:
+            return shared[alias]
+        return getattr(object.__getattribute__(self, "_local"), alias)
+
+    def __setattr__(self, alias: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_local"), alias, value)
+
+    def __delattr__(self, alias: str) -> None:
+        delattr(object.__getattribute__(self, "_local"), alias)
+
+
+def _serialized(lock: threading.RLock, users: set[int]) -> Callable[..., Any]:
+    """An execute wrapper that serialises queries on a shared connection and records who ran them."""
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        users.add(threading.get_ident())
+        with lock:
+            return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@dataclass
+class TestDatabases:
+    """The databases one test has opened, and how to put them back afterwards."""
+
+    test_id: str
+    reset_sequences: bool = False
+    rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
+    committing: list[str] = field(default_factory=list)
+    after_close: list[Callable[[], None]] = field(default_factory=list)
+    _shared: dict[str, BaseDatabaseWrapper] = field(default_factory=dict)
+    _wrappers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    _users: set[int] = field(default_factory=set)
+    _threads_before: set[threading.Thread] = field(default_factory=set)
+    _storage: Any = None
+
+    def __post_init__(self) -> None:
+        self._threads_before = set(threading.enumerate())
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return (*self.rollback, *self.committing)
+
+    def open(self, alias: str, commit: bool) -> None:
+        """Declare ``alias`` for this test: start its rollback transaction, or note it commits for real."""
+        if alias in self.rollback or alias in self.committing:
+            return
+        guard.allow([alias])
+        if commit:
+            self.committing.append(alias)
+            return
+        atomic = transaction.atomic(using=alias)
+        atomic.__enter__()
+        self.rollback[alias] = atomic
+        self._share(alias)
+
+    def _share(self, alias: str) -> None:
+        conn = connections[alias]
+        conn.inc_thread_sharing()
+        wrapper = _serialized(threading.RLock(), self._users)
+        conn.execute_wrappers.append(wrapper)
+        self._wrappers[alias] = wrapper
+        self._shared[alias] = conn
+        if self._storage is None:
+            self._storage = connections._connections
+            connections._connections = SharedConnections(self._storage, self._shared)
+
+    def close(self) -> list[str]:
+        """Roll back, empty what was committed, stop sharing. Returns problems to report (threads)."""
+        problems = self._leftover_threads()
+        if self._storage is not None:
+            connections._connections = self._storage
+        for alias, atomic in reversed(self.rollback.items()):
+            conn = self._shared[alias]
+            conn.execute_wrappers.remove(self._wrappers[alias])
+            conn.dec_thread_sharing()
+            transaction.set_rollback(True, using=alias)
+            atomic.__exit__(None, None, None)
+        with guard.opened(self.committing):
+            for alias in self.committing:
+                empty_written_tables(alias, self.reset_sequences)
+        for step in reversed(self.after_close):
+            step()
+        return problems
+
+    def _leftover_threads(self) -> list[str]:
+        alive = [t for t in threading.enumerate() if t not in self._threads_before and t.is_alive()]
+        using = [t for t in alive if t.ident in self._users]
+        return [
+            f"thread {t.name!r} started by {self.test_id} still holds the test's database connection "
+            f"({', '.join(self.rollback)}) after the test; join it before the test ends"
+            for t in using
+        ]
+
+
+def written_tables(alias: str, tables: list[str]) -> list[str]:
+    """The tables in ``tables`` that hold rows now, found with one query.
+
+    Test databases start empty, so a table with rows after a committing test is one the test wrote.
+    """
+    if not tables:
+        return []
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    probe = " UNION ALL ".join(
+        f"SELECT {i} FROM (SELECT 1 AS x FROM {quote(t)} LIMIT 1) AS q{i}" for i, t in enumerate(tables)
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(probe)
+        return [tables[row[0]] for row in cursor.fetchall()]
+
+
+def empty_written_tables(alias: str, reset_sequences: bool) -> list[str]:
+    """Empty (through Django's ``sql_flush``) the tables a committing test wrote on ``alias``."""
+    conn = connections[alias]
+    tables = sorted(conn.introspection.django_table_names(only_existing=True, include_views=False))
+    written = written_tables(alias, tables)
+    flush = written if not reset_sequences else tables
+    if flush:
+        statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
+        with conn.constraint_checks_disabled():
+            conn.ops.execute_sql_flush(statements)
+    return written

@@ -1,0 +1,104 @@
+"""The provisioner protocol, the registry of kinds and the choice of a kind per alias."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from ..conf import DatabaseSpec
+
+AUTO = "auto"
+
+
+class ProvisionError(Exception):
+    """A database could not be provisioned. The message names the alias, the setting and the fix."""
+
+    def __init__(self, alias: str, setting: str, problem: str, fix: str) -> None:
+        self.alias, self.setting, self.problem, self.fix = alias, setting, problem, fix
+        super().__init__(f"alias {alias!r} ({setting}): {problem}. Fix: {fix}.")
+
+
+@dataclass(frozen=True)
+class ProvisionContext:
+    """What a provisioner may use: a private temp dir, a unique run id, and the xdist worker id."""
+
+    tmp_dir: Path
+    run_id: str
+    worker: str = ""
+
+    def test_name(self, name: str) -> str:
+        """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``."""
+        parts = ["test", name or "db", self.run_id, self.worker]
+        return "_".join(p for p in parts if p)[:63]
+
+
+@dataclass
+class Provisioned:
+    """A database made for one alias: the connection settings to use and how to remove it."""
+
+    alias: str
+    kind: str
+    settings: dict[str, Any]
+    cleanup: Callable[[], None]
+    seconds: float = 0.0
+    install_seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.settings.get("NAME", ""))
+
+
+class Provisioner(Protocol):
+    """Makes one disposable database for an alias and knows how to remove it."""
+
+    kind: ClassVar[str]
+
+    def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
+        """Create the database; return the settings that replace the alias's real ones."""
+        ...
+
+
+#: Kind name -> provisioner class. Each module below registers itself with ``register``.
+PROVISIONERS: dict[str, type[Provisioner]] = {}
+
+
+def register(cls: type[Provisioner]) -> type[Provisioner]:
+    """Class decorator adding a provisioner kind to ``PROVISIONERS``."""
+    PROVISIONERS[cls.kind] = cls
+    return cls
+
+
+#: The kind ``auto`` picks, by vendor.
+AUTO_KINDS: Mapping[str, str] = {"sqlite": "sqlite"}
+DEFAULT_AUTO_KIND = "server"
+
+
+def select_kind(spec: DatabaseSpec, requested: Mapping[str, str]) -> str:
+    """The kind for ``spec``: ``--multidb-provision ALIAS=KIND`` > ``TEST["PROVISION"]`` > auto."""
+    kind = requested.get(spec.alias) or spec.test.get("PROVISION") or AUTO
+    if kind == AUTO:
+        kind = AUTO_KINDS.get(spec.vendor, DEFAULT_AUTO_KIND)
+    if kind not in PROVISIONERS:
+        raise ProvisionError(
+            spec.alias, "TEST['PROVISION'] / --multidb-provision", f"unknown kind {kind!r}",
+            f"use one of {', '.join(['auto', *sorted(PROVISIONERS)])}",
+        )
+    if (kind == "sqlite") != (spec.vendor == "sqlite"):
+        raise ProvisionError(
+            spec.alias, "TEST['PROVISION'] / --multidb-provision",
+            f"kind {kind!r} does not fit engine {spec.engine!r}",
+            "use 'sqlite' for sqlite aliases and 'server', 'process' or 'container' for server engines",
+        )
+    return kind
+
+
+def timed(func: Callable[[], Provisioned]) -> Provisioned:
+    """Run ``func`` and record how long it took on the result."""
+    start = time.perf_counter()
+    provisioned = func()
+    provisioned.seconds = time.perf_counter() - start
+    return provisioned

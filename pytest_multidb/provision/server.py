@@ -1,0 +1,95 @@
+"""``server``: a uniquely named test database on the configured PostgreSQL / MariaDB server."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import DatabaseError, connections
+from django.utils.connection import ConnectionDoesNotExist
+
+from ..conf import DatabaseSpec
+from .base import ProvisionContext, Provisioned, ProvisionError, register
+
+#: The driver module each engine needs, and the extra that installs it.
+DRIVERS = {
+    "postgresql": ("psycopg or psycopg2", "pip install 'pytest-multidb[postgres]'"),
+    "mysql": ("MySQLdb (mysqlclient)", "pip install 'pytest-multidb[mysql]'"),
+}
+
+
+def temporary_wrapper(alias: str, settings: dict[str, Any]) -> Any:
+    """A Django connection wrapper for ``settings`` that is not registered under ``alias``."""
+    from django.db.utils import load_backend
+
+    try:
+        backend = load_backend(settings["ENGINE"])
+    except Exception as error:  # ImproperlyConfigured from a missing driver, ImportError, ...
+        vendor = settings["ENGINE"].rsplit(".", 1)[-1]
+        driver, fix = DRIVERS.get(vendor, (f"the driver for {settings['ENGINE']}", "install the database driver"))
+        raise ProvisionError(alias, "ENGINE", f"cannot load the backend ({driver} missing?): {error}", fix) from error
+    return backend.DatabaseWrapper({**connections.settings[alias], **settings}, alias)
+
+
+def create_database(alias: str, settings: dict[str, Any], name: str) -> None:
+    """``CREATE DATABASE name`` on the server of ``settings``.
+
+    Written out rather than through ``creation._execute_create_test_db``, which ``sys.exit()``s on errors;
+    the creation suffix (charset, collation, template) still comes from Django.
+    """
+    wrapper = temporary_wrapper(alias, settings)
+    quoted = wrapper.ops.quote_name(name)
+    try:
+        with wrapper.creation._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {quoted} {wrapper.creation.sql_table_creation_suffix()}")
+    except DatabaseError as error:
+        host = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+        raise ProvisionError(
+            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {host}: {error}".strip(),
+            "start the server or fix the connection settings, or choose --multidb-provision "
+            f"{alias}=process|container",
+        ) from error
+    finally:
+        wrapper.close()
+
+
+def drop_database(alias: str, settings: dict[str, Any], name: str) -> None:
+    """``DROP DATABASE name`` (only ever called for a database this run created)."""
+    wrapper = temporary_wrapper(alias, settings)
+    try:
+        wrapper.creation._destroy_test_db(name, verbosity=0)
+    finally:
+        wrapper.close()
+
+
+def real_names(spec: DatabaseSpec) -> set[str]:
+    """Names of configured databases on the same server as ``spec`` (the ones never to touch)."""
+    where = (spec.settings.get("HOST", ""), str(spec.settings.get("PORT", "")), spec.engine)
+    names = set()
+    for alias in connections:
+        try:
+            other = connections.settings[alias]
+        except ConnectionDoesNotExist:
+            continue
+        if (other.get("HOST", ""), str(other.get("PORT", "")), other.get("ENGINE")) == where:
+            names.add(other.get("NAME", ""))
+    return names
+
+
+@register
+class ServerProvisioner:
+    """Creates ``test_<NAME>_<run>`` on the configured server and drops it at the end."""
+
+    kind: ClassVar[str] = "server"
+
+    def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
+        name = spec.test.get("NAME") or context.test_name(spec.settings.get("NAME", ""))
+        if name in real_names(spec):
+            raise ProvisionError(
+                spec.alias, "TEST['NAME']", f"test database name {name!r} is the name of a configured database",
+                "give TEST['NAME'] a name that no alias uses, or remove it",
+            )
+        create_database(spec.alias, spec.settings, name)
+        return Provisioned(
+            spec.alias, self.kind, {**spec.settings, "NAME": name},
+            lambda: drop_database(spec.alias, spec.settings, name),
+        )

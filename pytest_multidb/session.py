@@ -1,0 +1,152 @@
+"""The session's databases: provisioned once per alias on first need, schema installed, removed at the end.
+
+``DatabaseSession`` is built from the pytest config (like pytest's ``TempPathFactory``); the fixtures and
+hooks in ``plugin.py`` are a thin face over it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.db import connections
+
+from .conf import DatabaseSpec, database_specs
+from .isolation import guard
+from .provision import PROVISIONERS, Provisioned, select_kind
+from .provision.base import ProvisionContext, timed
+from .schema import SchemaBuilder, unmigrated_models
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What the command line and ini asked for."""
+
+    provision: Mapping[str, str]
+    migrations: bool = True
+
+
+def install_schema(alias: str, migrations: bool) -> None:
+    """Migrate the apps that have migrations, then build the rest with the schema builder."""
+    if migrations:
+        call_command("migrate", database=alias, run_syncdb=False, verbosity=0, interactive=False)
+        models = unmigrated_models(alias)
+    else:
+        models = None
+    SchemaBuilder(alias, models).install()
+
+
+class DatabaseSession:
+    """Provisions the aliases tests ask for, once each, and removes them all at the end of the session."""
+
+    def __init__(self, options: SessionOptions, tmp_dir: Callable[[], Path],
+                 report: Callable[[str], None] = lambda line: None) -> None:
+        self.options = options
+        self._tmp_dir = tmp_dir
+        self._report = report
+        self.specs: dict[str, DatabaseSpec] = {
+            alias: DatabaseSpec(alias, copy.deepcopy(spec.settings), spec.models, spec.from_other_databases,
+                                copy.deepcopy(dict(spec.test)))
+            for alias, spec in database_specs().items()
+        }
+        self.provisioned: dict[str, Provisioned] = {}
+        self.summary: list[str] = []
+        self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+    @property
+    def aliases(self) -> list[str]:
+        return list(self.specs)
+
+    def kind(self, alias: str) -> str:
+        return select_kind(self.specs[alias], self.options.provision)
+
+    def ensure(self, aliases: Iterable[str]) -> None:
+        """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas."""
+        missing = [alias for alias in dict.fromkeys(aliases) if alias not in self.provisioned]
+        if not missing:
+            return
+        kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
+        context = ProvisionContext(self._tmp_dir(), self.run_id, self.worker)
+        for alias in missing:
+            self._report(f"multidb: provisioning {alias!r} ({kinds[alias]}) ...")
+
+        def make(alias: str) -> Provisioned:
+            return timed(lambda: PROVISIONERS[kinds[alias]]().provision(self.specs[alias], context))
+
+        with guard.opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            futures = {alias: pool.submit(make, alias) for alias in missing}
+        made, errors = {}, []
+        for alias, future in futures.items():
+            try:
+                made[alias] = future.result()
+            except Exception as error:
+                errors.append(error)
+        for provisioned in made.values():
+            self._activate(provisioned)
+        if errors:
+            raise errors[0]
+        for alias in missing:
+            self._install(made[alias])
+
+    def _activate(self, provisioned: Provisioned) -> None:
+        """Point the alias at its test database (closing any connection to the real one first)."""
+        alias = provisioned.alias
+        with guard.opened([alias]):
+            connections[alias].close()
+        connections.settings[alias].update(provisioned.settings)
+        self.provisioned[alias] = provisioned
+
+    def _install(self, provisioned: Provisioned) -> None:
+        start = time.perf_counter()
+        with guard.opened([provisioned.alias]):
+            install_schema(provisioned.alias, self.options.migrations)
+        provisioned.install_seconds = time.perf_counter() - start
+        self.summary.append(self.describe(provisioned.alias))
+        self._report(self.summary[-1])
+
+    def describe(self, alias: str) -> str:
+        """One line: alias, kind, engine, test database, seconds to provision + install."""
+        p = self.provisioned[alias]
+        return (
+            f"multidb: {alias}: {p.kind} {self.specs[alias].engine} {p.name} "
+            f"({p.seconds:.2f}s + schema {p.install_seconds:.2f}s)"
+        )
+
+    def teardown(self) -> list[str]:
+        """Close every connection and remove every provisioned database. Returns the errors met."""
+        errors = []
+        for alias in reversed(list(self.provisioned)):
+            provisioned = self.provisioned.pop(alias)
+            try:
+                with guard.opened([alias]):
+                    connections[alias].close()
+                provisioned.cleanup()
+            except Exception as error:  # keep removing the others
+                errors.append(f"multidb: could not remove the test database of {alias!r}: {error}")
+            finally:
+                connections.settings[alias].clear()
+                connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
+        return errors
+
+    def info(self) -> dict[str, dict[str, Any]]:
+        """Per provisioned alias: kind, settings, timings and test database name."""
+        return {
+            alias: {
+                "kind": p.kind,
+                "name": p.name,
+                "settings": dict(p.settings),
+                "provision_seconds": p.seconds,
+                "install_seconds": p.install_seconds,
+                **p.details,
+            }
+            for alias, p in self.provisioned.items()
+        }
