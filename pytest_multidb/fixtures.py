@@ -74,15 +74,14 @@ def swap_db(request: pytest.FixtureRequest) -> Callable[[Any, str], routing.Conn
     """``swap_db(Model, "b")``: send every query of ``Model`` to alias ``b`` for the rest of the test.
 
     The alias is opened for the test. If the model's table does not exist on ``b`` it is created for this
-    test (committed on a connection of its own) and dropped after the test's transaction is rolled back.
-    The swap is undone at teardown.
+    test only. The swap is undone at teardown.
     """
     state = current_databases(request)
 
     def swap(model: Any, alias: str) -> routing.ConnectionInfo:
         open_aliases(request, (alias,))
         previous = routing.global_swap(model)
-        _install_outside_test_transaction(model, alias, state.after_close)
+        _install_for_test(model, alias, state)
         routing.swap(model, alias)
         state.after_close.append(lambda: routing.swap(model, previous))
         return routing.ConnectionInfo(alias)
@@ -90,27 +89,36 @@ def swap_db(request: pytest.FixtureRequest) -> Callable[[Any, str], routing.Conn
     return swap
 
 
-def _install_outside_test_transaction(model: Any, alias: str, after_close: list[Callable[[], None]]) -> None:
-    """Create ``model``'s table on ``alias`` if missing, through a connection of its own, committed; drop it
-    again after the test.
+def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
+    """Create ``model``'s table on ``alias`` for this test if it is missing.
 
-    The test's own connection is inside its rollback transaction, where DDL is not possible on sqlite and
-    would commit the transaction on MariaDB; looking at the tables through it would also hold a sqlite lock.
+    When the alias is rolled back and its DDL is transactional (PostgreSQL, sqlite), the table is created
+    inside the test's transaction and goes away with its rollback. Otherwise (MariaDB/MySQL, where DDL would
+    commit the test's transaction, or a committing alias) it is created through a connection of its own and
+    dropped after the test. The SQL is always generated on a
+    connection of its own: Django's sqlite schema editor refuses to open inside a transaction.
     """
+    own = connections.create_connection(alias)
+    builder = SchemaBuilder(alias, [model], connection=own)
+    try:
+        if builder.existing_tables():
+            return
+        if alias in state.rollback and own.features.can_rollback_ddl:
+            with connections[alias].cursor() as cursor:
+                for statement in builder.create_sql():
+                    cursor.execute(statement)
+            return
+        builder.install()
+    finally:
+        own.close()
 
-    def run(method: str) -> bool:
-        own = connections.create_connection(alias)
+    def drop() -> None:
         try:
-            builder = SchemaBuilder(alias, [model], connection=own)
-            if method == "install" and builder.existing_tables():
-                return False
-            getattr(builder, method)()
-            return True
+            builder.drop()
         finally:
             own.close()
 
-    if run("install"):
-        after_close.append(lambda: run("drop"))
+    state.after_close.append(drop)
 
 
 @pytest.fixture
