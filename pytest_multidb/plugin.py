@@ -141,9 +141,9 @@ def _setup_django(config: pytest.Config) -> bool:
     return True
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    # Early, so that conftests and test modules can import models; trylast, after 'pythonpath' is applied.
+    # Before the initial conftests load (pytest's own impl is trylast), so they can import models; after
+    # the 'pythonpath' ini option is applied (that impl is tryfirst).
     early_config.stash[DJANGO_READY_KEY] = _setup_django(early_config)
 
 
