@@ -25,6 +25,7 @@ Model = type[django_models.Model]
 #: what ``connection.constraint_checks_disabled()`` runs, written out so the preview can be replayed by hand.
 DROP_PREAMBLE: dict[str, tuple[list[str], list[str]]] = {
     "mysql": (["SET FOREIGN_KEY_CHECKS = 0;"], ["SET FOREIGN_KEY_CHECKS = 1;"]),
+    "sqlite": (["PRAGMA foreign_keys = OFF;"], ["PRAGMA foreign_keys = ON;"]),
 }
 
 

@@ -1,6 +1,7 @@
 """SchemaBuilder on a fresh scratch database of each backend: install order, cycles, drop, SQL previews, sequences."""
 
 import os
+from contextlib import contextmanager
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -39,17 +40,29 @@ def scratch(request, tmp_path_factory):
                 cursor.execute(f"DROP DATABASE {server.ops.quote_name(name)}")
 
 
+@contextmanager
+def cycles_routed_to(alias):
+    with use_db(Author, alias), use_db(Book, alias), use_db(Category, alias):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def leave_scratch_empty(scratch):
+    """Whatever a test installed on the scratch database is dropped after it, even when the test failed."""
+    yield
+    connection = scratch.connection
+    with connection.constraint_checks_disabled(), connection.schema_editor() as editor:
+        for table in tables(scratch):
+            editor.execute(editor.sql_delete_table % {"table": editor.quote_name(table)})
+
+
 @pytest.fixture
 def cycles(scratch):
-    """The cycles app installed on the scratch database, its models routed there; dropped afterwards."""
+    """The cycles app installed on the scratch database, its models routed there."""
     builder = SchemaBuilder(scratch, models=CYCLES)
     builder.install()
-    try:
-        with use_db(Author, scratch), use_db(Book, scratch), use_db(Category, scratch):
-            yield builder
-    finally:
-        if builder.existing_tables():
-            builder.drop()
+    with cycles_routed_to(scratch):
+        yield builder
 
 
 def tables(alias):
@@ -103,7 +116,7 @@ def test_drop_removes_the_tables_even_with_a_cycle_of_rows(cycles, scratch):
     assert tables(scratch) == set()
 
 
-def test_sql_previews_run_nothing_and_replay_by_hand(scratch):
+def test_sql_previews_run_nothing_and_replay_by_hand_even_with_a_cycle_of_rows(scratch):
     builder = SchemaBuilder(scratch, models=CYCLES)
     create, drop, reset = builder.create_sql(), builder.drop_sql(), builder.reset_sequences_sql()
     for statements in (create, drop, reset):
@@ -116,6 +129,8 @@ def test_sql_previews_run_nothing_and_replay_by_hand(scratch):
             cursor.execute(statement)
         assert tables(scratch) == CYCLE_TABLES
         assert foreign_keys(scratch, "cycles_author") == {"favourite_book_id": ("cycles_book", "id")}
+        with cycles_routed_to(scratch):
+            make_cycle()
         for statement in [*reset, *drop]:
             cursor.execute(statement)
     assert tables(scratch) == set()
