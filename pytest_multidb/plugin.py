@@ -27,6 +27,7 @@ from .fixtures import (
 )
 from .isolation import TestDatabases, guard
 from .provision import ProvisionError
+from .provision.registry import Registry
 from .session import DatabaseSession, SessionOptions
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "multidb",
     "multidb_atomic",
     "pytest_addoption",
+    "pytest_cmdline_main",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_load_initial_conftests",
@@ -92,6 +94,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="How to provision ALIAS: sqlite, server, process, container or auto (repeatable).")
     group.addoption("--multidb-no-migrations", action="store_true",
                     help="Build every table with the schema builder instead of running migrations.")
+    group.addoption("--multidb-clean", action="store_true",
+                    help="List and remove what interrupted runs left behind (test databases, servers, containers), "
+                    "then exit. Resources of live runs are never touched.")
     parser.addini("multidb_settings", "Django settings module for pytest-multidb.")
 
 
@@ -154,6 +159,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if ready:
         guard.install()
         guard.active = True
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``pytest --multidb-clean``: remove leftovers of dead runs and exit."""
+    if not config.getoption("multidb_clean"):
+        return None
+    registry = Registry()
+    leftovers = registry.leftovers()
+    removed, failed = registry.clean()
+    print(f"multidb: {len(leftovers)} leftover(s) of dead runs in {registry.directory}")
+    for line in removed:
+        print(f"multidb: removed {line}")
+    for line in failed:
+        print(f"multidb: could not remove {line}")
+    return 1 if failed else 0
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

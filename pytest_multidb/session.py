@@ -23,6 +23,7 @@ from .conf import DatabaseSpec, database_specs
 from .isolation import guard
 from .provision import PROVISIONERS, Provisioned, select_kind
 from .provision.base import ProvisionContext, timed
+from .provision.registry import Registry
 from .schema import SchemaBuilder, unmigrated_models
 
 
@@ -61,6 +62,8 @@ class DatabaseSession:
         self.summary: list[str] = []
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        self.registry = Registry()
+        self._cleaned = False
 
     @property
     def aliases(self) -> list[str]:
@@ -75,7 +78,8 @@ class DatabaseSession:
         if not missing:
             return
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
-        context = ProvisionContext(self._tmp_dir(), self.run_id, self.worker)
+        self.clean_leftovers()
+        context = ProvisionContext(self._tmp_dir(), self.run_id, self.worker, self.registry)
         for alias in missing:
             self._report(f"multidb: provisioning {alias!r} ({kinds[alias]}) ...")
 
@@ -96,6 +100,17 @@ class DatabaseSession:
             raise errors[0]
         for alias in missing:
             self._install(made[alias])
+
+    def clean_leftovers(self) -> None:
+        """Once per session: remove what runs that died (``kill -9``) left behind, and say so."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        removed, failed = self.registry.clean()
+        for line in removed:
+            self._report(f"multidb: removed leftover {line}")
+        for line in failed:
+            self._report(f"multidb: could not remove leftover {line}")
 
     def _activate(self, provisioned: Provisioned) -> None:
         """Point the alias at its test database (closing any connection to the real one first)."""
@@ -130,7 +145,9 @@ class DatabaseSession:
                 with guard.opened([alias]):
                     connections[alias].close()
                 provisioned.cleanup()
-            except Exception as error:  # keep removing the others
+                for record in provisioned.records:
+                    self.registry.remove(record)
+            except Exception as error:  # keep removing the others; the registry keeps their records
                 errors.append(f"multidb: could not remove the test database of {alias!r}: {error}")
             finally:
                 connections.settings[alias].clear()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ..conf import DatabaseSpec
+from .registry import Registry
 
 AUTO = "auto"
 
@@ -23,11 +24,13 @@ class ProvisionError(Exception):
 
 @dataclass(frozen=True)
 class ProvisionContext:
-    """What a provisioner may use: a private temp dir, a unique run id, and the xdist worker id."""
+    """What a provisioner may use: a private temp dir, a unique run id, the xdist worker id, and the
+    registry where every resource is recorded *before* it is made (see ``registry.py``)."""
 
     tmp_dir: Path
     run_id: str
     worker: str = ""
+    registry: Registry = field(default_factory=Registry)
 
     def test_name(self, name: str) -> str:
         """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``."""
@@ -46,6 +49,7 @@ class Provisioned:
     seconds: float = 0.0
     install_seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    records: list[Path] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
-from django.db import DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import DatabaseSpec
@@ -27,7 +28,9 @@ def temporary_wrapper(alias: str, settings: dict[str, Any]) -> Any:
         vendor = settings["ENGINE"].rsplit(".", 1)[-1]
         driver, fix = DRIVERS.get(vendor, (f"the driver for {settings['ENGINE']}", "install the database driver"))
         raise ProvisionError(alias, "ENGINE", f"cannot load the backend ({driver} missing?): {error}", fix) from error
-    return backend.DatabaseWrapper({**connections.settings[alias], **settings}, alias)
+    resolved = copy.deepcopy(settings)
+    connections.configure_settings({DEFAULT_DB_ALIAS: resolved})  # Django's defaults for the missing keys
+    return backend.DatabaseWrapper(resolved, alias)
 
 
 def create_database(alias: str, settings: dict[str, Any], name: str) -> None:
@@ -61,6 +64,11 @@ def drop_database(alias: str, settings: dict[str, Any], name: str) -> None:
         wrapper.close()
 
 
+def server_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The part of a connection's settings needed to reach its server again (for the registry)."""
+    return {key: settings[key] for key in ("ENGINE", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS") if key in settings}
+
+
 def real_names(spec: DatabaseSpec) -> set[str]:
     """Names of configured databases on the same server as ``spec`` (the ones never to touch)."""
     where = (spec.settings.get("HOST", ""), str(spec.settings.get("PORT", "")), spec.engine)
@@ -88,8 +96,14 @@ class ServerProvisioner:
                 spec.alias, "TEST['NAME']", f"test database name {name!r} is the name of a configured database",
                 "give TEST['NAME'] a name that no alias uses, or remove it",
             )
-        create_database(spec.alias, spec.settings, name)
+        record = context.registry.add({"type": "database", "alias": spec.alias, "name": name,
+                                       "settings": server_settings(spec.settings)})
+        try:
+            create_database(spec.alias, spec.settings, name)
+        except Exception:
+            context.registry.remove(record)
+            raise
         return Provisioned(
             spec.alias, self.kind, {**spec.settings, "NAME": name},
-            lambda: drop_database(spec.alias, spec.settings, name),
+            lambda: drop_database(spec.alias, spec.settings, name), records=[record],
         )
