@@ -94,6 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="How to provision ALIAS: sqlite, server, process, container or auto (repeatable).")
     group.addoption("--multidb-no-migrations", action="store_true",
                     help="Build every table with the schema builder instead of running migrations.")
+    group.addoption("--multidb-rebuild", action="store_true",
+                    help="Rebuild every test schema instead of reusing the cached one (the cache is refreshed).")
     group.addoption("--multidb-clean", action="store_true",
                     help="List and remove what interrupted runs left behind (test databases, servers, containers), "
                     "then exit. Resources of live runs are never touched.")
@@ -225,7 +227,13 @@ def _session_options(config: pytest.Config) -> SessionOptions:
         if not sep or not alias or not kind:
             raise pytest.UsageError(f"multidb: --multidb-provision {entry!r}: expected ALIAS=KIND, e.g. b=process")
         requested[alias] = kind
-    return SessionOptions(provision=requested, migrations=not config.getoption("multidb_no_migrations"))
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    return SessionOptions(
+        provision=requested,
+        migrations=not config.getoption("multidb_no_migrations"),
+        cache_dir=cache.mkdir("multidb") if cache is not None else None,
+        rebuild=config.getoption("multidb_rebuild"),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from .provision import PROVISIONERS, Provisioned, select_kind
 from .provision.base import ProvisionContext, timed
 from .provision.registry import Registry
 from .schema import SchemaBuilder, unmigrated_models
+from .schema_cache import SchemaCache
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class SessionOptions:
 
     provision: Mapping[str, str]
     migrations: bool = True
+    cache_dir: Path | None = None
+    rebuild: bool = False
 
 
 def install_schema(alias: str, migrations: bool) -> None:
@@ -63,6 +66,7 @@ class DatabaseSession:
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
+        self.cache = SchemaCache(options.cache_dir, options.rebuild)
         self._cleaned = False
 
     @property
@@ -121,9 +125,12 @@ class DatabaseSession:
         self.provisioned[alias] = provisioned
 
     def _install(self, provisioned: Provisioned) -> None:
+        alias, migrations = provisioned.alias, self.options.migrations
         start = time.perf_counter()
-        with guard.opened([provisioned.alias]):
-            install_schema(provisioned.alias, self.options.migrations)
+        with guard.opened([alias]):
+            provisioned.details["schema"] = self.cache.install(
+                alias, provisioned.kind, migrations, lambda: install_schema(alias, migrations)
+            )
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
         self._report(self.summary[-1])
@@ -133,7 +140,7 @@ class DatabaseSession:
         p = self.provisioned[alias]
         return (
             f"multidb: {alias}: {p.kind} {self.specs[alias].engine} {p.name} "
-            f"({p.seconds:.2f}s + schema {p.install_seconds:.2f}s)"
+            f"({p.seconds:.2f}s + schema {p.install_seconds:.2f}s, {p.details.get('schema', 'built')})"
         )
 
     def teardown(self) -> list[str]:

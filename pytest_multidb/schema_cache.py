@@ -1,0 +1,191 @@
+"""Schema cache: a built test schema is reused by later sessions and by xdist workers.
+
+Each alias's schema is keyed by a fingerprint of its models, its migration files, the routing settings and
+the engine; any change gives a new fingerprint and a fresh build. How a schema is kept depends on the vendor:
+
+- sqlite: a copy of the built database file;
+- PostgreSQL: a template database on the same server (``CREATE DATABASE ... TEMPLATE``);
+- MariaDB/MySQL: the tables' ``SHOW CREATE TABLE`` DDL and the ``django_migrations`` rows, replayed.
+
+The cache lives in pytest's cache directory (``.pytest_cache/d/multidb``); ``--multidb-rebuild`` ignores and
+replaces it, ``-p no:cacheprovider`` turns it off.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import django
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.writer import MigrationWriter
+
+from .conf import model_selectors
+from .schema import routed_models
+
+CACHE_VERSION = "1"
+TEMPLATE_PREFIX = "multidb_tpl_"
+
+
+def fingerprint(alias: str, migrations: bool) -> str:
+    """A hash of everything that shapes ``alias``'s test schema."""
+    settings = connections.settings[alias]
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode())
+
+    add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
+        migrations, sorted(model_selectors().items()))
+    for model in sorted(routed_models(alias), key=lambda m: m._meta.label_lower):
+        opts = model._meta
+        fields = [MigrationWriter.serialize(f)[0] for f in (*opts.local_fields, *opts.local_many_to_many)]
+        add(opts.label_lower, opts.db_table, fields, MigrationWriter.serialize(
+            [opts.unique_together, opts.indexes, opts.constraints])[0])
+    if migrations:
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+        for key in sorted(loader.disk_migrations):
+            module = sys.modules[loader.disk_migrations[key].__module__]
+            add(key, Path(module.__file__).read_bytes() if module.__file__ else b"")
+    return digest.hexdigest()[:16]
+
+
+def _template_name(alias: str, key: str) -> str:
+    return f"{TEMPLATE_PREFIX}{connections.settings[alias]['NAME'][:30]}_{key}"[:63]
+
+
+def _sqlite_store(alias: str, key: str, directory: Path) -> bool:
+    connections[alias].close()
+    target = directory / f"{key}.sqlite3"
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(connections.settings[alias]["NAME"], tmp)
+    tmp.replace(target)
+    return True
+
+
+def _sqlite_restore(alias: str, key: str, directory: Path) -> bool:
+    source = directory / f"{key}.sqlite3"
+    if not source.exists():
+        return False
+    connections[alias].close()
+    shutil.copyfile(source, connections.settings[alias]["NAME"])
+    return True
+
+
+def _postgresql_store(alias: str, key: str, directory: Path) -> bool:
+    conn = connections[alias]
+    conn.close()
+    template, name = _template_name(alias, key), conn.settings_dict["NAME"]
+    quote = conn.ops.quote_name
+    with conn.creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{template[:-len(key)]}%"])
+        for (old,) in cursor.fetchall():  # templates of earlier schemas of this database
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote(old)}")
+        cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
+    return True
+
+
+def _postgresql_restore(alias: str, key: str, directory: Path) -> bool:
+    conn = connections[alias]
+    conn.close()
+    template, name = _template_name(alias, key), conn.settings_dict["NAME"]
+    quote = conn.ops.quote_name
+    with conn.creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+        if cursor.fetchone() is None:
+            return False
+        # The provisioner made an empty database; make it again as a copy of the template.
+        cursor.execute(f"DROP DATABASE {quote(name)}")
+        cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+    return True
+
+
+def _mysql_store(alias: str, key: str, directory: Path) -> bool:
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    tables = conn.introspection.table_names()
+    with conn.cursor() as cursor:
+        ddl = []
+        for table in tables:
+            if table != "django_migrations":
+                cursor.execute(f"SELECT 1 FROM {quote(table)} LIMIT 1")
+                if cursor.fetchone():
+                    return False  # data migrations wrote rows: replaying DDL would lose them, so no cache
+            cursor.execute(f"SHOW CREATE TABLE {quote(table)}")
+            ddl.append(cursor.fetchone()[1])
+        rows = []
+        if "django_migrations" in tables:
+            cursor.execute("SELECT app, name, applied FROM django_migrations")
+            rows = [[app, name, str(applied)] for app, name, applied in cursor.fetchall()]
+    (directory / f"{key}.mysql.json").write_text(json.dumps({"ddl": ddl, "migrations": rows}))
+    return True
+
+
+def _mysql_restore(alias: str, key: str, directory: Path) -> bool:
+    source = directory / f"{key}.mysql.json"
+    if not source.exists():
+        return False
+    cached = json.loads(source.read_text())
+    conn = connections[alias]
+    with conn.constraint_checks_disabled(), conn.cursor() as cursor:
+        for statement in cached["ddl"]:
+            cursor.execute(statement)
+        if cached["migrations"]:
+            cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)",
+                               cached["migrations"])
+    return True
+
+
+#: vendor -> (store, restore); vendors missing here are built every time.
+STRATEGIES: dict[str, tuple[Callable[[str, str, Path], bool], Callable[[str, str, Path], bool]]] = {
+    "sqlite": (_sqlite_store, _sqlite_restore),
+    "postgresql": (_postgresql_store, _postgresql_restore),
+    "mysql": (_mysql_store, _mysql_restore),
+}
+
+
+#: (vendor, kind) pairs not worth caching: a PostgreSQL template lives on its server, and process and
+#: container servers are new every session.
+UNCACHED = {("postgresql", "process"), ("postgresql", "container")}
+
+
+class SchemaCache:
+    """Restores a cached schema into a fresh test database, or builds it and stores it for next time."""
+
+    def __init__(self, directory: Path | None, rebuild: bool = False) -> None:
+        self.directory = directory
+        self.rebuild = rebuild
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """One builder per schema at a time (xdist workers, concurrent runs)."""
+        assert self.directory is not None
+        with open(self.directory / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def install(self, alias: str, kind: str, migrations: bool, build: Callable[[], None]) -> str:
+        """Fill ``alias``'s fresh test database; returns ``"cached"`` or ``"built"``."""
+        vendor = connections[alias].vendor
+        if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
+            build()
+            return "built"
+        store, restore = STRATEGIES[vendor]
+        key = f"{vendor}-{fingerprint(alias, migrations)}"
+        with self._locked(key):
+            if not self.rebuild and restore(alias, key, self.directory):
+                return "cached"
+            build()
+            store(alias, key, self.directory)
+        return "built"
+
