@@ -6,17 +6,18 @@ Hot path per test and alias: one ``atomic`` entered at setup and rolled back at 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.db.backends.base.base import (
     NO_DB_ALIAS,  # the maintenance connection of creation code
     BaseDatabaseWrapper,
 )
+
+from .emptying import Baseline, empty_written_tables
 
 
 class DatabaseAccessError(RuntimeError):
@@ -138,6 +139,7 @@ class TestDatabases:
 
     test_id: str
     reset_sequences: bool = False
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     after_close: list[Callable[[], None]] = field(default_factory=list)
@@ -191,7 +193,7 @@ class TestDatabases:
             atomic.__exit__(None, None, None)
         with guard.opened(self.committing):
             for alias in self.committing:
-                empty_written_tables(alias, self.reset_sequences)
+                empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
         for step in reversed(self.after_close):
             step()
         return problems
@@ -204,33 +206,3 @@ class TestDatabases:
             f"({', '.join(self.rollback)}) after the test; join it before the test ends"
             for t in using
         ]
-
-
-def written_tables(alias: str, tables: list[str]) -> list[str]:
-    """The tables in ``tables`` that hold rows now, found with one query.
-
-    Test databases start empty, so a table with rows after a committing test is one the test wrote.
-    """
-    if not tables:
-        return []
-    conn = connections[alias]
-    quote = conn.ops.quote_name
-    probe = " UNION ALL ".join(
-        f"SELECT {i} FROM (SELECT 1 AS x FROM {quote(t)} LIMIT 1) AS q{i}" for i, t in enumerate(tables)
-    )
-    with conn.cursor() as cursor:
-        cursor.execute(probe)
-        return [tables[row[0]] for row in cursor.fetchall()]
-
-
-def empty_written_tables(alias: str, reset_sequences: bool) -> list[str]:
-    """Empty (through Django's ``sql_flush``) the tables a committing test wrote on ``alias``."""
-    conn = connections[alias]
-    tables = sorted(conn.introspection.django_table_names(only_existing=True, include_views=False))
-    written = written_tables(alias, tables)
-    flush = written if not reset_sequences else tables
-    if flush:
-        statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
-        with conn.constraint_checks_disabled():
-            conn.ops.execute_sql_flush(statements)
-    return written

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from .conf import ConfigurationError
+from .emptying import Baseline
 from .fixtures import (
     SESSION_KEY,
     TEST_KEY,
@@ -58,6 +59,8 @@ MARKER_HELP = (
 DJANGO_READY_KEY = pytest.StashKey[bool]()
 DECLARATION_KEY = pytest.StashKey["Declaration"]()
 NEEDED_KEY = pytest.StashKey[list[str]]()
+#: Per alias, the rows its schema install left (see emptying.py); filled by the session, read by each test.
+BASELINES_KEY = pytest.StashKey[dict[str, Baseline]]()
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ def _multidb_session(
             reporter.write_line(line)
 
     session = DatabaseSession(_session_options(config), lambda: tmp_path_factory.mktemp("multidb"), report)
+    session.baselines = config.stash.setdefault(BASELINES_KEY, {})
     config.stash[SESSION_KEY] = session
     try:
         try:
@@ -270,7 +274,10 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     node = request.node
     found = node.stash.get(DECLARATION_KEY, None)
-    state = node.stash[TEST_KEY] = TestDatabases(node.nodeid, reset_sequences=bool(found and found.reset_sequences))
+    state = node.stash[TEST_KEY] = TestDatabases(
+        node.nodeid, reset_sequences=bool(found and found.reset_sequences),
+        baselines=request.config.stash.setdefault(BASELINES_KEY, {}),
+    )
     guard.start_test(node.nodeid)
     try:
         if found is not None:

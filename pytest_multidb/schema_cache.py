@@ -57,11 +57,12 @@ def fingerprint(alias: str, migrations: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-def _template_name(alias: str, key: str) -> str:
-    return f"{TEMPLATE_PREFIX}{connections.settings[alias]['NAME'][:30]}_{key}"[:63]
+def _template_prefix(real_name: str) -> str:
+    """Templates of one configured database share this prefix (so older ones can be dropped)."""
+    return f"{TEMPLATE_PREFIX}{real_name[:24]}_"
 
 
-def _sqlite_store(alias: str, key: str, directory: Path) -> bool:
+def _sqlite_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
     connections[alias].close()
     target = directory / f"{key}.sqlite3"
     tmp = target.with_suffix(".tmp")
@@ -70,7 +71,7 @@ def _sqlite_store(alias: str, key: str, directory: Path) -> bool:
     return True
 
 
-def _sqlite_restore(alias: str, key: str, directory: Path) -> bool:
+def _sqlite_restore(alias: str, key: str, directory: Path, real_name: str) -> bool:
     source = directory / f"{key}.sqlite3"
     if not source.exists():
         return False
@@ -79,23 +80,24 @@ def _sqlite_restore(alias: str, key: str, directory: Path) -> bool:
     return True
 
 
-def _postgresql_store(alias: str, key: str, directory: Path) -> bool:
+def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
     conn = connections[alias]
     conn.close()
-    template, name = _template_name(alias, key), conn.settings_dict["NAME"]
+    prefix, name = _template_prefix(real_name), conn.settings_dict["NAME"]
+    template = prefix + key.rpartition("-")[2]
     quote = conn.ops.quote_name
     with conn.creation._nodb_cursor() as cursor:
-        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{template[:-len(key)]}%"])
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{prefix}%"])
         for (old,) in cursor.fetchall():  # templates of earlier schemas of this database
             cursor.execute(f"DROP DATABASE IF EXISTS {quote(old)}")
         cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
     return True
 
 
-def _postgresql_restore(alias: str, key: str, directory: Path) -> bool:
+def _postgresql_restore(alias: str, key: str, directory: Path, real_name: str) -> bool:
     conn = connections[alias]
     conn.close()
-    template, name = _template_name(alias, key), conn.settings_dict["NAME"]
+    template, name = _template_prefix(real_name) + key.rpartition("-")[2], conn.settings_dict["NAME"]
     quote = conn.ops.quote_name
     with conn.creation._nodb_cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
@@ -107,7 +109,7 @@ def _postgresql_restore(alias: str, key: str, directory: Path) -> bool:
     return True
 
 
-def _mysql_store(alias: str, key: str, directory: Path) -> bool:
+def _mysql_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
     conn = connections[alias]
     quote = conn.ops.quote_name
     tables = conn.introspection.table_names()
@@ -128,7 +130,7 @@ def _mysql_store(alias: str, key: str, directory: Path) -> bool:
     return True
 
 
-def _mysql_restore(alias: str, key: str, directory: Path) -> bool:
+def _mysql_restore(alias: str, key: str, directory: Path, real_name: str) -> bool:
     source = directory / f"{key}.mysql.json"
     if not source.exists():
         return False
@@ -144,7 +146,8 @@ def _mysql_restore(alias: str, key: str, directory: Path) -> bool:
 
 
 #: vendor -> (store, restore); vendors missing here are built every time.
-STRATEGIES: dict[str, tuple[Callable[[str, str, Path], bool], Callable[[str, str, Path], bool]]] = {
+Strategy = Callable[[str, str, Path, str], bool]  # (alias, key, cache directory, configured NAME)
+STRATEGIES: dict[str, tuple[Strategy, Strategy]] = {
     "sqlite": (_sqlite_store, _sqlite_restore),
     "postgresql": (_postgresql_store, _postgresql_restore),
     "mysql": (_mysql_store, _mysql_restore),
@@ -174,7 +177,7 @@ class SchemaCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def install(self, alias: str, kind: str, migrations: bool, build: Callable[[], None]) -> str:
+    def install(self, alias: str, kind: str, migrations: bool, build: Callable[[], None], real_name: str) -> str:
         """Fill ``alias``'s fresh test database; returns ``"cached"`` or ``"built"``."""
         vendor = connections[alias].vendor
         if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
@@ -183,9 +186,9 @@ class SchemaCache:
         store, restore = STRATEGIES[vendor]
         key = f"{vendor}-{fingerprint(alias, migrations)}"
         with self._locked(key):
-            if not self.rebuild and restore(alias, key, self.directory):
+            if not self.rebuild and restore(alias, key, self.directory, real_name):
                 return "cached"
             build()
-            store(alias, key, self.directory)
+            store(alias, key, self.directory, real_name)
         return "built"
 

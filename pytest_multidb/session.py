@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from .conf import DatabaseSpec, database_specs
+from .emptying import Baseline
 from .isolation import guard
 from .provision import PROVISIONERS, Provisioned, select_kind
 from .provision.base import ProvisionContext, timed
@@ -63,6 +64,7 @@ class DatabaseSession:
         }
         self.provisioned: dict[str, Provisioned] = {}
         self.summary: list[str] = []
+        self.baselines: dict[str, Baseline] = {}
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
@@ -129,8 +131,10 @@ class DatabaseSession:
         start = time.perf_counter()
         with guard.opened([alias]):
             provisioned.details["schema"] = self.cache.install(
-                alias, provisioned.kind, migrations, lambda: install_schema(alias, migrations)
+                alias, provisioned.kind, migrations, lambda: install_schema(alias, migrations),
+                str(self.specs[alias].settings.get("NAME", "")),
             )
+            self.baselines[alias] = Baseline.take(alias)
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
         self._report(self.summary[-1])

@@ -43,3 +43,18 @@ def test_mixed_modes():
 
 def test_fixture_declares_alias(artists):
     assert Artist.objects.count() == 3
+
+
+@pytest.mark.uses_db("default", transaction=True)
+@pytest.mark.parametrize("n", range(2))
+def test_committing_keeps_migration_data(n):
+    """Rows that migrations put there (content types, permissions) survive committing tests."""
+    from django.contrib.auth.models import Permission, User
+    from django.contrib.contenttypes.models import ContentType
+
+    assert User.objects.count() == 0
+    assert ContentType.objects.filter(app_label="artists").exists()
+    assert Permission.objects.filter(codename="add_artist").exists()
+    User.objects.create(username=f"u{n}")
+    if n == 0:
+        Permission.objects.filter(codename="add_artist").delete()  # changed: reloaded afterwards

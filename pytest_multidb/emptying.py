@@ -1,0 +1,78 @@
+"""Emptying what a committing (``transaction=True``) test wrote, and nothing else.
+
+Test databases start empty apart from rows the schema install put there (data migrations, ``post_migrate``
+handlers such as contenttypes and permissions): the *baseline*, snapshotted once per alias. After a
+committing test, a table with rows that is not in the baseline was written by the test and is emptied; a
+baseline table whose row count changed is emptied and reloaded from the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core import serializers
+from django.core.management.color import no_style
+from django.db import connections
+
+
+def _counts(alias: str, tables: list[str], exists_only: bool) -> dict[str, int]:
+    """Row counts (or 1 for "has rows") of ``tables``, in one query."""
+    if not tables:
+        return {}
+    quote = connections[alias].ops.quote_name
+    part = (
+        "SELECT {i}, 1 FROM (SELECT 1 AS x FROM {t} LIMIT 1) AS q{i}" if exists_only
+        else "SELECT {i}, COUNT(*) FROM {t}"
+    )
+    probe = " UNION ALL ".join(part.format(i=i, t=quote(t)) for i, t in enumerate(tables))
+    with connections[alias].cursor() as cursor:
+        cursor.execute(probe)
+        return {tables[i]: count for i, count in cursor.fetchall() if count}
+
+
+def written_tables(alias: str, tables: list[str]) -> list[str]:
+    """The tables in ``tables`` that hold rows now."""
+    return list(_counts(alias, tables, exists_only=True))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Rows an alias holds right after its schema was installed: counts, and a snapshot to reload."""
+
+    counts: dict[str, int]
+    snapshot: dict[str, str]
+
+    @classmethod
+    def take(cls, alias: str) -> Baseline:
+        tables = sorted(connections[alias].introspection.django_table_names(only_existing=True, include_views=False))
+        counts = _counts(alias, tables, exists_only=False)
+        models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+        snapshot = {
+            table: serializers.serialize("json", models[table]._base_manager.using(alias).order_by("pk"))
+            for table in counts
+            if table in models
+        }
+        return cls(counts, snapshot)
+
+
+def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline | None = None) -> list[str]:
+    """Empty (through Django's ``sql_flush``) the tables a committing test wrote on ``alias``; reload the
+    baseline tables it changed. Returns the tables that were written."""
+    conn = connections[alias]
+    baseline = baseline or Baseline({}, {})
+    tables = sorted(conn.introspection.django_table_names(only_existing=True, include_views=False))
+    fresh = [t for t in tables if t not in baseline.counts]
+    kept = [t for t in tables if t in baseline.counts]
+    written = written_tables(alias, fresh)
+    now = _counts(alias, kept, exists_only=False)
+    changed = [t for t in kept if now.get(t, 0) != baseline.counts[t]]
+    flush = [*written, *changed] if not reset_sequences else fresh + changed
+    if flush:
+        statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
+        with conn.constraint_checks_disabled():
+            conn.ops.execute_sql_flush(statements)
+            for table in changed:
+                for obj in serializers.deserialize("json", baseline.snapshot.get(table, "[]"), using=alias):
+                    obj.save(using=alias)
+    return written + changed
