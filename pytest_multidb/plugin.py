@@ -44,6 +44,7 @@ __all__ = [
     "pytest_load_initial_conftests",
     "pytest_report_header",
     "pytest_terminal_summary",
+    "pytest_testnodedown",
     "pytest_unconfigure",
     "swap_db",
     "use_db",
@@ -254,6 +255,8 @@ def _multidb_session(
     session = DatabaseSession(_session_options(config), lambda: tmp_path_factory.mktemp("multidb"), report)
     session.baselines = config.stash.setdefault(BASELINES_KEY, {})
     config.stash[SESSION_KEY] = session
+    if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
+        config.workeroutput["multidb"] = session.summary
     try:
         try:
             session.ensure(config.stash.get(NEEDED_KEY, []))  # everything the collected tests need, in parallel
@@ -299,9 +302,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"multidb: aliases {', '.join(connections.settings)} (provisioned on first use)"]
 
 
+WORKER_LINES_KEY = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: keep each worker's provisioning lines for the summary."""
+    lines = getattr(node, "workeroutput", {}).get("multidb", [])
+    worker = getattr(node, "gateway", None)
+    config = node.config  # type: ignore[attr-defined]
+    config.stash.setdefault(WORKER_LINES_KEY, []).extend(
+        f"[{getattr(worker, 'id', '?')}] {line}" for line in lines
+    )
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """One line per provisioned alias: kind, engine, test database, seconds to provision + install."""
     session = config.stash.get(SESSION_KEY, None)
-    if session is not None and session.summary:
+    lines = [*(session.summary if session else []), *config.stash.get(WORKER_LINES_KEY, [])]
+    if lines:
         terminalreporter.section("multidb")
-        for line in session.summary:
+        for line in lines:
             terminalreporter.write_line(line)
