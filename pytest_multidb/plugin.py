@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -163,8 +164,9 @@ def pytest_configure(config: pytest.Config) -> None:
     ready = config.stash.get(DJANGO_READY_KEY, False) or _setup_django(config)
     config.stash[DJANGO_READY_KEY] = ready
     if ready:
-        guard.install()
         guard.active = True
+        if not _beside_pytest_django(config):  # else installed per test, see _instead_of_pytest_django_blocker
+            guard.install()
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -264,7 +266,9 @@ def _multidb_session(
             pytest.exit(f"multidb: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
         yield session
     finally:
-        errors = session.teardown()
+        blocker = request.getfixturevalue("django_db_blocker") if _beside_pytest_django(config) else None
+        with blocker.unblock() if blocker is not None else nullcontext():
+            errors = session.teardown()
         if errors:
             pytest.fail("\n".join(errors), pytrace=False)
 
@@ -276,22 +280,62 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     node = request.node
+    if _owned_by_pytest_django(request):
+        yield
+        return
     found = node.stash.get(DECLARATION_KEY, None)
     state = node.stash[TEST_KEY] = TestDatabases(
         node.nodeid, reset_sequences=bool(found and found.reset_sequences),
         baselines=request.config.stash.setdefault(BASELINES_KEY, {}),
     )
     guard.start_test(node.nodeid)
-    try:
-        if found is not None:
-            open_aliases(request, found.aliases, list(found.committing))
-        yield
-    finally:
-        problems = state.close()
-        guard.end_test()
-        del node.stash[TEST_KEY]
+    with _instead_of_pytest_django_blocker(request):
+        try:
+            if found is not None:
+                open_aliases(request, found.aliases, list(found.committing))
+            yield
+        finally:
+            problems = state.close()
+            guard.end_test()
+            del node.stash[TEST_KEY]
     if problems:
         pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
+
+
+# -- beside pytest-django -------------------------------------------------------------------------------
+# pytest-django owns the databases of its own tests (django_db marker, db-style fixtures) and blocks every
+# other test with a class-level ensure_connection wrapper. For the other tests pytest-multidb lifts that
+# blocker and puts its own guard in its place, so undeclared aliases stay blocked.
+
+#: pytest-django fixtures that make a test pytest-django's.
+PYTEST_DJANGO_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def _beside_pytest_django(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("django")
+
+
+def _owned_by_pytest_django(request: pytest.FixtureRequest) -> bool:
+    return _beside_pytest_django(request.config) and (
+        request.node.get_closest_marker("django_db") is not None
+        or bool(PYTEST_DJANGO_FIXTURES.intersection(request.fixturenames))
+    )
+
+
+@contextmanager
+def _instead_of_pytest_django_blocker(request: pytest.FixtureRequest) -> Iterator[None]:
+    blocker = request.getfixturevalue("django_db_blocker") if _beside_pytest_django(request.config) else None
+    if blocker is None:
+        yield
+        return
+    with blocker.unblock():
+        guard.install()
+        try:
+            yield
+        finally:
+            guard.uninstall()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
