@@ -177,18 +177,35 @@ class SchemaCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def install(self, alias: str, kind: str, migrations: bool, build: Callable[[], None], real_name: str) -> str:
-        """Fill ``alias``'s fresh test database; returns ``"cached"`` or ``"built"``."""
+    def key(self, alias: str, kind: str, migrations: bool) -> str | None:
+        """The cache key of ``alias``'s schema, or ``None`` when it is not cached."""
         vendor = connections[alias].vendor
         if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
+            return None
+        return f"{vendor}-{fingerprint(alias, migrations)}"
+
+    def clone_source(self, key: str | None, real_name: str) -> str | None:
+        """For PostgreSQL: the template database a provisioner may create the test database from."""
+        if key is None or self.rebuild or not key.startswith("postgresql-"):
+            return None
+        return _template_prefix(real_name) + key.rpartition("-")[2]
+
+    def install(self, alias: str, key: str | None, build: Callable[[], None], real_name: str,
+                cloned: bool = False) -> str:
+        """Fill ``alias``'s fresh test database; returns ``"cached"`` or ``"built"``.
+
+        ``cloned``: the provisioner already made the database from ``clone_source``'s template.
+        """
+        if cloned:
+            return "cached"
+        if key is None:
             build()
             return "built"
-        store, restore = STRATEGIES[vendor]
-        key = f"{vendor}-{fingerprint(alias, migrations)}"
+        store, restore = STRATEGIES[key.partition("-")[0]]
+        assert self.directory is not None
         with self._locked(key):
             if not self.rebuild and restore(alias, key, self.directory, real_name):
                 return "cached"
             build()
             store(alias, key, self.directory, real_name)
         return "built"
-

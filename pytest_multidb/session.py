@@ -69,6 +69,7 @@ class DatabaseSession:
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
         self.cache = SchemaCache(options.cache_dir, options.rebuild)
+        self.cache_keys: dict[str, str | None] = {}
         self._cleaned = False
 
     @property
@@ -85,7 +86,13 @@ class DatabaseSession:
             return
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
         self.clean_leftovers()
-        context = ProvisionContext(self._tmp_dir(), self.run_id, self.worker, self.registry)
+        migrations = self.options.migrations
+        self.cache_keys.update({alias: self.cache.key(alias, kinds[alias], migrations) for alias in missing})
+        templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
+        context = ProvisionContext(
+            self._tmp_dir(), self.run_id, self.worker, self.registry,
+            {alias: template for alias, template in templates.items() if template},
+        )
         for alias in missing:
             self._report(f"multidb: provisioning {alias!r} ({kinds[alias]}) ...")
 
@@ -106,6 +113,9 @@ class DatabaseSession:
             raise errors[0]
         for alias in missing:
             self._install(made[alias])
+
+    def _real_name(self, alias: str) -> str:
+        return str(self.specs[alias].settings.get("NAME", ""))
 
     def clean_leftovers(self) -> None:
         """Once per session: remove what runs that died (``kill -9``) left behind, and say so."""
@@ -131,8 +141,8 @@ class DatabaseSession:
         start = time.perf_counter()
         with guard.opened([alias]):
             provisioned.details["schema"] = self.cache.install(
-                alias, provisioned.kind, migrations, lambda: install_schema(alias, migrations),
-                str(self.specs[alias].settings.get("NAME", "")),
+                alias, self.cache_keys[alias], lambda: install_schema(alias, migrations), self._real_name(alias),
+                cloned=provisioned.details.get("cloned", False),
             )
             self.baselines[alias] = Baseline.take(alias)
         provisioned.install_seconds = time.perf_counter() - start

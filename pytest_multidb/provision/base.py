@@ -31,6 +31,8 @@ class ProvisionContext:
     run_id: str
     worker: str = ""
     registry: Registry = field(default_factory=Registry)
+    #: alias -> a template database to create the test database from, if it exists (the schema cache's).
+    templates: Mapping[str, str] = field(default_factory=dict)
 
     def test_name(self, name: str) -> str:
         """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``."""

@@ -33,17 +33,27 @@ def temporary_wrapper(alias: str, settings: dict[str, Any]) -> Any:
     return backend.DatabaseWrapper(resolved, alias)
 
 
-def create_database(alias: str, settings: dict[str, Any], name: str) -> None:
-    """``CREATE DATABASE name`` on the server of ``settings``.
+def create_database(alias: str, settings: dict[str, Any], name: str, template: str | None = None) -> bool:
+    """``CREATE DATABASE name`` on the server of ``settings``; from ``template`` (PostgreSQL) if it exists.
 
     Written out rather than through ``creation._execute_create_test_db``, which ``sys.exit()``s on errors;
-    the creation suffix (charset, collation, template) still comes from Django.
+    the creation suffix (charset, collation, template) still comes from Django. Returns whether the
+    database was made from ``template``.
     """
     wrapper = temporary_wrapper(alias, settings)
-    quoted = wrapper.ops.quote_name(name)
+    quote = wrapper.ops.quote_name
     try:
         with wrapper.creation._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {quoted} {wrapper.creation.sql_table_creation_suffix()}")
+            if template is not None:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+                if cursor.fetchone() is not None:
+                    try:
+                        cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+                        return True
+                    except DatabaseError:
+                        pass  # the template is being rebuilt by another run: make an empty database instead
+            cursor.execute(f"CREATE DATABASE {quote(name)} {wrapper.creation.sql_table_creation_suffix()}")
+            return False
     except DatabaseError as error:
         host = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
         raise ProvisionError(
@@ -99,11 +109,11 @@ class ServerProvisioner:
         record = context.registry.add({"type": "database", "alias": spec.alias, "name": name,
                                        "settings": server_settings(spec.settings)})
         try:
-            create_database(spec.alias, spec.settings, name)
+            cloned = create_database(spec.alias, spec.settings, name, context.templates.get(spec.alias))
         except Exception:
             context.registry.remove(record)
             raise
         return Provisioned(
             spec.alias, self.kind, {**spec.settings, "NAME": name},
-            lambda: drop_database(spec.alias, spec.settings, name), records=[record],
+            lambda: drop_database(spec.alias, spec.settings, name), records=[record], details={"cloned": cloned},
         )
