@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.db.backends.base.base import (
     NO_DB_ALIAS,  # the maintenance connection of creation code
@@ -161,6 +162,9 @@ class TestDatabases:
         if alias in self.rollback or alias in self.committing:
             return
         guard.allow([alias])
+        if self.reset_sequences:  # before the test, like TransactionTestCase; outside its transaction (MySQL DDL)
+            baseline = self.baselines.get(alias)
+            reset_sequences(alias, keep=baseline.counts if baseline else ())
         if commit:
             self.committing.append(alias)
             return
@@ -206,3 +210,18 @@ class TestDatabases:
             f"({', '.join(self.rollback)}) after the test; join it before the test ends"
             for t in using
         ]
+
+
+def reset_sequences(alias: str, keep: Iterable[str] = ()) -> None:
+    """Restart the sequences of the tables on ``alias`` (but ``keep``: tables holding install-time rows), so
+    that a test's first row in each gets id 1."""
+    conn = connections[alias]
+    if not conn.features.supports_sequence_reset:
+        return
+    keep = set(keep)
+    sequences = [s for s in conn.introspection.sequence_list() if s["table"] not in keep]
+    statements = conn.ops.sequence_reset_by_name_sql(no_style(), sequences)
+    if statements:
+        with transaction.atomic(using=alias), conn.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
