@@ -20,7 +20,8 @@ def run_pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) ->
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        sys.exit(f"pytest failed ({done.returncode}) in {cwd} with {args}:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+        tail = f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+        sys.exit(f"pytest failed ({done.returncode}) in {cwd} with {args}:\n{tail}")
     return seconds, done.stdout
 
 
