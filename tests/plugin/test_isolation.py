@@ -1,0 +1,123 @@
+"""Acceptance 3: nothing of one test is visible to the next, in any order, rolled back or committing."""
+
+import re
+
+# Six tests that each expect empty tables, write to two aliases and commit nothing; the same six again with
+# transaction=True (real commits, emptied afterwards). Any leak makes a later test fail, whatever the order.
+SUITE = '''
+    import pytest
+    from inner_helpers import SERVER, add, committed, count
+
+    @pytest.mark.parametrize("n", range(6))
+    @pytest.mark.uses_db("a", SERVER)
+    def test_rolled_back(n):
+        assert count("a") == count(SERVER) == 0
+        for i in range(n + 1):
+            add("a", f"r{n}-{i}")
+            add(SERVER, f"r{n}-{i}")
+        assert count("a") == count(SERVER) == n + 1
+        assert committed(SERVER) == 0  # nothing is committed
+
+    @pytest.mark.parametrize("n", range(6))
+    @pytest.mark.uses_db("a", SERVER, transaction=True)
+    def test_committing(n):
+        assert count("a") == count(SERVER) == 0
+        for i in range(n + 1):
+            add("a", f"t{n}-{i}")
+            add(SERVER, f"t{n}-{i}")
+        assert committed("a") == committed(SERVER) == n + 1  # really committed
+'''
+
+REVERSE = '''
+    def pytest_collection_modifyitems(items):
+        items.reverse()
+'''
+
+
+def order(out: str) -> list[str]:
+    return re.findall(r"^test_suite\.py::(\S+) PASSED", out, re.MULTILINE)
+
+
+def test_random_orders(inner, pytester, backend):
+    pytester.makepyfile(test_suite=SUITE)
+    seen = []
+    for seed in (1, 2):
+        run = inner("-v", "-p", "randomly", f"--randomly-seed={seed}", backend=backend)  # after -p no:randomly
+        run.result.assert_outcomes(passed=12)
+        assert f"Using --randomly-seed={seed}" in run.out
+        seen.append(order(run.out))
+    assert seen[0] != seen[1]
+    assert sorted(seen[0]) == sorted(seen[1])
+
+
+def test_reversed_order(inner, pytester, backend):
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.makeconftest(REVERSE)
+    run = inner("-v", backend=backend)
+    run.result.assert_outcomes(passed=12)
+    assert order(run.out)[0] == "test_committing[5]"
+    assert order(run.out)[-1] == "test_rolled_back[0]"
+
+
+def test_transaction_modes(inner, pytester, backend):
+    """transaction=[SERVER] commits on SERVER only; committing tests' tables are emptied; reset_sequences."""
+    pytester.makepyfile(test_modes='''
+        import pytest
+        from django.db import connections
+        from inner_helpers import MODELS, SERVER, add, committed, count
+
+        @pytest.mark.uses_db("a", SERVER, transaction=[SERVER])
+        def test_1_commits_on_server_only():
+            add("a", "x")
+            add(SERVER, "x")
+            assert count("a") == count(SERVER) == 1
+            assert committed(SERVER) == 1   # visible from a second connection: committed for real
+            assert committed("a") == 0      # a is inside the test's transaction
+            assert connections["a"].in_atomic_block
+            assert not connections[SERVER].in_atomic_block
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_2_sees_nothing():
+            assert count("a") == count(SERVER) == 0
+            assert committed("a") == committed(SERVER) == 0
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_3_rolled_back_writes_advance_sequences():
+            for i in range(3):
+                add("a", f"s{i}")
+                add(SERVER, f"s{i}")
+
+        @pytest.mark.uses_db("a", SERVER, reset_sequences=True, transaction=True)
+        def test_4_reset_sequences():
+            assert add("a", "first").pk == 1
+            assert add(SERVER, "first").pk == 1
+
+        @pytest.mark.uses_db("a", SERVER, transaction=True)
+        def test_5_writes():
+            add(SERVER, "y")
+
+        @pytest.mark.uses_db("a", SERVER, reset_sequences=True, transaction=True)
+        def test_6_reset_sequences_again():
+            assert count(SERVER) == committed(SERVER) == 0
+            assert add("a", "first").pk == 1
+            assert add(SERVER, "first").pk == 1
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_7_rolled_back_writes_advance_sequences():
+            for i in range(3):
+                add("a", f"s{i}")
+                add(SERVER, f"s{i}")
+
+        @pytest.mark.uses_db("a", SERVER, reset_sequences=True)
+        def test_8_reset_sequences_rolled_back():
+            assert add("a", "first").pk == 1
+            assert add(SERVER, "first").pk == 1
+            assert committed(SERVER) == 0
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_9_all_empty():
+            assert committed("a") == committed(SERVER) == 0
+            assert {MODELS[SERVER].objects.count(), count("a")} == {0}
+    ''')
+    run = inner("-v", backend=backend)
+    run.result.assert_outcomes(passed=9)
