@@ -136,7 +136,7 @@ class _Branch:
     @property
     def doomed(self) -> bool:
         """Django will roll this level back on exit (``set_rollback(True)``, or the connection was closed)."""
-        return not self.left and transaction.get_rollback(using=self.alias)
+        return transaction.get_rollback(using=self.alias)
 
     def prepare(self) -> None:
         """First phase: make the transaction durable without committing it (a nested level just ends)."""
@@ -360,6 +360,8 @@ def _atomic_enter(self: Any) -> None:
 
 
 def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    # Receivers run in the order they were connected: those connected after this one (at the first implicit
+    # block) run once the connection counts as opened, so their queries join the block.
     if _thread.blocks:
         _thread.opened[connection.alias] = connection.connection
 
