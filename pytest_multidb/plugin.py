@@ -249,9 +249,13 @@ def _multidb_session(
     """The session's databases; created at the first test that needs one, removed at the end."""
     config = request.config
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
 
     def report(line: str) -> None:
-        if reporter is not None:
+        """Progress lines go to the terminal as they happen, not into the test's captured output."""
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
             reporter.write_line(line)
 
     session = DatabaseSession(_session_options(config), lambda: tmp_path_factory.mktemp("multidb"), report)

@@ -1,0 +1,210 @@
+"""Schema cache (reuse, rebuild on model change) and crash-safe cleanup (kill -9, concurrent runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": os.environ.get("MULTIDB_PG_PORT", "5432"),
+      "user": os.environ.get("MULTIDB_PG_USER", "postgres")}
+
+pytestmark = pytest.mark.servers
+
+SETTINGS = f"""
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "shopapp"]
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": "real_default.db"}}}}
+OTHER_DATABASES = {{
+    "pg": {{"ENGINE": "postgresql", "NAME": "multidb_cachetest", "HOST": "{PG["host"]}", "PORT": "{PG["port"]}",
+            "USER": "{PG["user"]}", "MODELS": ["shopapp.Order"]}},
+    "maria": {{"ENGINE": "mysql", "NAME": "multidb_cachetest", "HOST": "127.0.0.1", "USER": "root",
+               "MODELS": ["shopapp.Invoice"]}},
+}}
+"""
+MODELS = """
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=20)
+
+
+class Order(models.Model):
+    code = models.CharField(max_length=20)
+
+
+class Invoice(models.Model):
+    total = models.IntegerField(default=0)
+"""
+TESTS = """
+import pytest
+from shopapp.models import Invoice, Note, Order
+
+
+@pytest.mark.uses_db("default", "pg", "maria")
+def test_write():
+    Note.objects.create(text="n")
+    Order.objects.create(code="o")
+    Invoice.objects.create()
+    assert (Note.objects.count(), Order.objects.count(), Invoice.objects.count()) == (1, 1, 1)
+"""
+
+
+def _project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(inner_settings=SETTINGS, test_shop=TESTS)
+    (pytester.path / "shopapp").mkdir()
+    (pytester.path / "shopapp" / "__init__.py").write_text("")
+    (pytester.path / "shopapp" / "models.py").write_text(MODELS)
+    monkeypatch.setenv("PYTHONPATH", f"{pytester.path}{os.pathsep}{ROOT}")
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+
+def _schema_sources(result: pytest.RunResult) -> dict[str, str]:
+    """alias -> 'built' / 'cached', from the report's summary lines."""
+    found = {}
+    for line in result.stdout.lines:
+        if line.startswith("multidb: ") and "schema" in line and line.rstrip().endswith(")"):
+            alias = line.split(":")[1].strip()
+            found[alias] = line.rsplit(", ", 1)[1].rstrip(")")
+    return found
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    result = pytester.runpytest_subprocess("-p", "no:django", "-p", "no:randomly",
+                                           "--multidb-settings", "inner_settings", *args)
+    result.assert_outcomes(passed=1)
+    return result
+
+
+def test_schema_is_reused_and_rebuilt_after_a_model_change(pytester, monkeypatch, servers):
+    _project(pytester, monkeypatch)
+    assert _schema_sources(_run(pytester)) == {"default": "built", "pg": "built", "maria": "built"}
+    assert _schema_sources(_run(pytester)) == {"default": "cached", "pg": "cached", "maria": "cached"}
+    assert _schema_sources(_run(pytester, "--multidb-rebuild")) == {
+        "default": "built", "pg": "built", "maria": "built"}
+
+    # A new column on every model: every alias must notice and rebuild, and the new column must exist.
+    models = pytester.path / "shopapp" / "models.py"
+    extra = "(models.Model):\n    extra = models.IntegerField(default=3)"
+    models.write_text(MODELS.replace("(models.Model):", extra))
+    check = "assert Note.objects.get().extra == Order.objects.get().extra == Invoice.objects.get().extra == 3\n    "
+    pytester.makepyfile(test_shop=TESTS.replace("    assert (", f"    {check}assert ("))
+    assert _schema_sources(_run(pytester)) == {"default": "built", "pg": "built", "maria": "built"}
+    assert _schema_sources(_run(pytester)) == {"default": "cached", "pg": "cached", "maria": "cached"}
+
+    templates = servers.pg("SELECT datname FROM pg_database WHERE datname LIKE 'multidb_tpl_multidb_cachetest%'")
+    assert len(templates) == 1, templates  # the template of the old schema was replaced, not kept beside it
+    servers.pg(f'DROP DATABASE "{templates[0][0]}"')
+
+
+# -- crash-safe cleanup ------------------------------------------------------------------------------------------
+
+HANGING = """
+import os, time
+import pytest
+from sample_models.widgets.models import Widget
+from sample_models.cycles.models import Category
+
+
+@pytest.mark.uses_db("b", "c")
+def test_hangs():
+    Widget.objects.create(code="w", weight=1)
+    Category.objects.create(name="c")
+    open(os.environ["READY_FILE"], "w").close()
+    while not os.path.exists(os.environ["RELEASE_FILE"]):
+        time.sleep(0.05)
+"""
+
+
+def _start(pytester: pytest.Pytester, name: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path, Path]:
+    ready, release = pytester.path / f"{name}.ready", pytester.path / f"{name}.release"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:randomly", "-p", "no:cacheprovider",
+         "--multidb-settings", "sample_models.settings", "test_hanging.py"],
+        cwd=pytester.path, env={**env, "READY_FILE": str(ready), "RELEASE_FILE": str(release),
+                                "PYTEST_XDIST_WORKER": name},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "the inner run never reached its test"
+        time.sleep(0.05)
+    return process, ready, release
+
+
+def _test_databases(servers, token: str) -> set[str]:
+    return {name for name in servers.databases() if token in name}
+
+
+def test_kill_9_leftovers_are_removed_by_the_next_run_but_a_live_run_is_left_alone(pytester, monkeypatch, servers):
+    pytester.makepyfile(test_hanging=HANGING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1",
+           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("PYTEST_ADDOPTS", None)
+
+    killed, _, _ = _start(pytester, "killed", env)
+    live, _, release_live = _start(pytester, "alive", env)  # starts (and cleans) while "killed" still runs
+    try:
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        leftovers = _test_databases(servers, "killed")
+        assert {name.split(":")[0] for name in leftovers} == {"pg", "maria"}, leftovers
+        assert len(_test_databases(servers, "alive")) == 2
+        # A third run: cleans what the killed run left, reports it, and leaves the live run's databases alone.
+        monkeypatch.setenv("MULTIDB_REGISTRY", env["MULTIDB_REGISTRY"])
+        monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+        monkeypatch.setenv("MULTIDB_SAMPLE_PG", "1")
+        monkeypatch.setenv("MULTIDB_SAMPLE_MARIA", "1")
+        monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+        pytester.makepyfile(test_quick="""
+import pytest
+
+@pytest.mark.uses_db("b")
+def test_quick():
+    pass
+""")
+        result = pytester.runpytest_subprocess("-p", "no:django", "-p", "no:randomly", "-p", "no:cacheprovider",
+                                               "--multidb-settings", "sample_models.settings", "test_quick.py")
+        result.assert_outcomes(passed=1)
+        removed = [line for line in result.stdout.lines if line.startswith("multidb: removed leftover database")]
+        assert len(removed) == 2, result.stdout.str()
+        assert all(f"left by pid {killed.pid}" in line for line in removed)
+        assert _test_databases(servers, "killed") == set()
+        assert len(_test_databases(servers, "alive")) == 2  # the concurrent live run was not touched
+    finally:
+        release_live.touch()
+        output = live.communicate(timeout=60)[0]
+    assert live.returncode == 0, output
+    assert _test_databases(servers, "alive") == set()
+    assert list((pytester.path / "registry").glob("*.json")) == []
+
+
+def test_multidb_clean_lists_and_removes_leftovers(pytester, servers):
+    pytester.makepyfile(test_hanging=HANGING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1",
+           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    killed, _, _ = _start(pytester, "cleanme", env)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert len(_test_databases(servers, "cleanme")) == 2
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:django", "--multidb-settings",
+                           "sample_models.settings", "--multidb-clean"], cwd=pytester.path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "multidb: 2 leftover(s) of dead runs" in done.stdout
+    assert done.stdout.count("multidb: removed database") == 2
+    assert _test_databases(servers, "cleanme") == set()
