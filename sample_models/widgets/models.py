@@ -13,5 +13,7 @@ class Exhibit(models.Model):
     """Lives beside Widget but points at an Artist on another connection (multidb.W001)."""
 
     widget = models.ForeignKey(Widget, on_delete=models.CASCADE)
-    artist = models.ForeignKey("artists.Artist", on_delete=models.CASCADE, related_name="exhibits")
+    # On another connection: no database constraint is possible, and Django cannot cascade deletes across
+    # connections, so deleting an Artist leaves its exhibits alone.
+    artist = models.ForeignKey("artists.Artist", on_delete=models.DO_NOTHING, related_name="exhibits")
     title = models.CharField(max_length=100, blank=True)
