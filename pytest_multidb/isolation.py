@@ -134,6 +134,23 @@ def _serialized(lock: threading.RLock, users: set[int]) -> Callable[..., Any]:
     return wrapper
 
 
+def _closed_by_owner_only(conn: BaseDatabaseWrapper) -> Callable[[], None]:
+    """A ``close`` for a shared connection that only the test's own thread can use.
+
+    Other threads close "their" connections as a matter of course: Django's request handling
+    (``close_old_connections`` closes a connection in a transaction) and ``LiveServerThread`` /
+    ``ThreadedWSGIServer`` (``connections.close_all()`` after each request and at shutdown). On the shared
+    connection that would end the test's transaction and lose its rows.
+    """
+    original, owner = conn.close, threading.get_ident()
+
+    def close() -> None:
+        if threading.get_ident() == owner:
+            original()
+
+    return close
+
+
 @dataclass
 class TestDatabases:
     """The databases one test has opened, and how to put them back afterwards."""
@@ -176,6 +193,7 @@ class TestDatabases:
     def _share(self, alias: str) -> None:
         conn = connections[alias]
         conn.inc_thread_sharing()
+        conn.close = _closed_by_owner_only(conn)  # type: ignore[method-assign]
         wrapper = _serialized(threading.RLock(), self._users)
         conn.execute_wrappers.append(wrapper)
         self._wrappers[alias] = wrapper
@@ -192,6 +210,7 @@ class TestDatabases:
         for alias, atomic in reversed(self.rollback.items()):
             conn = self._shared[alias]
             conn.execute_wrappers.remove(self._wrappers[alias])
+            conn.__dict__.pop("close", None)
             conn.dec_thread_sharing()
             transaction.set_rollback(True, using=alias)
             atomic.__exit__(None, None, None)
