@@ -1,0 +1,140 @@
+"""Acceptance point 9: threads, a live server and Django's test client see the test's uncommitted rows; the next
+test sees none; a thread still holding the connection at teardown is reported."""
+
+THREADS = '''
+    import json
+    import threading
+    import urllib.request
+
+    import pytest
+    from django.http import JsonResponse
+    from django.test import Client, override_settings
+    from django.test.testcases import LiveServerThread
+    from django.urls import include, path
+    from inner_helpers import SERVER, add, committed, count
+
+    pytestmark = pytest.mark.uses_db("a", SERVER)
+
+
+    def counts(request):
+        return JsonResponse({"a": count("a"), "server": count(SERVER)})
+
+
+    urlpatterns = [path("counts/", counts), path("", include("sample_models.urls"))]  # + the sample's /artists/
+
+
+    @pytest.fixture(autouse=True)
+    def urls():
+        with override_settings(ROOT_URLCONF=__name__):
+            yield
+
+
+    @pytest.fixture
+    def live_server():
+        server = LiveServerThread("127.0.0.1", lambda handler: handler)  # Django's, without static files
+        server.daemon = True
+        server.start()
+        server.is_ready.wait(10)
+        if server.error:
+            raise server.error
+        yield f"http://127.0.0.1:{server.port}"
+        server.terminate()
+
+
+    def fetch(url):
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())
+
+
+    def test_1_thread():
+        add("a", "ann")
+        add(SERVER, "w1")
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append((count("a"), count(SERVER))))
+        thread.start()
+        thread.join()
+        assert seen == [(1, 1)]
+        thread = threading.Thread(target=lambda: add(SERVER, "w2"))   # a thread writes, the test sees it
+        thread.start()
+        thread.join()
+        assert count(SERVER) == 2
+        assert committed(SERVER) == 0
+
+
+    def test_2_live_server(live_server):
+        add("a", "ann")
+        add(SERVER, "w1")
+        assert fetch(f"{live_server}/artists/") == {"names": ["ann"]}
+        assert fetch(f"{live_server}/counts/") == {"a": 1, "server": 1}
+        add("a", "bob")
+        assert fetch(f"{live_server}/artists/") == {"names": ["ann", "bob"]}
+        assert count("a") == 2       # the requests left the test's connections working
+        assert committed("a") == committed(SERVER) == 0
+
+
+    def test_3_client():
+        add("a", "ann")
+        add(SERVER, "w1")
+        client = Client()
+        assert client.get("/artists/").json() == {"names": ["ann"]}
+        assert client.get("/counts/").json() == {"a": 1, "server": 1}
+        add(SERVER, "w2")
+        assert client.get("/counts/").json() == {"a": 1, "server": 2}
+        assert count(SERVER) == 2
+
+
+    def test_4_nothing_left(live_server):
+        assert count("a") == count(SERVER) == 0
+        assert fetch(f"{live_server}/counts/") == {"a": 0, "server": 0}
+        assert Client().get("/counts/").json() == {"a": 0, "server": 0}
+        assert committed("a") == committed(SERVER) == 0
+'''
+
+
+def test_threads_live_server_and_client_share_the_test_data(inner, pytester, backend):
+    pytester.makepyfile(test_threads=THREADS)
+    run = inner("-v", backend=backend)
+    run.result.assert_outcomes(passed=4)
+
+
+HOLDER = '''
+    import threading
+
+    import pytest
+    from inner_helpers import count
+
+    queried, release, holders = threading.Event(), threading.Event(), []
+
+
+    @pytest.mark.uses_db("a", "b")
+    def test_leaves_a_thread():
+        def hold():
+            count("a")
+            queried.set()
+            release.wait(30)
+
+        thread = threading.Thread(target=hold, name="holder", daemon=True)
+        thread.start()
+        holders.append(thread)
+        assert queried.wait(10)
+
+
+    @pytest.mark.uses_db("a")
+    def test_joined_thread_is_fine():
+        release.set()
+        holders[0].join()
+        thread = threading.Thread(target=count, args=("a",), name="joined")
+        thread.start()
+        thread.join()
+        assert count("a") == 0
+'''
+
+
+def test_thread_alive_at_teardown_is_reported(inner, pytester):
+    pytester.makepyfile(test_holder=HOLDER)
+    run = inner()
+    run.result.assert_outcomes(passed=2, errors=1)
+    assert "ERROR at teardown of test_leaves_a_thread" in run.out
+    assert ("multidb: thread 'holder' started by test_holder.py::test_leaves_a_thread still holds the test's "
+            "database connection (a, b) after the test; join it before the test ends") in run.out
+    assert "'joined'" not in run.out
