@@ -57,6 +57,8 @@ POSTGRES = {
     "HOST": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"),
     "PORT": os.environ.get("MULTIDB_PG_PORT", "5432"),
     "MODELS": ["widgets"],
+    # For --multidb-provision b=container (the demo and the tests use locally built images).
+    "TEST": {"IMAGE": os.environ.get("MULTIDB_PG_IMAGE", "postgres:16")},
 }
 MARIADB = {
     "ENGINE": "django.db.backends.mysql",
@@ -66,6 +68,7 @@ MARIADB = {
     "PORT": os.environ.get("MULTIDB_MARIA_PORT", "3306"),
     "OPTIONS": {"charset": "utf8mb4"},
     "MODELS": ["cycles"],
+    "TEST": {"IMAGE": os.environ.get("MULTIDB_MARIA_IMAGE", "mariadb:11")},
 }
 
 OTHER_DATABASES = {

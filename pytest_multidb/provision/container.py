@@ -1,0 +1,122 @@
+"""``container``: a throwaway database server in a container, through testcontainers (extra ``containers``).
+
+One small class per database kind, like testcontainers' own modules; ``ContainerProvisioner`` picks one by
+the alias's vendor. The image is ``TEST["IMAGE"]`` or the kind's default. The container is recorded in the
+registry as soon as it exists and removed at the end of the session; testcontainers' reaper (Ryuk) is
+turned off unless you turn it on (``TESTCONTAINERS_RYUK_DISABLED``): the registry does its job.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any, ClassVar
+
+from ..conf import DatabaseSpec
+from .base import ProvisionContext, Provisioned, ProvisionError, register
+
+SETTING = "TEST['PROVISION'] = 'container'"
+
+
+def _testcontainers() -> Any:
+    """Import testcontainers (after choosing its defaults); a clear error when it is missing."""
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    try:
+        from testcontainers.community import mysql, postgres
+    except ImportError as error:
+        raise ImportError("pip install 'pytest-multidb[containers]'") from error
+    return postgres, mysql
+
+
+def _tcp_host(container: Any) -> str:
+    # testcontainers answers "localhost", which MySQLdb takes for "the local Unix socket" (the host's server).
+    host = container.get_container_host_ip()
+    return "127.0.0.1" if host == "localhost" else host
+
+
+class PostgresDB:
+    """PostgreSQL in a container (images honouring the official image's POSTGRES_* variables)."""
+
+    vendor = "postgresql"
+    default_image = "postgres:16"
+    port = 5432
+
+    @staticmethod
+    def container(image: str, name: str, password: str) -> Any:
+        postgres, _ = _testcontainers()
+        return postgres.PostgresContainer(image, username="multidb", password=password, dbname=name, driver=None)
+
+    @staticmethod
+    def settings(container: Any) -> dict[str, Any]:
+        return {"USER": container.username, "PASSWORD": container.password, "NAME": container.dbname}
+
+
+class MariaDB:
+    """MariaDB / MySQL in a container (images honouring the official image's MARIADB_* / MYSQL_* variables)."""
+
+    vendor = "mysql"
+    default_image = "mariadb:11"
+    port = 3306
+
+    @staticmethod
+    def container(image: str, name: str, password: str) -> Any:
+        _, mysql = _testcontainers()
+        return mysql.MySqlContainer(image, username="multidb", password=password, root_password=password, dbname=name)
+
+    @staticmethod
+    def settings(container: Any) -> dict[str, Any]:
+        # root: XA recovery and the plugin's own database work need more than the image's ordinary user.
+        return {"USER": "root", "PASSWORD": container.root_password, "NAME": container.dbname}
+
+
+KINDS: dict[str, type[PostgresDB] | type[MariaDB]] = {kind.vendor: kind for kind in (PostgresDB, MariaDB)}
+
+
+@register
+class ContainerProvisioner:
+    """Starts one container per alias and points the alias at the database inside it."""
+
+    kind: ClassVar[str] = "container"
+
+    def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
+        database = KINDS.get(spec.vendor)
+        if database is None:
+            raise ProvisionError(spec.alias, SETTING, f"no container kind for engine {spec.engine!r}",
+                                 f"use one of {', '.join(sorted(KINDS))}, or another provisioning kind")
+        image = spec.test.get("IMAGE") or database.default_image
+        try:
+            container = database.container(image, context.test_name(spec.settings.get("NAME", "")),
+                                           secrets.token_hex(8))
+        except ImportError as error:
+            raise ProvisionError(spec.alias, SETTING, "testcontainers is not installed", str(error)) from error
+        try:
+            container.start()
+        except Exception as error:
+            _stop(container)
+            raise _start_error(spec.alias, image, error) from error
+        record = context.registry.add({"type": "container", "alias": spec.alias,
+                                       "id": container.get_wrapped_container().id})
+        address = {"HOST": _tcp_host(container), "PORT": str(container.get_exposed_port(database.port))}
+        settings = {**spec.settings, **address, **database.settings(container)}
+        return Provisioned(spec.alias, self.kind, settings, lambda: _stop(container), records=[record],
+                           details={"image": image, "container": container.get_wrapped_container().short_id})
+
+
+def _stop(container: Any) -> None:
+    """Remove the container (testcontainers' ``stop`` removes it, volumes included)."""
+    if container.get_wrapped_container() is not None:
+        container.stop()
+
+
+def _start_error(alias: str, image: str, error: Exception) -> ProvisionError:
+    from docker.errors import DockerException, ImageNotFound
+
+    if isinstance(error, ImageNotFound):
+        return ProvisionError(alias, "TEST['IMAGE']", f"image {image!r} is not available ({error})",
+                              "pull or build it, or set TEST['IMAGE'] to an image you have")
+    if isinstance(error, DockerException):
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        return ProvisionError(alias, SETTING, f"no Docker engine at {where} ({error})",
+                              "start Docker (dockerd) or point DOCKER_HOST at a running engine, or choose another kind")
+    return ProvisionError(alias, SETTING, f"container from {image!r} did not start: {error}",
+                          "check the image and `docker logs`, or choose another kind")
