@@ -84,15 +84,16 @@ class ContainerProvisioner:
             raise ProvisionError(spec.alias, SETTING, f"no container kind for engine {spec.engine!r}",
                                  f"use one of {', '.join(sorted(KINDS))}, or another provisioning kind")
         image = spec.test.get("IMAGE") or database.default_image
+        container = None
         try:
             container = database.container(image, context.test_name(spec.settings.get("NAME", "")),
                                            secrets.token_hex(8))
+            container.start()
         except ImportError as error:
             raise ProvisionError(spec.alias, SETTING, "testcontainers is not installed", str(error)) from error
-        try:
-            container.start()
         except Exception as error:
-            _stop(container)
+            if container is not None:
+                _stop(container)
             raise _start_error(spec.alias, image, error) from error
         record = context.registry.add({"type": "container", "alias": spec.alias,
                                        "id": container.get_wrapped_container().id})
