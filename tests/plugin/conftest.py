@@ -213,6 +213,8 @@ class Inner:
             return {}
         found: dict[str, dict[str, str]] = {}
         for line in lines[start + 1:]:
+            if not line.strip() and not found:
+                continue
             match = SUMMARY_LINE.match(line)
             if not match:
                 break
