@@ -177,9 +177,8 @@ class SchemaCache:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def key(self, alias: str, kind: str, migrations: bool) -> str | None:
+    def key(self, alias: str, vendor: str, kind: str, migrations: bool) -> str | None:
         """The cache key of ``alias``'s schema, or ``None`` when it is not cached."""
-        vendor = connections[alias].vendor
         if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
             return None
         return f"{vendor}-{fingerprint(alias, migrations)}"

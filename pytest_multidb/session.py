@@ -87,7 +87,9 @@ class DatabaseSession:
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
         self.clean_leftovers()
         migrations = self.options.migrations
-        self.cache_keys.update({alias: self.cache.key(alias, kinds[alias], migrations) for alias in missing})
+        self.cache_keys.update(
+            {alias: self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations) for alias in missing}
+        )
         templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
         context = ProvisionContext(
             self._tmp_dir(), self.run_id, self.worker, self.registry,
