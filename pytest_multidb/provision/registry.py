@@ -25,13 +25,15 @@ from typing import Any
 
 
 def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (``/proc/<pid>/stat`` field 22), or ``None`` if it is gone."""
+    """The kernel's start time of ``pid`` (``/proc/<pid>/stat`` field 22), or ``None`` if it is gone (or a
+    zombie: dead, waiting to be reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces and parentheses: split after its closing parenthesis.
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]
 
 
 def is_alive(pid: int, start_time: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -126,11 +127,12 @@ def test_hangs():
 """
 
 
-def _start(pytester: pytest.Pytester, name: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path, Path]:
+def _start(pytester: pytest.Pytester, name: str, env: dict[str, str],
+           *extra: str) -> tuple[subprocess.Popen, Path, Path]:
     ready, release = pytester.path / f"{name}.ready", pytester.path / f"{name}.release"
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:randomly", "-p", "no:cacheprovider",
-         "--multidb-settings", "sample_models.settings", "test_hanging.py"],
+         "--multidb-settings", "sample_models.settings", "test_hanging.py", *extra],
         cwd=pytester.path, env={**env, "READY_FILE": str(ready), "RELEASE_FILE": str(release),
                                 "PYTEST_XDIST_WORKER": name},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -147,6 +149,16 @@ def _test_databases(servers, token: str) -> set[str]:
     return {name for name in servers.databases() if token in name}
 
 
+def _server_processes(registry: Path, owner: int) -> list[dict]:
+    """Server processes the registry records for the run with pid ``owner``."""
+    records = [json.loads(path.read_text()) for path in registry.glob("*.json")]
+    return [r for r in records if r["type"] == "process" and r["owner_pid"] == owner]
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
 def test_kill_9_leftovers_are_removed_by_the_next_run_but_a_live_run_is_left_alone(pytester, monkeypatch, servers):
     pytester.makepyfile(test_hanging=HANGING)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1",
@@ -154,14 +166,18 @@ def test_kill_9_leftovers_are_removed_by_the_next_run_but_a_live_run_is_left_alo
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("PYTEST_ADDOPTS", None)
 
-    killed, _, _ = _start(pytester, "killed", env)
-    live, _, release_live = _start(pytester, "alive", env)  # starts (and cleans) while "killed" still runs
+    registry = pytester.path / "registry"
+    # Both runs: b on the PostgreSQL server (a test database), c on a throwaway MariaDB server process.
+    killed, _, _ = _start(pytester, "killed", env, "--multidb-provision", "c=process")
+    live, _, release_live = _start(pytester, "alive", env, "--multidb-provision", "c=process")  # while "killed" runs
     try:
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
-        leftovers = _test_databases(servers, "killed")
-        assert {name.split(":")[0] for name in leftovers} == {"pg", "maria"}, leftovers
-        assert len(_test_databases(servers, "alive")) == 2
+        assert {name.split(":")[0] for name in _test_databases(servers, "killed")} == {"pg"}
+        [orphan] = _server_processes(registry, killed.pid)
+        assert _alive(orphan["pid"]) and Path(orphan["directory"]).exists()  # the killed run's server lives on
+        [live_server] = _server_processes(registry, live.pid)
+        assert len(_test_databases(servers, "alive")) == 1
         # A third run: cleans what the killed run left, reports it, and leaves the live run's databases alone.
         monkeypatch.setenv("MULTIDB_REGISTRY", env["MULTIDB_REGISTRY"])
         monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
@@ -178,17 +194,25 @@ def test_quick():
         result = pytester.runpytest_subprocess("-p", "no:django", "-p", "no:randomly", "-p", "no:cacheprovider",
                                                "--multidb-settings", "sample_models.settings", "test_quick.py")
         result.assert_outcomes(passed=1)
-        removed = [line for line in result.stdout.lines if line.startswith("multidb: removed leftover database")]
+        removed = [line for line in result.stdout.lines if line.startswith("multidb: removed leftover")]
         assert len(removed) == 2, result.stdout.str()
+        assert any(line.startswith("multidb: removed leftover database 'test_multidb_sample_widgets_")
+                   for line in removed), removed
+        assert any(line.startswith(f"multidb: removed leftover server process {orphan['pid']}")
+                   for line in removed), removed
         assert all(f"left by pid {killed.pid}" in line for line in removed)
         assert _test_databases(servers, "killed") == set()
-        assert len(_test_databases(servers, "alive")) == 2  # the concurrent live run was not touched
+        assert not _alive(orphan["pid"]) and not Path(orphan["directory"]).exists()
+        # The concurrent live run was not touched.
+        assert len(_test_databases(servers, "alive")) == 1
+        assert _alive(live_server["pid"])
     finally:
         release_live.touch()
         output = live.communicate(timeout=60)[0]
     assert live.returncode == 0, output
     assert _test_databases(servers, "alive") == set()
-    assert list((pytester.path / "registry").glob("*.json")) == []
+    assert not _alive(live_server["pid"])
+    assert list(registry.glob("*.json")) == []
 
 
 def test_multidb_clean_lists_and_removes_leftovers(pytester, servers):
