@@ -1,0 +1,52 @@
+"""pytest-xdist: each worker provisions its own databases (sqlite, server and process kinds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.servers
+
+SUITE = """
+import json, os
+import pytest
+from sample_models.artists.models import Artist
+from sample_models.cycles.models import Category
+from sample_models.widgets.models import Widget
+
+
+@pytest.mark.uses_db("a", "b", "c")
+@pytest.mark.parametrize("n", range(8))
+def test_isolated(n, multidb):
+    assert (Artist.objects.count(), Widget.objects.count(), Category.objects.count()) == (0, 0, 0)
+    Artist.objects.create(name=str(n))
+    Widget.objects.create(code=str(n), weight=n)
+    Category.objects.create(name=str(n))
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    with open(f"used_{worker}.json", "w") as out:
+        json.dump({alias: {"kind": info["kind"], "name": info["name"], "port": info["settings"].get("PORT")}
+                   for alias, info in multidb.items()}, out)
+"""
+
+
+def test_each_worker_uses_its_own_databases(inner, pytester, servers):
+    pytester.makepyfile(test_suite=SUITE)
+    before = servers.databases()
+    run = inner("-p", "xdist", "-n", "2", "--multidb-provision", "c=process", "-p", "no:cacheprovider",
+                env={"MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1"})
+    run.result.assert_outcomes(passed=8)
+    used = {path.stem.removeprefix("used_"): json.loads(path.read_text()) for path in pytester.path.glob("used_*.json")}
+    assert set(used) == {"gw0", "gw1"}, used
+    for worker, aliases in used.items():
+        assert {alias: info["kind"] for alias, info in aliases.items()} == {
+            "a": "sqlite", "b": "server", "c": "process"}
+        assert aliases["b"]["name"].endswith(f"_{worker}")  # server test database named per worker
+        assert aliases["c"]["name"].endswith(f"_{worker}")
+        assert f"popen-{worker}" in aliases["a"]["name"]      # sqlite file under the worker's own temp dir
+    assert used["gw0"]["b"]["name"] != used["gw1"]["b"]["name"]
+    assert used["gw0"]["c"]["port"] != used["gw1"]["c"]["port"]  # one MariaDB server process per worker
+    assert used["gw0"]["a"]["name"] != used["gw1"]["a"]["name"]
+    # The controller shows every worker's provisioning lines, and nothing is left on the servers.
+    assert sum(line.startswith(("[gw0] multidb: ", "[gw1] multidb: ")) for line in run.result.stdout.lines) == 6
+    assert servers.databases() == before
