@@ -312,7 +312,7 @@ class MariaDBProcess(ServerProcess):
     socket_name = "mysqld.sock"
     superuser = "root"
 
-    #: Options shared by the bootstrap and the server: small InnoDB files and pool, no fsync, no binlog.
+    #: Tuning shared by the bootstrap and the server: small InnoDB files and pool, no fsync, no binlog.
     tuning = (
         "--skip-name-resolve",
         "--innodb-buffer-pool-size=32M",
@@ -326,18 +326,22 @@ class MariaDBProcess(ServerProcess):
     def fallback_dirs(cls) -> list[Path]:
         return [Path("/usr/sbin"), Path("/usr/local/sbin")]
 
+    def options(self) -> list[str]:
+        """Options of both the bootstrap and the server: no option files, our own dirs (concurrent bootstraps
+        sharing /tmp collide on temporary table names), the tuning."""
+        return ["--no-defaults", f"--datadir={self.data_dir}", f"--tmpdir={self.root}", *self.tuning]
+
     def init_command(self) -> list[str]:
-        return [str(self.bin["mariadb-install-db"]), "--no-defaults", f"--datadir={self.data_dir}",
-                "--auth-root-authentication-method=normal", "--skip-test-db", *self.tuning]
+        return [str(self.bin["mariadb-install-db"]), *self.options(), "--auth-root-authentication-method=normal",
+                "--skip-test-db"]
 
     def server_command(self) -> list[str]:
         assert self.root is not None
         return [
-            str(self.bin["mariadbd"]), "--no-defaults", f"--datadir={self.data_dir}", f"--tmpdir={self.root}",
+            str(self.bin["mariadbd"]), *self.options(),
             f"--pid-file={self.root / 'mariadbd.pid'}", f"--socket={self.socket}", f"--port={self.port}",
             "--bind-address=127.0.0.1", "--skip-networking=0", "--max-connections=50",
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci", "--innodb-fast-shutdown=2",
-            *self.tuning,
         ]
 
 
