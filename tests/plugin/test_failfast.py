@@ -73,9 +73,6 @@ UNINSTALLED = '''
     ("pg", "psycopg,psycopg2", "psycopg or psycopg2", "postgres"),
     ("maria", "MySQLdb", "MySQLdb (mysqlclient)", "mysql"),
 ], indirect=["backend"])
-@pytest.mark.xfail(strict=True, reason="reported: DatabaseSession.ensure -> SchemaCache.key() reads "
-                   "connections[alias].vendor, which loads the backend (ImproperlyConfigured at every test's "
-                   "setup) before the server provisioner's driver check")
 def test_missing_driver(inner, pytester, backend, modules, driver, extra):
     blocker = pytester.mkdir("uninstalled")
     (blocker / "sitecustomize.py").write_text(textwrap.dedent(UNINSTALLED))
