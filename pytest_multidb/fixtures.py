@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from django.db import connections
@@ -48,10 +48,22 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     try:
         session.ensure(aliases)
     except ProvisionError as error:
-        pytest.exit(f"multidb: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        stop_run(request, f"multidb: {error}")
     committing = set(aliases) if commit is True else set(commit or ())
     for alias in aliases:
         state.open(alias, commit=alias in committing)
+
+
+def stop_run(request: pytest.FixtureRequest, message: str) -> NoReturn:
+    """Fail fast with one clear message: the run ends as a usage error.
+
+    Inside an xdist worker ``pytest.exit`` would break the worker protocol (and lose the message), so
+    there the test errors with the message and the worker stops.
+    """
+    if hasattr(request.config, "workerinput"):
+        request.session.shouldstop = message
+        pytest.fail(message, pytrace=False)
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from .fixtures import (
     multidb,
     multidb_atomic,
     open_aliases,
+    stop_run,
     swap_db,
     use_db,
     uses_db,
@@ -190,6 +191,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         guard.uninstall()
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m / --deselect: only the selected tests' aliases count
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Read every test's ``uses_db`` markers; unknown aliases fail the run before anything is provisioned."""
     declared = {}
@@ -267,7 +269,7 @@ def _multidb_session(
         try:
             session.ensure(config.stash.get(NEEDED_KEY, []))  # everything the collected tests need, in parallel
         except ProvisionError as error:
-            pytest.exit(f"multidb: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+            stop_run(request, f"multidb: {error}")
         yield session
     finally:
         blocker = request.getfixturevalue("django_db_blocker") if _beside_pytest_django(config) else None
