@@ -92,8 +92,6 @@ def test_only_needed_aliases_are_provisioned(inner, pytester, both_servers):
 
 
 @pytest.mark.servers
-@pytest.mark.xfail(strict=True, reason="reported: plugin.pytest_collection_modifyitems collects the needed aliases "
-                   "before -k/-m deselect tests (it is not trylast), so deselected tests' aliases are provisioned")
 def test_only_needed_aliases_are_provisioned_after_deselection(inner, pytester, both_servers):
     pytester.makepyfile(test_p=TESTS)
     run = inner("-k", "only_a", env={**both_servers, "INNER_EXPECTED": "a"})
