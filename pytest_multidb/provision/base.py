@@ -39,6 +39,12 @@ class ProvisionContext:
         parts = ["test", name or "db", self.run_id, self.worker]
         return "_".join(p for p in parts if p)[:63]
 
+    def database_name(self, spec: DatabaseSpec) -> str:
+        """``TEST["NAME"]`` (plus ``_<worker>`` under xdist) if set, else a unique ``test_name``."""
+        if spec.test.get("NAME"):
+            return "_".join(p for p in (spec.test["NAME"], self.worker) if p)
+        return self.test_name(spec.settings.get("NAME", ""))
+
 
 @dataclass
 class Provisioned:
@@ -100,6 +106,16 @@ def select_kind(spec: DatabaseSpec, requested: Mapping[str, str]) -> str:
             "use 'sqlite' for sqlite aliases and 'server', 'process' or 'container' for server engines",
         )
     return kind
+
+
+def for_vendor(table: Mapping[str, Any], spec: DatabaseSpec, kind: str) -> Any:
+    """The entry of ``table`` (one class per database kind) for the alias's vendor, or a clear error."""
+    if spec.vendor not in table:
+        raise ProvisionError(
+            spec.alias, f"TEST['PROVISION'] = {kind!r}", f"kind {kind!r} cannot run engine {spec.engine!r}",
+            f"use it for {' or '.join(sorted(table))} aliases, or choose another kind",
+        )
+    return table[spec.vendor]
 
 
 def timed(func: Callable[[], Provisioned]) -> Provisioned:

@@ -13,7 +13,7 @@ import secrets
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
-from .base import ProvisionContext, Provisioned, ProvisionError, register
+from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
 
 SETTING = "TEST['PROVISION'] = 'container'"
 
@@ -79,15 +79,11 @@ class ContainerProvisioner:
     kind: ClassVar[str] = "container"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
-        database = KINDS.get(spec.vendor)
-        if database is None:
-            raise ProvisionError(spec.alias, SETTING, f"no container kind for engine {spec.engine!r}",
-                                 f"use one of {', '.join(sorted(KINDS))}, or another provisioning kind")
+        database = for_vendor(KINDS, spec, self.kind)
         image = spec.test.get("IMAGE") or database.default_image
         container = None
         try:
-            container = database.container(image, context.test_name(spec.settings.get("NAME", "")),
-                                           secrets.token_hex(8))
+            container = database.container(image, context.database_name(spec), secrets.token_hex(8))
             container.start()
         except ImportError as error:
             raise ProvisionError(spec.alias, SETTING, "testcontainers is not installed", str(error)) from error

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
-from .base import ProvisionContext, Provisioned, ProvisionError, register
+from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
 from .registry import Registry, process_start_time
 from .server import create_database
 
@@ -356,18 +356,13 @@ class ProcessProvisioner:
     kind: ClassVar[str] = "process"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
-        server_class = SERVERS.get(spec.vendor)
-        if server_class is None:
-            raise ProvisionError(
-                spec.alias, SETTING, f"kind 'process' cannot run engine {spec.engine!r}",
-                "use it for PostgreSQL or MariaDB aliases, or choose another kind (server, container)",
-            )
+        server_class = for_vendor(SERVERS, spec, self.kind)
         server = server_class(spec.alias, context.tmp_dir / f"{spec.alias}-{server_class.package}.log",
                               context.registry)
         server.start()
         try:
             settings = {**spec.settings, **server.settings()}
-            name = spec.test.get("NAME") or context.test_name(spec.settings.get("NAME", ""))
+            name = context.database_name(spec)
             create_database(spec.alias, settings, name)
         except BaseException:
             server.close()

@@ -105,7 +105,7 @@ class ServerProvisioner:
     kind: ClassVar[str] = "server"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
-        name = spec.test.get("NAME") or context.test_name(spec.settings.get("NAME", ""))
+        name = context.database_name(spec)
         if name in real_names(spec):
             raise ProvisionError(
                 spec.alias, "TEST['NAME']", f"test database name {name!r} is the name of a configured database",

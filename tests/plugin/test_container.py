@@ -60,7 +60,7 @@ def test_isolated_tests_run_in_containers_which_are_gone_afterwards(inner, pytes
     assert provisioned["c"]["image"] == IMAGES["MULTIDB_MARIA_IMAGE"]
     summary = run.summary()
     assert summary["b"]["kind"] == summary["c"]["kind"] == "container"
-    assert _containers() == before  # both containers were removed
+    assert not _containers() - before  # both containers were removed (others may come and go meanwhile)
     assert not any(cid.startswith((provisioned["b"]["container"], provisioned["c"]["container"]))
                    for cid in _containers())
 
