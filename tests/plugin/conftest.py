@@ -248,11 +248,13 @@ class InnerRunner:
         return self.pytester.path / "real"
 
     def __call__(self, *args: str, backend: Backend = SQLITE, settings: bool = True, plugins: bool = True,
-                 env: dict[str, str] | None = None, timeout: float = 120) -> Inner:
+                 env: dict[str, str] | None = None, worker: bool = True, timeout: float = 120) -> Inner:
         # The plugin names server test databases test_<NAME>_<run>_<xdist worker>; a unique "worker" id makes
-        # every database of this run recognisable afterwards (see Inner.leftovers).
+        # every database of this run recognisable afterwards (see Inner.leftovers). worker=False: a plain run.
         token = f"t{uuid.uuid4().hex[:8]}"
-        variables = {"PYTEST_XDIST_WORKER": token, "INNER_SERVER_ALIAS": backend.alias, **(env or {})}
+        variables = {"INNER_SERVER_ALIAS": backend.alias, **(env or {})}
+        if worker:
+            variables["PYTEST_XDIST_WORKER"] = token
         if backend.pg:
             variables["MULTIDB_SAMPLE_PG"] = "1"
         if backend.maria:

@@ -6,8 +6,12 @@ database, the sample's own table with a row too); afterwards every row must stil
 of the run may be left on the servers and no sqlite file may appear at the configured (real) paths.
 """
 
+import fcntl
+import re
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,12 +74,15 @@ class RealDatabases:
 def real(servers) -> Iterator[RealDatabases]:
     if not (servers.pg_up and servers.maria_up):
         pytest.skip("needs both the PostgreSQL and the MariaDB server")
-    databases = RealDatabases(servers)
-    try:
-        databases.setup()
-        yield databases
-    finally:
-        databases.teardown()
+    # One user of the real databases at a time on this machine (this suite may run in several processes at once).
+    with (Path(tempfile.gettempdir()) / "multidb-tests-real-databases.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        databases = RealDatabases(servers)
+        try:
+            databases.setup()
+            yield databases
+        finally:
+            databases.teardown()
 
 
 SUITE = '''
@@ -144,7 +151,7 @@ CLASH = '''
     ("b", "POSTGRES", "multidb_sample_widgets"),
     ("c", "MARIADB", "multidb_sample_cycles"),
 ], ids=["pg", "maria"])
-def test_test_name_equal_to_a_real_database_is_refused(inner, pytester, real, alias, spec, real_name):
+def test_test_name_equal_to_a_real_database_is_refused(inner, pytester, servers, real, alias, spec, real_name):
     before = real.contents()
     pytester.makepyfile(clash_settings=CLASH.format(alias=alias, spec=spec), test_x='''
         import pytest
@@ -153,8 +160,11 @@ def test_test_name_equal_to_a_real_database_is_refused(inner, pytester, real, al
         def test_x():
             pass
     ''')
-    run = inner("-p", "no:django", "-p", "no:randomly", "--multidb-settings", "clash_settings", plugins=False,
-                settings=False, env=BOTH)
+    # A plain run (no xdist worker suffix, which would make the name differ from the real one); its pid tells
+    # which server databases it made: test_<NAME>_<pid><4 hex>.
+    pytester.makepyfile(inner_pid="import os\n\ndef pytest_report_header():\n    return f'inner pid {os.getpid()}'\n")
+    run = inner("-p", "inner_pid", "--multidb-settings", "clash_settings", settings=False, env=BOTH, worker=False)
+    pid = re.search(r"^inner pid (\d+)$", run.out, re.MULTILINE)[1]
     assert run.result.ret == pytest.ExitCode.USAGE_ERROR
     message = (f"multidb: alias {alias!r} (TEST['NAME']): test database name {real_name!r} is the name of a "
                "configured database. Fix: give TEST['NAME'] a name that no alias uses, or remove it.")
@@ -162,5 +172,6 @@ def test_test_name_equal_to_a_real_database_is_refused(inner, pytester, real, al
     assert (run.out + run.err).count("is the name of a configured database") == 1
     run.result.assert_outcomes()  # nothing ran
     assert real.contents() == before
-    assert run.leftovers() == set()  # what was made for the other aliases was removed
+    made = re.compile(rf"^(pg|maria):test_multidb_sample_\w+_{pid}[0-9a-f]{{4}}$")
+    assert not [name for name in servers.databases() if made.match(name)]  # the other aliases' were removed
     assert list(inner.real_dir.iterdir()) == []
