@@ -40,8 +40,13 @@ ensure_venv() {
   log "creating $dir (Python $version; $*)"
   rm -rf "$dir"
   "$(find_python "$version")" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  "$dir/bin/python" -m pip install -q -e ".[dev]" "$@" 2>&1 | grep -v '^WARNING: Location' || true
+  local pip_log="$dir/pip.log"
+  if ! { "$dir/bin/python" -m pip install --upgrade pip && "$dir/bin/python" -m pip install -e ".[dev]" "$@"; } \
+      >"$pip_log" 2>&1; then
+    tail -n 40 "$pip_log" >&2
+    echo "error: installing into $dir failed (whole log: $pip_log)" >&2
+    return 1
+  fi
   "$dir/bin/python" -c 'import django, pytest_multidb, psycopg, MySQLdb' || { echo "error: $dir is incomplete" >&2; return 1; }
   printf '%s' "$want" >"$stamp"
 }
