@@ -169,26 +169,30 @@ class QueryLog(dict):
 
 @pytest.fixture
 def db_queries(request: pytest.FixtureRequest) -> Iterator[QueryLog]:
-    """Capture the queries each declared alias runs during the test: ``assert db_queries["a"].count == 2``."""
+    """Capture the queries each declared alias runs during the test: ``assert db_queries["a"].count == 2``.
+
+    Aliases declared later (by a fixture's ``uses_db``, by ``swap_db``) are captured from then on.
+    """
     state = current_databases(request)
     log = QueryLog()
     installed: list[tuple[Any, Callable[..., Any]]] = []
 
-    def capture(alias: str) -> Callable[..., Any]:
+    def capture(alias: str) -> None:
         queries = log.setdefault(alias, AliasQueries())
 
         def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
             queries.sql.append(sql)
             return execute(sql, params, many, context)
 
-        return wrapper
-
-    for alias in state.aliases:
         conn = connections[alias]
-        wrapper = capture(alias)
         conn.execute_wrappers.insert(0, wrapper)
         installed.append((conn, wrapper))
+
+    for alias in state.aliases:
+        capture(alias)
+    state.on_open.append(capture)
     yield log
+    state.on_open.remove(capture)
     for conn, wrapper in installed:
         conn.execute_wrappers.remove(wrapper)
 

@@ -161,6 +161,8 @@ class TestDatabases:
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     after_close: list[Callable[[], None]] = field(default_factory=list)
+    #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
+    on_open: list[Callable[[str], None]] = field(default_factory=list)
     _shared: dict[str, BaseDatabaseWrapper] = field(default_factory=dict)
     _wrappers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _users: set[int] = field(default_factory=set)
@@ -184,11 +186,13 @@ class TestDatabases:
             reset_sequences(alias, keep=baseline.counts if baseline else ())
         if commit:
             self.committing.append(alias)
-            return
-        atomic = transaction.atomic(using=alias)
-        atomic.__enter__()
-        self.rollback[alias] = atomic
-        self._share(alias)
+        else:
+            atomic = transaction.atomic(using=alias)
+            atomic.__enter__()
+            self.rollback[alias] = atomic
+            self._share(alias)
+        for hook in self.on_open:
+            hook(alias)
 
     def _share(self, alias: str) -> None:
         conn = connections[alias]
