@@ -159,6 +159,21 @@ SQLITE_FIXTURES = '''
         assert len(db_queries["c"]) == 0       # not declared: reads as empty
 
 
+    @pytest.fixture
+    def one_artist(uses_db):
+        uses_db("a")
+        return Artist.objects.create(name="from fixture")
+
+
+    def test_db_queries_aliases_declared_later(db_queries, one_artist, swap_db):
+        assert db_queries["a"].count == 1      # the fixture declared a after db_queries was set up
+        assert Artist.objects.count() == 1
+        assert db_queries["a"].count == 2
+        swap_db(Widget, "b")                   # opens b during the test
+        Widget.objects.count()
+        assert db_queries["b"].count == 1
+
+
     @pytest.mark.uses_db("a", "b")
     def test_multidb_atomic_rolls_back_all(multidb_atomic):
         with pytest.raises(RuntimeError):
@@ -253,4 +268,4 @@ FACTORIES = '''
 def test_use_db_db_queries_multidb_atomic_factories(inner, pytester):
     pytester.makepyfile(test_more=SQLITE_FIXTURES, test_zfactories=FACTORIES)
     run = inner("-v")
-    run.result.assert_outcomes(passed=7)
+    run.result.assert_outcomes(passed=8)
