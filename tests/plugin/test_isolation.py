@@ -60,10 +60,11 @@ def test_any_order(inner, pytester, backend):
 
 
 def test_transaction_modes(inner, pytester, backend):
-    """transaction=[SERVER] commits on SERVER only; committing tests' tables are emptied; reset_sequences."""
+    """transaction=[SERVER] commits on SERVER only; committing tests' tables are emptied; reset_sequences;
+    failing tests, a broken transaction and a closed connection leave nothing behind."""
     pytester.makepyfile(test_modes='''
         import pytest
-        from django.db import connections
+        from django.db import IntegrityError, connections
         from inner_helpers import MODELS, SERVER, add, committed, count
 
         @pytest.mark.uses_db("a", SERVER, transaction=[SERVER])
@@ -118,6 +119,42 @@ def test_transaction_modes(inner, pytester, backend):
         def test_9_all_empty():
             assert committed("a") == committed(SERVER) == 0
             assert {MODELS[SERVER].objects.count(), count("a")} == {0}
+
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_10_breaks_its_transaction():
+            first = add(SERVER, "dup")
+            fields = {"code": "dup2", "weight": 1} if SERVER == "b" else {"name": "dup2"}
+            with pytest.raises(IntegrityError):
+                MODELS[SERVER].objects.create(id=first.pk, **fields)
+
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_11_closes_its_connection():
+            add(SERVER, "x")
+            connections[SERVER].close()
+
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_12_fails_as_expected():
+            add("a", "y")
+            add(SERVER, "y")
+            assert False, "expected"
+
+
+        @pytest.mark.uses_db("a", SERVER, transaction=True)
+        def test_13_committing_fails_as_expected():
+            add("a", "q")
+            add(SERVER, "q")
+            raise RuntimeError("expected")
+
+
+        @pytest.mark.uses_db("a", SERVER)
+        def test_14_all_empty():
+            assert committed("a") == committed(SERVER) == 0
+            assert count("a") == count(SERVER) == 0
     ''')
     run = inner("-v", backend=backend)
-    run.result.assert_outcomes(passed=9)
+    run.result.assert_outcomes(passed=12, failed=2)
+    assert re.findall(r"^FAILED (\S+)", run.out, re.MULTILINE) == [
+        "test_modes.py::test_12_fails_as_expected", "test_modes.py::test_13_committing_fails_as_expected"]
