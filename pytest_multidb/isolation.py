@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from django.db.backends.base.base import (
     NO_DB_ALIAS,  # the maintenance connection of creation code
     BaseDatabaseWrapper,
 )
+from django.db.backends.signals import connection_created
 
 from .emptying import Baseline, empty_written_tables
 
@@ -168,9 +169,17 @@ class TestDatabases:
     _users: set[int] = field(default_factory=set)
     _threads_before: set[threading.Thread] = field(default_factory=set)
     _storage: Any = None
+    #: Connections that other threads opened on committing aliases during the test.
+    _opened_elsewhere: list[tuple[threading.Thread, BaseDatabaseWrapper]] = field(default_factory=list)
+    _owner: int = 0
 
     def __post_init__(self) -> None:
         self._threads_before = set(threading.enumerate())
+        self._owner = threading.get_ident()
+
+    def _connection_created(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+        if connection.alias in self.committing and threading.get_ident() != self._owner:
+            self._opened_elsewhere.append((threading.current_thread(), connection))
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -185,6 +194,8 @@ class TestDatabases:
             baseline = self.baselines.get(alias)
             reset_sequences(alias, keep=baseline.counts if baseline else ())
         if commit:
+            if not self.committing:
+                connection_created.connect(self._connection_created, weak=False, dispatch_uid=id(self))
             self.committing.append(alias)
         else:
             atomic = transaction.atomic(using=alias)
@@ -218,11 +229,35 @@ class TestDatabases:
             conn.dec_thread_sharing()
             transaction.set_rollback(True, using=alias)
             atomic.__exit__(None, None, None)
+        problems += self._close_connections_of_threads()
         with guard.opened(self.committing):
             for alias in self.committing:
                 empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
         for step in reversed(self.after_close):
             step()
+        return problems
+
+    def _close_connections_of_threads(self) -> list[str]:
+        """Close the connections that finished threads opened on committing aliases (Django leaves them open,
+        which keeps a server from dropping the test database); report threads of the test still running."""
+        if not self.committing:
+            return []
+        connection_created.disconnect(dispatch_uid=id(self))
+        problems = []
+        for thread, conn in self._opened_elsewhere:
+            if thread.is_alive():
+                if thread not in self._threads_before and conn.connection is not None:
+                    problems.append(
+                        f"thread {thread.name!r} started by {self.test_id} still holds a database connection "
+                        f"({conn.alias}) after the test; join it before the test ends"
+                    )
+                continue
+            conn.inc_thread_sharing()
+            try:
+                with suppress(Exception):  # a broken connection is as good as closed
+                    conn.close()
+            finally:
+                conn.dec_thread_sharing()
         return problems
 
     def _leftover_threads(self) -> list[str]:
