@@ -91,10 +91,36 @@ THREADS = '''
 '''
 
 
+COMMITTING = '''
+    import threading
+
+    import pytest
+    from inner_helpers import SERVER, add, committed, count
+
+
+    @pytest.mark.uses_db("a", SERVER, transaction=True)
+    def test_1_thread_in_committing_test():
+        add(SERVER, "x")
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append((count("a"), count(SERVER))))  # its own connections
+        thread.start()
+        thread.join()
+        assert seen == [(0, 1)]
+
+
+    @pytest.mark.uses_db("a", SERVER)
+    def test_2_nothing_left():
+        assert count(SERVER) == committed(SERVER) == 0
+'''
+
+
 def test_threads_live_server_and_client_share_the_test_data(inner, pytester, backend):
-    pytester.makepyfile(test_threads=THREADS)
+    pytester.makepyfile(test_threads=THREADS, test_threads_committing=COMMITTING)
     run = inner("-v", backend=backend)
-    run.result.assert_outcomes(passed=4)
+    run.result.assert_outcomes(passed=6)
+    # the committing test's thread left its connections open; closed at teardown, so the databases could go
+    assert "could not remove" not in run.out
+    assert run.leftovers() == set()
 
 
 HOLDER = '''
@@ -119,10 +145,25 @@ HOLDER = '''
         assert queried.wait(10)
 
 
+    @pytest.mark.uses_db("a", transaction=True)
+    def test_leaves_a_thread_committing():
+        def hold():
+            count("a")
+            queried.set()
+            release.wait(30)
+
+        queried.clear()
+        thread = threading.Thread(target=hold, name="holder2", daemon=True)
+        thread.start()
+        holders.append(thread)
+        assert queried.wait(10)
+
+
     @pytest.mark.uses_db("a")
     def test_joined_thread_is_fine():
         release.set()
-        holders[0].join()
+        for thread in holders:
+            thread.join()
         thread = threading.Thread(target=count, args=("a",), name="joined")
         thread.start()
         thread.join()
@@ -133,8 +174,11 @@ HOLDER = '''
 def test_thread_alive_at_teardown_is_reported(inner, pytester):
     pytester.makepyfile(test_holder=HOLDER)
     run = inner()
-    run.result.assert_outcomes(passed=2, errors=1)
+    run.result.assert_outcomes(passed=3, errors=2)
     assert "ERROR at teardown of test_leaves_a_thread" in run.out
     assert ("multidb: thread 'holder' started by test_holder.py::test_leaves_a_thread still holds the test's "
             "database connection (a, b) after the test; join it before the test ends") in run.out
+    assert "ERROR at teardown of test_leaves_a_thread_committing" in run.out
+    assert ("multidb: thread 'holder2' started by test_holder.py::test_leaves_a_thread_committing still holds a "
+            "database connection (a) after the test; join it before the test ends") in run.out
     assert "'joined'" not in run.out
