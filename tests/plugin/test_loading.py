@@ -108,14 +108,6 @@ USES_A = '''
 '''
 
 
-def test_settings_from_ini(inner, pytester):
-    pytester.makeini("[pytest]\nmultidb_settings = sample_models.settings\n")
-    pytester.makepyfile(test_a=USES_A)
-    run = inner(settings=False)
-    run.result.assert_outcomes(passed=1)
-    assert "multidb: a: sqlite" in run.out
-
-
 def test_settings_from_environment(inner, pytester):
     pytester.makepyfile(test_a=USES_A)
     run = inner(settings=False, env={"DJANGO_SETTINGS_MODULE": "sample_models.settings"})
@@ -124,6 +116,7 @@ def test_settings_from_environment(inner, pytester):
 
 
 def test_option_beats_ini_beats_environment(inner, pytester):
+    """The ini option alone is used in the second run (the environment names a module that does not exist)."""
     pytester.makeini("[pytest]\nmultidb_settings = no_such_ini_settings\n")
     pytester.makepyfile(test_a=USES_A)
     run = inner(env={"DJANGO_SETTINGS_MODULE": "no_such_env_settings"})  # --multidb-settings wins
