@@ -106,9 +106,10 @@ class ServerProvisioner:
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         name = context.database_name(spec)
-        if name in real_names(spec):
+        clash = {name, spec.test.get("NAME")} & real_names(spec)  # TEST['NAME'] itself too (xdist adds a suffix)
+        if clash:
             raise ProvisionError(
-                spec.alias, "TEST['NAME']", f"test database name {name!r} is the name of a configured database",
+                spec.alias, "TEST['NAME']", f"test database name {clash.pop()!r} is the name of a configured database",
                 "give TEST['NAME'] a name that no alias uses, or remove it",
             )
         record = context.registry.add({"type": "database", "alias": spec.alias, "name": name,
