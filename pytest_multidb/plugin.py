@@ -260,6 +260,8 @@ def _multidb_session(
         with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
             reporter.write_line(line)
 
+    # Requested now, so that pytest-django's blocker is torn down after this fixture (we need it to drop).
+    blocker = request.getfixturevalue("django_db_blocker") if _beside_pytest_django(config) else None
     session = DatabaseSession(_session_options(config), lambda: tmp_path_factory.mktemp("multidb"), report)
     session.baselines = config.stash.setdefault(BASELINES_KEY, {})
     config.stash[SESSION_KEY] = session
@@ -272,7 +274,6 @@ def _multidb_session(
             stop_run(request, f"multidb: {error}")
         yield session
     finally:
-        blocker = request.getfixturevalue("django_db_blocker") if _beside_pytest_django(config) else None
         with blocker.unblock() if blocker is not None else nullcontext():
             errors = session.teardown()
         if errors:
