@@ -149,7 +149,6 @@ class DatabaseSession:
             self.baselines[alias] = Baseline.take(alias)
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
-        self._report(self.summary[-1])
 
     def describe(self, alias: str) -> str:
         """One line: alias, kind, engine, test database, seconds to provision + install."""
