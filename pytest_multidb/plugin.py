@@ -374,4 +374,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if lines:
         terminalreporter.section("multidb")
         for line in lines:
-            terminalreporter.write_line(line)
+            terminalreporter.line(line)
