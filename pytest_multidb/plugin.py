@@ -10,7 +10,6 @@ import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 
 import pytest
 
@@ -29,6 +28,7 @@ from .fixtures import (
     uses_db,
 )
 from .isolation import TestDatabases, guard
+from .markers import MARKER_HELP, Declaration, declaration
 from .provision import ProvisionError
 from .provision.registry import Registry
 from .session import DatabaseSession, SessionOptions
@@ -53,43 +53,11 @@ __all__ = [
     "uses_db",
 ]
 
-MARKER = "uses_db"
-MARKER_HELP = (
-    "uses_db(*aliases, transaction=False, reset_sequences=False): the Django database aliases the test may "
-    "use (default: 'default'). Each is rolled back after the test; transaction=True (or a list of aliases) "
-    "commits for real on those aliases and empties the tables written afterwards."
-)
 DJANGO_READY_KEY = pytest.StashKey[bool]()
-DECLARATION_KEY = pytest.StashKey["Declaration"]()
+DECLARATION_KEY = pytest.StashKey[Declaration]()
 NEEDED_KEY = pytest.StashKey[list[str]]()
 #: Per alias, the rows its schema install left (see emptying.py); filled by the session, read by each test.
 BASELINES_KEY = pytest.StashKey[dict[str, Baseline]]()
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """What a test's ``uses_db`` markers ask for."""
-
-    aliases: tuple[str, ...]
-    committing: tuple[str, ...]
-    reset_sequences: bool
-
-
-def declaration(item: pytest.Item) -> Declaration | None:
-    """Merge the test's ``uses_db`` markers (function, class, module): aliases add up, the closest option wins."""
-    markers = list(item.iter_markers(MARKER))
-    if not markers:
-        return None
-    aliases = tuple(dict.fromkeys(a for m in reversed(markers) for a in (m.args or ("default",))))
-    transaction = next((m.kwargs["transaction"] for m in markers if "transaction" in m.kwargs), False)
-    reset = next((m.kwargs["reset_sequences"] for m in markers if "reset_sequences" in m.kwargs), False)
-    if transaction is True:
-        committing = aliases
-    elif not transaction:
-        committing = ()
-    else:
-        committing = (transaction,) if isinstance(transaction, str) else tuple(transaction)
-    return Declaration(aliases, committing, bool(reset))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
