@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("--multidb-settings", "sample_models.settings")
 PLUGINS = ("-p", "no:django", "-p", "no:randomly")
 
