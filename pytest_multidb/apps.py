@@ -1,14 +1,18 @@
 """The AppConfig: ``INSTALLED_APPS += ["pytest_multidb"]`` wires the multi-DB layer into Django."""
 
+from types import ModuleType
+
 from django.apps import AppConfig
 
 
 def wire_layer() -> None:
-    """Merge ``OTHER_DATABASES``, put the router first, give managers ``.db``, check ``MODELS``. Idempotent."""
-    from .conf import merge_other_databases
+    """Check the settings, merge ``OTHER_DATABASES``, put the router first, give managers ``.db``, check
+    ``MODELS``. Idempotent."""
+    from .conf import merge_other_databases, validate_settings
     from .managers import install_manager_db
     from .routing import install_router, validate_selectors
 
+    validate_settings()
     merge_other_databases()
     install_router()
     install_manager_db()
@@ -19,6 +23,14 @@ class MultiDBConfig(AppConfig):
     name = "pytest_multidb"
     label = "multidb"
     verbose_name = "pytest-multidb"
+
+    def __init__(self, app_name: str, app_module: ModuleType | None) -> None:
+        # Django creates every AppConfig before importing any model, and importing models is where a bad
+        # DATABASES entry first crashes: check the settings here, for one clear error instead.
+        from .conf import validate_settings
+
+        validate_settings()
+        super().__init__(app_name, app_module)
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)

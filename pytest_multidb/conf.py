@@ -7,6 +7,10 @@ the two tables below, not by branches.
 
 from __future__ import annotations
 
+import difflib
+import importlib.machinery
+import importlib.util
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +43,15 @@ SHORT_ENGINES: Mapping[str, str] = {
 #: Keys of an ``OTHER_DATABASES`` entry that are ours, not Django's connection settings.
 OWN_KEYS = ("MODELS",)
 
+#: Django's connection settings (the keys of a ``DATABASES`` entry).
+CONNECTION_KEYS = (
+    "ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS", "TEST", "ATOMIC_REQUESTS", "AUTOCOMMIT",
+    "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE", "DISABLE_SERVER_SIDE_CURSORS",
+)
+
+#: Settings of a connection that must be dicts when given.
+DICT_KEYS = ("OPTIONS", "TEST")
+
 
 class ConfigurationError(ImproperlyConfigured):
     """A multi-database setting is wrong. The message names the alias, the setting and the fix."""
@@ -69,19 +82,109 @@ class DatabaseSpec:
         return {"sqlite3": "sqlite"}.get(self.engine.rsplit(".", 1)[-1], self.engine.rsplit(".", 1)[-1])
 
 
-def normalize_engine(alias: str, setting: str, engine: str) -> str:
-    """Return the dotted backend path for ``engine`` (a short name or a dotted path)."""
-    if "." in engine:
+def backend_exists(engine: str) -> bool:
+    """Whether ``engine`` is a package with a ``base`` module, as Django's ``load_backend`` needs.
+
+    Only looks for the files: the backend (and its database driver) is not imported.
+    """
+    try:
+        spec = importlib.util.find_spec(engine)
+    except (ImportError, ValueError):  # a parent package is missing
+        return False
+    if spec is None or spec.submodule_search_locations is None:
+        return False
+    return importlib.machinery.PathFinder.find_spec(f"{engine}.base", list(spec.submodule_search_locations)) is not None
+
+
+def builtin_backends() -> list[str]:
+    """Django's own backends (``django.db.backends.sqlite3``, ...), found without importing them."""
+    import django.db.backends
+
+    return sorted(
+        f"django.db.backends.{module.name}"
+        for module in pkgutil.iter_modules(django.db.backends.__path__)
+        if module.ispkg and module.name not in ("base", "dummy")
+    )
+
+
+def suggested_backend(engine: str, known: list[str]) -> str | None:
+    """The backend ``engine`` probably means: itself without ``.base``, or the built-in backend that its last
+    part is a typo or an old name of."""
+    if engine.endswith(".base") and backend_exists(engine[: -len(".base")]):
+        return engine[: -len(".base")]
+    tail = engine.rsplit(".", 1)[-1]
+    if tail in SHORT_ENGINES:
+        return SHORT_ENGINES[tail]
+    tails = {name.rsplit(".", 1)[-1]: name for name in known}
+    close = difflib.get_close_matches(tail, tails, n=1)
+    return tails[close[0]] if close else None
+
+
+def check_engine(alias: str, setting: str, engine: object) -> str:
+    """Return ``engine`` if it names an installed backend, else raise ConfigurationError for ``setting``."""
+    if not isinstance(engine, str):
+        raise ConfigurationError(alias, setting, f"expected a dotted backend path, got {engine!r}",
+                                 "write e.g. 'django.db.backends.postgresql'")
+    if backend_exists(engine):
         return engine
+    known = builtin_backends()
+    meant = suggested_backend(engine, known)
+    hint = f"did you mean {meant!r}? Otherwise use" if meant else "use"
+    raise ConfigurationError(
+        alias, setting, f"no database backend {engine!r} is installed (no module {engine}.base)",
+        f"{hint} one of {', '.join(known)} or the dotted path of an installed third-party backend",
+    )
+
+
+def normalize_engine(alias: str, setting: str, engine: object) -> str:
+    """Return the dotted backend path for ``engine`` (a short name or a dotted path of an installed backend)."""
+    where = f"OTHER_DATABASES[{alias!r}][{setting!r}]"
+    if not isinstance(engine, str) or "." in engine:
+        return check_engine(alias, where, engine)
     if engine in SHORT_ENGINES:
         return SHORT_ENGINES[engine]
     known = ", ".join(sorted(SHORT_ENGINES))
     raise ConfigurationError(
         alias,
-        f"OTHER_DATABASES[{alias!r}][{setting!r}]",
+        where,
         f"unknown engine {engine!r}",
         f"use one of {known} or a dotted backend path such as 'django.db.backends.postgresql'",
     )
+
+
+def check_connection_value(alias: str, where: str, key: str, modern: str, value: object) -> None:
+    """Type checks of one connection setting (``key`` as written, ``modern`` its ``DATABASES`` name)."""
+    setting = f"{where}[{key!r}]"
+    if modern in DICT_KEYS and not isinstance(value, Mapping):
+        example = "{'PROVISION': 'auto'}" if modern == "TEST" else "{'connect_timeout': 5}"
+        raise ConfigurationError(alias, setting, f"expected a dict, got {value!r}",
+                                 f"write {key!r} as a dict, e.g. {example}")
+    if modern == "TEST" and value.get("PROVISION") is not None and not isinstance(value["PROVISION"], str):
+        raise ConfigurationError(
+            alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
+            "write one of 'auto', 'sqlite', 'server', 'process', 'container'",
+        )
+
+
+def check_database(alias: str, entry: object) -> None:
+    """Validate one ``DATABASES`` entry before Django reads it (wrong types crash deep inside Django)."""
+    where = f"DATABASES[{alias!r}]"
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(alias, where, f"expected a dict, got {type(entry).__name__}",
+                                 "give the alias a dict of connection settings")
+    for key, value in entry.items():
+        check_connection_value(alias, where, key, key, value)
+    if "ENGINE" in entry:
+        check_engine(alias, f"{where}['ENGINE']", entry["ENGINE"])
+
+
+def misspelled_key(key: object) -> str | None:
+    """The known ``OTHER_DATABASES`` key that ``key`` is a near miss of (``'MODEL'`` -> ``'MODELS'``)."""
+    known = (*OWN_KEYS, *CONNECTION_KEYS, *OLD_KEYS)
+    if not isinstance(key, str) or key in known:
+        return None
+    close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -92,6 +195,10 @@ def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any
                                  "give the alias a dict of connection settings")
     result: dict[str, Any] = {}
     for key, value in entry.items():
+        meant = misspelled_key(key)
+        if meant is not None:
+            raise ConfigurationError(alias, f"{where}[{key!r}]", f"unknown key {key!r} (did you mean {meant!r}?)",
+                                     f"rename it to {meant!r}")
         if key in OWN_KEYS:
             continue
         modern = OLD_KEYS.get(key, key)
@@ -101,6 +208,7 @@ def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any
                 alias, where, f"both {old!r} and {modern!r} are set",
                 f"keep only one of them (prefer {modern!r})",
             )
+        check_connection_value(alias, where, key, modern, value)
         result[modern] = value
     if not result.get("ENGINE"):
         raise ConfigurationError(alias, where, "no ENGINE (or DATABASE_ENGINE) is set",
@@ -108,15 +216,49 @@ def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any
     setting = "DATABASE_ENGINE" if "DATABASE_ENGINE" in entry else "ENGINE"
     result["ENGINE"] = normalize_engine(alias, setting, result["ENGINE"])
     models = entry.get("MODELS", ())
-    if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+    if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
         raise ConfigurationError(alias, f"{where}['MODELS']", f"expected a list of strings, got {models!r}",
                                  "write MODELS = ['app_label', 'app_label.Model']")
     return result, tuple(models)
 
 
+def other_databases(settings: Any = django_settings) -> Mapping[str, Any]:
+    """The ``OTHER_DATABASES`` setting (empty when unset or ``None``); anything but a dict is an error."""
+    other = getattr(settings, "OTHER_DATABASES", None) or {}
+    if not isinstance(other, Mapping):
+        raise ConfigurationError(
+            None, "OTHER_DATABASES", f"expected a dict of aliases, got a {type(other).__name__}",
+            "write OTHER_DATABASES = {'alias': {'ENGINE': ..., 'NAME': ..., 'MODELS': [...]}}",
+        )
+    return other
+
+
+def validate_settings(settings: Any = django_settings) -> None:
+    """Check ``DATABASES`` and ``OTHER_DATABASES``; raise ConfigurationError for the first mistake.
+
+    Runs before Django reads ``DATABASES`` (the AppConfig is created before any model is imported): a wrong
+    type there would otherwise crash deep inside Django with a traceback.
+    """
+    databases = getattr(settings, "DATABASES", {})
+    if not isinstance(databases, Mapping):
+        raise ConfigurationError(
+            None, "DATABASES", f"expected a dict of aliases, got a {type(databases).__name__}",
+            "write DATABASES = {'default': {'ENGINE': ..., 'NAME': ...}}",
+        )
+    if databases and DEFAULT_DB_ALIAS not in databases:
+        raise ConfigurationError(
+            None, "DATABASES", f"no {DEFAULT_DB_ALIAS!r} alias (found {', '.join(map(repr, databases))})",
+            f"name one of the connections {DEFAULT_DB_ALIAS!r}",
+        )
+    for alias, entry in databases.items():
+        if _merged.get(alias) is not entry:  # the ones merged from OTHER_DATABASES are checked there
+            check_database(alias, entry)
+    other_database_specs(settings)
+
+
 def other_database_specs(settings: Any = django_settings) -> dict[str, DatabaseSpec]:
     """Read ``OTHER_DATABASES`` into specs; raise ConfigurationError for bad entries or alias clashes."""
-    other = getattr(settings, "OTHER_DATABASES", None) or {}
+    other = other_databases(settings)
     databases = getattr(settings, "DATABASES", {})
     specs = {}
     for alias, entry in other.items():
@@ -169,7 +311,7 @@ def database_specs(settings: Any = django_settings) -> dict[str, DatabaseSpec]:
 def model_selectors(settings: Any = django_settings) -> dict[str, str]:
     """``{selector: alias}`` for every ``MODELS`` entry; a selector claimed by two aliases is an error."""
     claimed: dict[str, str] = {}
-    for alias, entry in (getattr(settings, "OTHER_DATABASES", None) or {}).items():
+    for alias, entry in other_databases(settings).items():
         for selector in normalize_entry(alias, entry)[1]:
             key = selector.lower()
             if key in claimed and claimed[key] != alias:

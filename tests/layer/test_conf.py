@@ -56,9 +56,92 @@ def test_missing_engine():
     assert_names(error, "x", "OTHER_DATABASES['x']", "add 'ENGINE'")
 
 
-def test_models_not_a_list_of_strings():
-    error = config_error(specs, {"x": {**SQLITE, "MODELS": "artists"}})
+@pytest.mark.parametrize("models", ["artists", None, {"artists": 1}, {"artists"}, [1]])
+def test_models_not_a_list_of_strings(models):
+    error = config_error(specs, {"x": {**SQLITE, "MODELS": models}})
     assert_names(error, "x", "OTHER_DATABASES['x']['MODELS']", "write MODELS = ['app_label', 'app_label.Model']")
+    assert f"expected a list of strings, got {models!r}" in str(error)
+
+
+@pytest.mark.parametrize("other", [[{"ENGINE": "sqlite3"}], "a"])
+def test_other_databases_not_a_dict(other):
+    error = config_error(specs, other)
+    assert error.alias is None
+    assert str(error).startswith("OTHER_DATABASES: expected a dict of aliases, got a ")
+    assert "Fix: write OTHER_DATABASES = {'alias': {" in str(error)
+
+
+@pytest.mark.parametrize(("key", "value", "fix"), [
+    ("TEST", "sqlite", "write 'TEST' as a dict, e.g. {'PROVISION': 'auto'}"),
+    ("OPTIONS", "timeout=5", "write 'OPTIONS' as a dict, e.g. {'connect_timeout': 5}"),
+    ("DATABASE_OPTIONS", ["timeout"], "write 'DATABASE_OPTIONS' as a dict"),
+])
+def test_dict_settings_that_are_not_dicts(key, value, fix):
+    error = config_error(specs, {"x": {**SQLITE, key: value}})
+    assert_names(error, "x", f"OTHER_DATABASES['x'][{key!r}]", fix)
+    assert f"expected a dict, got {value!r}" in str(error)
+    databases = {"default": {**SQLITE, "TEST": value}}
+    error = config_error(conf.validate_settings, SimpleNamespace(DATABASES=databases))
+    assert_names(error, "default", "DATABASES['default']['TEST']", "write 'TEST' as a dict")
+
+
+@pytest.mark.parametrize("provision", [["server"], 1])
+def test_provision_kind_not_a_string(provision):
+    error = config_error(specs, {"x": {**SQLITE, "TEST": {"PROVISION": provision}}})
+    assert_names(error, "x", "OTHER_DATABASES['x']['TEST']['PROVISION']", "write one of 'auto', 'sqlite',")
+
+
+@pytest.mark.parametrize(("key", "meant"), [("MODEL", "MODELS"), ("models", "MODELS"), ("ENGIN", "ENGINE"),
+                                            ("DATABASE_HOTS", "DATABASE_HOST")])
+def test_misspelled_key(key, meant):
+    error = config_error(specs, {"x": {**SQLITE, key: "value"}})
+    assert_names(error, "x", f"OTHER_DATABASES['x'][{key!r}]", f"rename it to {meant!r}")
+    assert f"unknown key {key!r} (did you mean {meant!r}?)" in str(error)
+
+
+def test_keys_of_third_party_backends_pass_through():
+    [spec] = specs({"x": {**SQLITE, "SERVICE_NAME": "orcl"}}).values()
+    assert spec.settings["SERVICE_NAME"] == "orcl"
+
+
+@pytest.mark.parametrize(("engine", "meant"), [
+    ("django.db.backends.nosuch", None),
+    ("my.own.backend", None),
+    ("django.db.backends.postgresql_psycopg2", "django.db.backends.postgresql"),  # removed in Django 3.0
+    ("django.db.backends.mariadb", "django.db.backends.mysql"),
+    ("django.db.backend.sqlite3", "django.db.backends.sqlite3"),
+    ("django.db.backends.postgresql.base", "django.db.backends.postgresql"),
+])
+def test_engine_that_does_not_exist(engine, meant):
+    fix = f"did you mean {meant!r}? Otherwise use one of" if meant else "use one of django.db.backends.mysql,"
+    for setting, call in [
+        ("OTHER_DATABASES['x']['ENGINE']", lambda: specs({"x": {"ENGINE": engine}})),
+        ("DATABASES['x']['ENGINE']", lambda: conf.validate_settings(
+            SimpleNamespace(DATABASES={"default": SQLITE, "x": {"ENGINE": engine}}))),
+    ]:
+        error = config_error(call)
+        assert_names(error, "x", setting, fix)
+        assert f"no database backend {engine!r} is installed (no module {engine}.base)" in str(error)
+
+
+def test_engine_not_a_string():
+    error = config_error(specs, {"x": {"ENGINE": 3}})
+    assert_names(error, "x", "OTHER_DATABASES['x']['ENGINE']", "write e.g. 'django.db.backends.postgresql'")
+
+
+@pytest.mark.parametrize(("databases", "problem", "fix"), [
+    ([SQLITE], "expected a dict of aliases, got a list", "write DATABASES = {'default': {"),
+    ({"main": SQLITE}, "no 'default' alias (found 'main')", "name one of the connections 'default'"),
+    ({"default": "sqlite"}, "expected a dict, got str", "give the alias a dict of connection settings"),
+])
+def test_bad_databases(databases, problem, fix):
+    error = config_error(conf.validate_settings, SimpleNamespace(DATABASES=databases))
+    assert problem in str(error)
+    assert f"Fix: {fix}" in str(error)
+
+
+def test_the_layer_settings_are_valid():
+    conf.validate_settings()
 
 
 def test_alias_clashes_with_databases():
@@ -98,7 +181,7 @@ def test_selector_naming_nothing_installed(selector, problem, fix):
     ("postgresql_psycopg2", "django.db.backends.postgresql"),
     ("mysql", "django.db.backends.mysql"),
     ("django.db.backends.mysql", "django.db.backends.mysql"),
-    ("my.own.backend", "my.own.backend"),
+    ("django.db.backends.oracle", "django.db.backends.oracle"),  # installed; its driver is not (never imported)
 ])
 @pytest.mark.parametrize("key", ["DATABASE_ENGINE", "ENGINE"])
 def test_short_engine_names(key, short, engine):
