@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import pytest
 
@@ -12,6 +15,9 @@ MARKER_HELP = (
     "use (default: 'default'). Each is rolled back after the test; transaction=True (or a list of aliases) "
     "commits for real on those aliases and empties the tables written afterwards."
 )
+
+#: The marker's keywords.
+KEYWORDS = ("transaction", "reset_sequences")
 
 
 @dataclass(frozen=True)
@@ -23,11 +29,68 @@ class Declaration:
     reset_sequences: bool
 
 
+def _aliases(value: object) -> TypeGuard[Sequence[str]]:
+    """Whether ``value`` is a list or tuple of alias strings."""
+    return isinstance(value, (list, tuple)) and all(isinstance(alias, str) for alias in value)
+
+
+def _marker(aliases: Sequence[str]) -> str:
+    """``@pytest.mark.uses_db('a', 'b')`` for ``aliases``."""
+    return f"@pytest.mark.{MARKER}({', '.join(map(repr, aliases))})"
+
+
+def _usage_error(item: pytest.Item, mistake: str, fix: str) -> pytest.UsageError:
+    return pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.{MARKER}(...) {mistake}. Fix: {fix}.")
+
+
+def _keyword_error(item: pytest.Item, key: str, value: object) -> pytest.UsageError:
+    if key == "databases" and _aliases(value):  # pytest-django's spelling
+        return _usage_error(item, f"has an unknown keyword {key!r}",
+                            f"pass the aliases as arguments: {_marker(value)}")
+    close = difflib.get_close_matches(key, KEYWORDS, n=1)
+    if close:
+        return _usage_error(item, f"has an unknown keyword {key!r} (did you mean {close[0]!r}?)",
+                            f"write {close[0]}={value!r}")
+    return _usage_error(item, f"has an unknown keyword {key!r}",
+                        "use only aliases and the keywords transaction and reset_sequences")
+
+
+def check_signature(item: pytest.Item, marker: pytest.Mark) -> None:
+    """Raise a one-line UsageError unless ``marker`` is ``uses_db(*aliases, transaction=..., reset_sequences=...)``
+    with the documented types (like pytest-django's ``_django_db_signature``)."""
+    for arg in marker.args:
+        if isinstance(arg, str):
+            continue
+        if _aliases(arg):
+            raise _usage_error(item, f"got the {type(arg).__name__} {arg!r} as an alias",
+                               f"pass each alias as its own argument: {_marker(arg)}")
+        raise _usage_error(item, f"got {arg!r} ({type(arg).__name__}) as an alias",
+                           f"name each alias as a string, e.g. @pytest.mark.{MARKER}('default')")
+    for key, value in marker.kwargs.items():
+        if key not in KEYWORDS:
+            raise _keyword_error(item, key, value)
+    transaction = marker.kwargs.get("transaction", False)
+    if not (isinstance(transaction, (bool, str)) or _aliases(transaction)):
+        raise _usage_error(
+            item, f"got transaction={transaction!r}, which takes True, False, an alias or a list of aliases",
+            "write transaction=True (every declared alias commits) or transaction=['a'] (only those)",
+        )
+    reset = marker.kwargs.get("reset_sequences", False)
+    if not isinstance(reset, bool):
+        raise _usage_error(item, f"got reset_sequences={reset!r}, which takes True or False",
+                           "write reset_sequences=True")
+
+
 def declaration(item: pytest.Item) -> Declaration | None:
-    """Merge the test's ``uses_db`` markers (function, class, module): aliases add up, the closest option wins."""
+    """Merge the test's ``uses_db`` markers (function, class, module): aliases add up, the closest option wins.
+
+    A marker that does not fit the signature raises a one-line ``pytest.UsageError`` naming the test.
+    """
     markers = list(item.iter_markers(MARKER))
     if not markers:
         return None
+    for marker in markers:
+        check_signature(item, marker)
     aliases = tuple(dict.fromkeys(a for m in reversed(markers) for a in (m.args or ("default",))))
     transaction = next((m.kwargs["transaction"] for m in markers if "transaction" in m.kwargs), False)
     reset = next((m.kwargs["reset_sequences"] for m in markers if "reset_sequences" in m.kwargs), False)
@@ -37,4 +100,4 @@ def declaration(item: pytest.Item) -> Declaration | None:
         committing = ()
     else:
         committing = (transaction,) if isinstance(transaction, str) else tuple(transaction)
-    return Declaration(aliases, committing, bool(reset))
+    return Declaration(aliases, committing, reset)
