@@ -13,6 +13,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.color import no_style
+from django.db import connections as django_connections
 from django.db import models as django_models
 from django.db import router
 from django.db.migrations.loader import MigrationLoader
@@ -130,10 +131,25 @@ class SchemaBuilder:
         """The Django connection the builder works through (the alias's own unless one was given)."""
         return self._connection or self.alias.connection
 
+    @contextmanager
+    def _collecting(self) -> Iterator[Any]:
+        """A schema editor that only collects SQL.
+
+        Inside a transaction (a test's, say) it works through a connection of its own, closed afterwards:
+        Django's sqlite schema editor refuses to open while a transaction is running.
+        """
+        own = django_connections.create_connection(self.alias) if self.connection.in_atomic_block else None
+        try:
+            with (own or self.connection).schema_editor(collect_sql=True, atomic=False) as editor:
+                yield editor
+        finally:
+            if own is not None:
+                own.close()
+
     # -- create ------------------------------------------------------------------------------------------
     def create_sql(self) -> list[str]:
         """``CREATE TABLE``/index/constraint statements; constraints that need later tables come last."""
-        with self.connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        with self._collecting() as editor:
             self._create(editor)
         return list(editor.collected_sql)
 
@@ -154,7 +170,7 @@ class SchemaBuilder:
     def drop_sql(self) -> list[str]:
         """``DROP TABLE`` statements, dependants first; safe for foreign-key cycles."""
         before, after = DROP_PREAMBLE.get(self.connection.vendor, ([], []))
-        with self.connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        with self._collecting() as editor:
             self._drop(editor)
         return [*before, *editor.collected_sql, *after]
 

@@ -136,6 +136,24 @@ def test_sql_previews_run_nothing_and_replay_by_hand_even_with_a_cycle_of_rows(s
     assert tables(scratch) == set()
 
 
+def test_sql_previews_work_inside_a_transaction(scratch, monkeypatch):
+    """Inside a transaction (a rollback test's) the previews come from a connection of their own, closed after:
+    Django's sqlite schema editor refuses to open in a transaction."""
+    builder = SchemaBuilder(scratch, models=CYCLES)
+    outside = builder.create_sql(), builder.drop_sql()
+    opened = []
+    create_connection = django_connections.create_connection
+    monkeypatch.setattr(django_connections, "create_connection",
+                        lambda alias: opened.append(create_connection(alias)) or opened[-1])
+    with transaction.atomic(using=scratch), scratch.connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert (builder.create_sql(), builder.drop_sql()) == outside
+        assert scratch.connection.in_atomic_block  # the test's transaction is untouched
+    assert len(opened) == 2
+    assert all(connection.connection is None for connection in opened)
+    assert tables(scratch) == set()
+
+
 def test_cyclic_constraints_come_after_every_create_table(scratch):
     create = SchemaBuilder(scratch, models=CYCLES).create_sql()
     creates = [i for i, statement in enumerate(create) if statement.startswith("CREATE TABLE")]
