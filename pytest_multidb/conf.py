@@ -49,6 +49,13 @@ CONNECTION_KEYS = (
     "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE", "DISABLE_SERVER_SIDE_CURSORS",
 )
 
+#: How to install the database driver of each built-in backend that needs one, by the backend's last part.
+DRIVER_FIXES: Mapping[str, str] = {
+    "postgresql": "pip install 'pytest-multidb[postgres]'",
+    "mysql": "pip install 'pytest-multidb[mysql]'",
+    "oracle": "pip install oracledb (cx_Oracle before Django 5.0)",
+}
+
 #: Settings of a connection that must be dicts when given.
 DICT_KEYS = ("OPTIONS", "TEST")
 
@@ -253,7 +260,28 @@ def validate_settings(settings: Any = django_settings) -> None:
     for alias, entry in databases.items():
         if _merged.get(alias) is not entry:  # the ones merged from OTHER_DATABASES are checked there
             check_database(alias, entry)
+    if databases.get(DEFAULT_DB_ALIAS, {}).get("ENGINE"):
+        check_driver(DEFAULT_DB_ALIAS, databases[DEFAULT_DB_ALIAS]["ENGINE"])
     other_database_specs(settings)
+
+
+def check_driver(alias: str, engine: str) -> None:
+    """Load the backend of ``alias`` (and its driver); a missing driver is a ConfigurationError.
+
+    Only for ``default``: Django loads its backend while importing the models anyway. The other aliases'
+    drivers are loaded when they are first needed.
+    """
+    from django.db.utils import load_backend
+
+    try:
+        load_backend(engine)
+    except ImproperlyConfigured as error:
+        vendor = engine.rsplit(".", 1)[-1]
+        raise ConfigurationError(
+            alias, f"DATABASES[{alias!r}]['ENGINE']",
+            f"cannot load the backend {engine!r} (is its driver installed?): {' '.join(str(error).split())}",
+            DRIVER_FIXES.get(vendor, f"install the database driver that {engine} needs"),
+        ) from error
 
 
 def other_database_specs(settings: Any = django_settings) -> dict[str, DatabaseSpec]:

@@ -250,3 +250,11 @@ def test_merge_other_databases(merged_alias, resolved, tmp_path):
         assert (tmp_path / "x.db").exists()
     finally:
         handler.close_all()
+
+
+def test_default_alias_whose_driver_is_missing():
+    """Django loads the default backend while importing models: a missing driver is named before that."""
+    error = config_error(conf.validate_settings,
+                         SimpleNamespace(DATABASES={"default": {"ENGINE": "django.db.backends.oracle"}}))
+    assert_names(error, "default", "DATABASES['default']['ENGINE']", "pip install oracledb")
+    assert "cannot load the backend 'django.db.backends.oracle' (is its driver installed?): Error loading" in str(error)
