@@ -9,29 +9,39 @@ the engine; any change gives a new fingerprint and a fresh build. How a schema i
 
 The cache lives in pytest's cache directory (``.pytest_cache/d/multidb``); ``--multidb-rebuild`` ignores and
 replaces it, ``-p no:cacheprovider`` turns it off.
+
+PostgreSQL templates live on the server, beside other projects' and other runs' databases: the names of the
+templates this cache created are kept in ``templates.json`` in the cache directory (written before the template
+is made), and an older template is dropped only by its exact name from there, never by a name pattern.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
+import os
+import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import django
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
+from filelock import FileLock
 
 from .conf import model_selectors
+from .provision.registry import STAMP_PREFIX
+from .provision.server import read_stamp, stamp_database
 from .schema import routed_models
 
 CACHE_VERSION = "1"
 TEMPLATE_PREFIX = "multidb_tpl_"
+TEMPLATE_INDEX = "templates.json"
 
 
 def fingerprint(alias: str, migrations: bool) -> str:
@@ -58,8 +68,35 @@ def fingerprint(alias: str, migrations: bool) -> str:
 
 
 def _template_prefix(real_name: str) -> str:
-    """Templates of one configured database share this prefix (so older ones can be dropped)."""
+    """Templates of one configured database share this prefix (the index tells which ones are older)."""
     return f"{TEMPLATE_PREFIX}{real_name[:24]}_"
+
+
+def _server_of(settings: dict[str, Any]) -> str:
+    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
+
+
+@contextmanager
+def _template_index(directory: Path) -> Iterator[dict[str, Any]]:
+    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...]}``, written back.
+
+    Every template it lists is also stamped ``pytest-multidb template <id>``: a name alone proves nothing.
+    """
+    path = directory / TEMPLATE_INDEX
+    with FileLock(directory / f"{TEMPLATE_INDEX}.lock"):
+        try:
+            index = json.loads(path.read_text())
+            if not (isinstance(index["id"], str) and isinstance(index["templates"], list)):
+                raise TypeError(index)
+        except (OSError, ValueError, KeyError, TypeError):
+            # None yet, or unreadable: a new id, so that templates named there are left on the server untouched.
+            index = {"id": secrets.token_hex(8), "templates": []}
+        try:
+            yield index
+        finally:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(index))
+            os.replace(tmp, path)
 
 
 def _sqlite_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
@@ -81,16 +118,29 @@ def _sqlite_restore(alias: str, key: str, directory: Path, real_name: str) -> bo
 
 
 def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
+    """Make the template of this schema; drop the templates of earlier schemas this cache made (exact names)."""
     conn = connections[alias]
     conn.close()
     prefix, name = _template_prefix(real_name), conn.settings_dict["NAME"]
-    template = prefix + key.rpartition("-")[2]
+    template, server = prefix + key.rpartition("-")[2], _server_of(conn.settings_dict)
     quote = conn.ops.quote_name
-    with conn.creation._nodb_cursor() as cursor:
-        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{prefix}%"])
-        for (old,) in cursor.fetchall():  # templates of earlier schemas of this database
-            cursor.execute(f"DROP DATABASE IF EXISTS {quote(old)}")
+    with _template_index(directory) as index, conn.creation._nodb_cursor() as cursor:
+        stamp, entries = f"{STAMP_PREFIX}template {index['id']}", index["templates"]
+        ours = [entry for entry in entries if entry["server"] == server and entry["name"].startswith(prefix)]
+        for entry in ours:  # templates of earlier schemas of this database (and of this one, on rebuild)
+            exists, found = read_stamp(conn, cursor, entry["name"])
+            if exists and found == stamp:
+                try:
+                    cursor.execute(f"DROP DATABASE {quote(entry['name'])}")
+                except DatabaseError:
+                    continue  # in use by another run cloning it: kept in the index, dropped another time
+            entries.remove(entry)  # dropped, gone, or not ours after all (then left alone)
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+        if cursor.fetchone() is not None:
+            return True  # another cache (project checkout) made this very schema's template: use it, not ours
+        entries.append({"server": server, "name": template})  # recorded before it is made
         cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
+        stamp_database(conn, cursor, template, stamp)
     return True
 
 
@@ -103,9 +153,15 @@ def _postgresql_restore(alias: str, key: str, directory: Path, real_name: str) -
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
         if cursor.fetchone() is None:
             return False
-        # The provisioner made an empty database; make it again as a copy of the template.
+        # The provisioner made this run's test database, empty; make it again as a copy of the template, and
+        # carry its stamp over (a database made from a template has no comment).
+        exists, stamp = read_stamp(conn, cursor, name)
+        if not exists or stamp is None or not stamp.startswith(STAMP_PREFIX):
+            raise RuntimeError(f"test database {name!r} of alias {alias!r} is not stamped by pytest-multidb: "
+                               "not replacing it with the cached schema")
         cursor.execute(f"DROP DATABASE {quote(name)}")
         cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+        stamp_database(conn, cursor, name, stamp)
     return True
 
 
@@ -166,16 +222,10 @@ class SchemaCache:
         self.directory = directory
         self.rebuild = rebuild
 
-    @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str) -> FileLock:
         """One builder per schema at a time (xdist workers, concurrent runs)."""
         assert self.directory is not None
-        with open(self.directory / f"{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return FileLock(self.directory / f"{key}.lock")
 
     def key(self, alias: str, vendor: str, kind: str, migrations: bool) -> str | None:
         """The cache key of ``alias``'s schema, or ``None`` when it is not cached."""

@@ -1,9 +1,13 @@
 """``container``: a throwaway database server in a container, through testcontainers (extra ``containers``).
 
 One small class per database kind, like testcontainers' own modules; ``ContainerProvisioner`` picks one by
-the alias's vendor. The image is ``TEST["IMAGE"]`` or the kind's default. The container is recorded in the
-registry as soon as it exists and removed at the end of the session; testcontainers' reaper (Ryuk) is
-turned off unless you turn it on (``TESTCONTAINERS_RYUK_DISABLED``): the registry does its job.
+the alias's vendor. The image is ``TEST["IMAGE"]`` or the kind's default.
+
+Every container carries labels naming the run (its token) and its owner (pid, create time, host), and is recorded
+in the registry *before* ``start()`` creates it: a run killed while the container starts leaves a record the next
+run follows to the container by its label (the record gets the container's id only once ``start()`` returned).
+The container is removed at the end of the session; testcontainers' reaper (Ryuk) is turned off unless you turn
+it on (``TESTCONTAINERS_RYUK_DISABLED``): the registry does its job.
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ class PostgresDB:
     port = 5432
 
     @staticmethod
-    def container(image: str, name: str, password: str) -> Any:
+    def container(image: str, name: str, password: str, labels: dict[str, str]) -> Any:
         postgres, _ = _testcontainers()
-        return postgres.PostgresContainer(image, username="multidb", password=password, dbname=name, driver=None)
+        return postgres.PostgresContainer(image, username="multidb", password=password, dbname=name, driver=None,
+                                          labels=labels)
 
     @staticmethod
     def settings(container: Any) -> dict[str, Any]:
@@ -59,9 +64,10 @@ class MariaDB:
     port = 3306
 
     @staticmethod
-    def container(image: str, name: str, password: str) -> Any:
+    def container(image: str, name: str, password: str, labels: dict[str, str]) -> Any:
         _, mysql = _testcontainers()
-        return mysql.MySqlContainer(image, username="multidb", password=password, root_password=password, dbname=name)
+        return mysql.MySqlContainer(image, username="multidb", password=password, root_password=password, dbname=name,
+                                    labels=labels)
 
     @staticmethod
     def settings(container: Any) -> dict[str, Any]:
@@ -81,18 +87,27 @@ class ContainerProvisioner:
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         database = for_vendor(KINDS, spec, self.kind)
         image = spec.test.get("IMAGE") or database.default_image
-        container = None
+        registry = context.registry
         try:
-            container = database.container(image, context.database_name(spec), secrets.token_hex(8))
-            container.start()
+            # The labels go to Docker's create call (DockerContainer keeps extra keyword arguments for it).
+            container = database.container(image, context.database_name(spec), secrets.token_hex(8),
+                                           registry.labels())
         except ImportError as error:
             raise ProvisionError(spec.alias, SETTING, "testcontainers is not installed", str(error)) from error
-        except Exception as error:
-            if container is not None:
-                _stop(container)
+        except Exception as error:  # the Docker client is made here: no engine, ...
             raise _start_error(spec.alias, image, error) from error
-        record = context.registry.add({"type": "container", "alias": spec.alias,
-                                       "id": container.get_wrapped_container().id})
+        record = registry.add({"type": "container", "alias": spec.alias, "image": image, "id": None})
+        try:
+            container.start()
+        except Exception as error:
+            try:
+                _stop(container)
+            except Exception:  # the record stays: the next run finds the container by its label
+                pass
+            else:
+                registry.remove(record)
+            raise _start_error(spec.alias, image, error) from error
+        registry.update(record, state="made", id=container.get_wrapped_container().id)
         address = {"HOST": _tcp_host(container), "PORT": str(container.get_exposed_port(database.port))}
         settings = {**spec.settings, **address, **database.settings(container)}
         return Provisioned(spec.alias, self.kind, settings, lambda: _stop(container), records=[record],
@@ -100,7 +115,7 @@ class ContainerProvisioner:
 
 
 def _stop(container: Any) -> None:
-    """Remove the container (testcontainers' ``stop`` removes it, volumes included)."""
+    """Remove the container (testcontainers' ``stop`` removes it, volumes included), if it was created."""
     if container.get_wrapped_container() is not None:
         container.stop()
 

@@ -14,14 +14,17 @@ Where the binaries come from:
 Each server lives in its own dir under the system temp dir (``pytest-multidb-process-*``): short
 enough for a unix socket path (~107 bytes) and reachable by the server's user. As root, servers run as the
 ``postgres`` / ``mysql`` user (PostgreSQL refuses root), and pytest's temp root is private to root, so only the
-server log is written there. The dir, then the server process, are recorded in the run's registry before they
-are made, so a run killed with ``kill -9`` leaves nothing the next run does not remove (``registry.py``).
+server log is written there. The server is recorded in the run's registry before its dir is made; the dir gets
+a stamp file with the run's token, and the record gets the server's pid and create time once it is spawned. A
+run killed with ``kill -9`` leaves nothing the next run does not remove, and the next run stops only the process
+the record names *with its create time*, and removes the dir only if it carries the stamp (``registry.py``).
+
+POSIX-only modules (``pwd``) are imported where they are used, so that importing the plugin works everywhere.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -31,12 +34,15 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..conf import DatabaseSpec
+from . import server
 from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
-from .registry import Registry, process_start_time
-from .server import create_database
+from .registry import STAMP_FILE, Registry, create_time
+
+if TYPE_CHECKING:
+    import pwd
 
 SETTING = "--multidb-provision / TEST['PROVISION'] = 'process'"
 DIR_PREFIX = "pytest-multidb-process-"
@@ -127,8 +133,10 @@ class ServerProcess:
     @classmethod
     def system_user(cls, alias: str) -> pwd.struct_passwd | None:
         """As root: the unprivileged user to run the server as. Otherwise ``None`` (run as ourselves)."""
-        if os.geteuid() != 0:
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
             return None
+        import pwd  # POSIX only, and only needed as root
+
         for name in (*cls.system_users, "nobody"):
             try:
                 return pwd.getpwnam(name)
@@ -169,9 +177,10 @@ class ServerProcess:
     def start(self) -> None:
         """Init the data dir and start the server on a free port; on any failure, remove what was made."""
         self.root = Path(tempfile.gettempdir()) / f"{DIR_PREFIX}{uuid.uuid4().hex[:12]}"
-        self.record = self.registry.add({"type": "directory", "alias": self.alias, "path": str(self.root)})
+        self.record = self.registry.add({"type": "process", "alias": self.alias, "directory": str(self.root)})
         try:
-            self.root.mkdir(mode=0o700)
+            self.root.mkdir(mode=0o700)  # exclusive: fails if the name exists, so the dir is ours
+            (self.root / STAMP_FILE).write_text(self.registry.stamp)
             if self.run_as is not None:
                 os.chown(self.root, self.run_as.pw_uid, self.run_as.pw_gid)
             self._init()
@@ -179,8 +188,8 @@ class ServerProcess:
                 self.port = free_port()
                 offset = self.log.stat().st_size
                 self.process = self._spawn(self.server_command())
-                self.registry.update(self.record, type="process", pid=self.process.pid, directory=str(self.root),
-                                     start_time=process_start_time(self.process.pid))
+                self.registry.update(self.record, state="made", pid=self.process.pid,
+                                     create_time=create_time(self.process.pid))
                 if self._wait_ready(offset):
                     return
             raise self._error(f"could not get a free port in {PORT_ATTEMPTS} attempts", offset)
@@ -267,7 +276,8 @@ class PostgresProcess(ServerProcess):
     binaries = ("initdb", "postgres")
     system_users = ("postgres",)
     ready_line = "database system is ready to accept connections"
-    stop_signal = signal.SIGQUIT  # "immediate" shutdown, like pg_ctl stop -m immediate: the data is thrown away
+    #: "immediate" shutdown, like pg_ctl stop -m immediate: the data is thrown away (SIGQUIT is POSIX only)
+    stop_signal = getattr(signal, "SIGQUIT", signal.SIGTERM)
     socket_name = ".s.PGSQL.{port}"
     superuser = "postgres"
 
@@ -357,15 +367,15 @@ class ProcessProvisioner:
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         server_class = for_vendor(SERVERS, spec, self.kind)
-        server = server_class(spec.alias, context.tmp_dir / f"{spec.alias}-{server_class.package}.log",
-                              context.registry)
-        server.start()
+        running = server_class(spec.alias, context.tmp_dir / f"{spec.alias}-{server_class.package}.log",
+                               context.registry)
+        running.start()
         try:
-            settings = {**spec.settings, **server.settings()}
+            settings = {**spec.settings, **running.settings()}
             name = context.database_name(spec)
-            create_database(spec.alias, settings, name)
+            server.create_database(spec.alias, settings, name, stamp=context.registry.stamp)
         except BaseException:
-            server.close()
+            running.close()
             raise
-        return Provisioned(spec.alias, self.kind, {**settings, "NAME": name}, server.close,
-                           details=server.details(), records=[server.record])
+        return Provisioned(spec.alias, self.kind, {**settings, "NAME": name}, running.close,
+                           details=running.details(), records=[running.record])

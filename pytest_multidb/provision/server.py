@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -10,6 +13,10 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import DatabaseSpec
 from .base import ProvisionContext, Provisioned, ProvisionError, register
+from .registry import Unreachable
+
+#: Seconds a leftover's drop on MariaDB waits for locks held by sessions of the killed run.
+DROP_LOCK_TIMEOUT = 10
 
 #: The driver module each engine needs, and the extra that installs it.
 DRIVERS = {
@@ -33,50 +40,152 @@ def temporary_wrapper(alias: str, settings: dict[str, Any]) -> Any:
     return backend.DatabaseWrapper(resolved, alias)
 
 
-def create_database(alias: str, settings: dict[str, Any], name: str, template: str | None = None) -> bool:
-    """``CREATE DATABASE name`` on the server of ``settings``; from ``template`` (PostgreSQL) if it exists.
+@contextmanager
+def admin_cursor(alias: str, settings: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """``(wrapper, cursor)`` on the server of ``settings``, outside any database (autocommit).
 
-    Written out rather than through ``creation._execute_create_test_db``, which ``sys.exit()``s on errors;
-    the creation suffix (charset, collation, template) still comes from Django. Returns whether the
-    database was made from ``template``.
+    Raises ``Unreachable`` when no connection can be made; errors of the statements run inside propagate.
     """
     wrapper = temporary_wrapper(alias, settings)
-    quote = wrapper.ops.quote_name
+    connected = False
     try:
         with wrapper.creation._nodb_cursor() as cursor:
+            connected = True
+            yield wrapper, cursor
+    except DatabaseError as error:
+        if connected:
+            raise
+        raise Unreachable(f"server unreachable at {_where(settings)}: {_first_line(error)}") from error
+    finally:
+        wrapper.close()
+
+
+def _where(settings: dict[str, Any]) -> str:
+    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _mariadb_comments(cursor: Any) -> bool:
+    """Whether this MySQL-family server keeps schema comments (MariaDB 10.5+; MySQL has none)."""
+    cursor.execute("SELECT VERSION()")
+    version = cursor.fetchone()[0]
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    return "mariadb" in version.lower() and numbers >= (10, 5)
+
+
+def read_stamp(wrapper: Any, cursor: Any, name: str) -> tuple[bool, str | None]:
+    """Whether database ``name`` exists, and its stamp (comment), ``None`` if it has none."""
+    if wrapper.vendor == "postgresql":
+        cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
+    elif _mariadb_comments(cursor):
+        cursor.execute("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name])
+    else:
+        cursor.execute("SELECT NULL FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name])
+    row = cursor.fetchone()
+    return row is not None, (row[0] or None) if row else None
+
+
+def stamp_database(wrapper: Any, cursor: Any, name: str, stamp: str) -> None:
+    """Put ``stamp`` on database ``name`` as its comment (a database made from a template has none).
+
+    On MySQL, which has no schema comments, nothing is stamped: a leftover of a killed run is then left alone.
+    """
+    literal = "'" + stamp.replace("'", "''") + "'"  # utility statements take no bind parameters
+    if wrapper.vendor == "postgresql":
+        cursor.execute(f"COMMENT ON DATABASE {wrapper.ops.quote_name(name)} IS {literal}")
+    elif _mariadb_comments(cursor):
+        cursor.execute(f"ALTER DATABASE {wrapper.ops.quote_name(name)} COMMENT = {literal}")
+
+
+def _is_duplicate(error: DatabaseError) -> bool:
+    """``CREATE DATABASE`` failed because the name is taken (PostgreSQL 42P04, MySQL/MariaDB 1007)."""
+    return getattr(error.__cause__, "sqlstate", None) == "42P04" or (bool(error.args) and error.args[0] == 1007)
+
+
+def create_database(alias: str, settings: dict[str, Any], name: str, template: str | None = None,
+                    stamp: str | None = None) -> bool:
+    """``CREATE DATABASE name`` on the server of ``settings`` (from ``template`` on PostgreSQL, if it exists),
+    then stamp it with ``stamp``. Returns whether the database was made from ``template``.
+
+    Written out rather than through ``creation._execute_create_test_db``, which ``sys.exit()``s on errors;
+    the creation suffix (charset, collation, template) still comes from Django. If stamping fails, the
+    database just made is dropped again: no unstamped database of ours outlives this call.
+    """
+    try:
+        with admin_cursor(alias, settings) as (wrapper, cursor):
+            quote = wrapper.ops.quote_name
+            cloned = False
             if template is not None:
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
                 if cursor.fetchone() is not None:
                     try:
                         cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
-                        return True
-                    except DatabaseError:
-                        pass  # the template is being rebuilt by another run: make an empty database instead
-            cursor.execute(f"CREATE DATABASE {quote(name)} {wrapper.creation.sql_table_creation_suffix()}")
-            return False
-    except DatabaseError as error:
-        host = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+                        cloned = True
+                    except DatabaseError as error:
+                        if _is_duplicate(error):
+                            raise
+                        # the template is being rebuilt by another run: make an empty database instead
+            if not cloned:
+                cursor.execute(f"CREATE DATABASE {quote(name)} {wrapper.creation.sql_table_creation_suffix()}")
+            if stamp is not None:
+                try:
+                    stamp_database(wrapper, cursor, name, stamp)
+                except BaseException:
+                    cursor.execute(f"DROP DATABASE {quote(name)}")  # made by this very call, one statement ago
+                    raise
+            return cloned
+    except Unreachable as error:
         raise ProvisionError(
-            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {host}: {error}".strip(),
-            "start the server or fix the connection settings, or choose --multidb-provision "
-            f"{alias}=process|container",
+            alias, "HOST/PORT/USER/PASSWORD",
+            f"cannot create test database {name!r} on {_where(settings)}: {_first_line(error.__cause__ or error)}",
+            f"start the server or fix the connection settings, or choose --multidb-provision {alias}=process|container",
         ) from error
-    finally:
-        wrapper.close()
+    except DatabaseError as error:
+        if _is_duplicate(error):
+            raise ProvisionError(
+                alias, "TEST['NAME']", f"test database {name!r} already exists on {_where(settings)} and was not "
+                "made by this run, so it is left alone",
+                "drop it yourself if nobody needs it, choose another TEST['NAME'], or remove TEST['NAME'] to get "
+                "a unique name per run",
+            ) from error
+        raise ProvisionError(
+            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {_where(settings)}: "
+            f"{_first_line(error)}", "check that the user may create databases, or fix the connection settings",
+        ) from error
 
 
-def drop_database(alias: str, settings: dict[str, Any], name: str) -> None:
-    """``DROP DATABASE IF EXISTS name``: only ever called for a database a run of ours created.
+def drop_owned(alias: str, settings: dict[str, Any], name: str, stamp: str, force: bool = False) -> str | None:
+    """Drop database ``name`` if its stamp is ``stamp``; checked in the same connection right before the drop.
 
-    ``IF EXISTS`` (which Django's ``_destroy_test_db`` lacks) because a run killed between the drop and
-    forgetting its record leaves a record of a database that is already gone.
+    Returns ``None`` once dropped, else why nothing was touched ("already gone", "not ours: left alone ...").
+    ``force``: end other sessions on it (a killed run's backend may still run), ``WITH (FORCE)`` on PostgreSQL
+    13+; on MariaDB a bounded wait for its locks instead of the default year. Raises ``Unreachable`` when the
+    server cannot be reached and ``DatabaseError`` when the drop fails: the database is still there.
     """
-    wrapper = temporary_wrapper(alias, settings)
-    try:
-        with wrapper.creation._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {wrapper.ops.quote_name(name)}")
-    finally:
-        wrapper.close()
+    with admin_cursor(alias, settings) as (wrapper, cursor):
+        exists, found = read_stamp(wrapper, cursor, name)
+        if not exists:
+            return "already gone"
+        if found != stamp:
+            return f"not ours: left alone ({'it has no stamp' if found is None else f'it is stamped {found!r}'})"
+        suffix = ""
+        if wrapper.vendor == "postgresql" and force:
+            cursor.execute("SELECT current_setting('server_version_num')::int")
+            suffix = " WITH (FORCE)" if cursor.fetchone()[0] >= 130000 else ""
+        elif force:
+            cursor.execute(f"SET SESSION lock_wait_timeout = {DROP_LOCK_TIMEOUT}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {wrapper.ops.quote_name(name)}{suffix}")
+    return None
+
+
+def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str) -> None:
+    """Drop this run's test database at the end of the session (if it still carries this run's stamp)."""
+    note = drop_owned(alias, settings, name, stamp)
+    if note is not None and note != "already gone":
+        raise RuntimeError(f"test database {name!r} is no longer this run's: {note}")
 
 
 def server_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -112,14 +221,18 @@ class ServerProvisioner:
                 spec.alias, "TEST['NAME']", f"test database name {clash.pop()!r} is the name of a configured database",
                 "give TEST['NAME'] a name that no alias uses, or remove it",
             )
-        record = context.registry.add({"type": "database", "alias": spec.alias, "name": name,
-                                       "settings": server_settings(spec.settings)})
+        registry = context.registry
+        record = registry.add({"type": "database", "alias": spec.alias, "name": name,
+                               "settings": server_settings(spec.settings)})
         try:
-            cloned = create_database(spec.alias, spec.settings, name, context.templates.get(spec.alias))
+            cloned = create_database(spec.alias, spec.settings, name, context.templates.get(spec.alias),
+                                     registry.stamp)
         except Exception:
-            context.registry.remove(record)
+            registry.remove(record)  # nothing of ours was made (create_database leaves no unstamped database)
             raise
+        registry.update(record, state="made")
         return Provisioned(
             spec.alias, self.kind, {**spec.settings, "NAME": name},
-            lambda: drop_database(spec.alias, spec.settings, name), records=[record], details={"cloned": cloned},
+            lambda: drop_database(spec.alias, spec.settings, name, registry.stamp), records=[record],
+            details={"cloned": cloned},
         )

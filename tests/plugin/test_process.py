@@ -278,7 +278,7 @@ def test_a_failed_start_removes_what_it_made(
 def test_the_server_of_a_dead_run_is_removed_by_the_next(
     kind: type[ServerProcess], tmp_path: Path
 ) -> None:
-    dead_run = Owner(os.getpid(), start_time="not this process")  # how the registry sees a run killed with -9
+    dead_run = Owner(os.getpid(), 0.0, socket.gethostname())  # not this process: how a run killed with -9 looks
     server = kind("b", tmp_path / "server.log", Registry(tmp_path / "registry", owner=dead_run))
     server.start()
     assert server.process is not None
