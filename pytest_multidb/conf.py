@@ -181,7 +181,7 @@ def check_database(alias: str, entry: object) -> None:
                                  "give the alias a dict of connection settings")
     for key, value in entry.items():
         check_connection_value(alias, where, key, key, value)
-    if "ENGINE" in entry:
+    if entry.get("ENGINE"):  # none or empty: Django's dummy backend
         check_engine(alias, f"{where}['ENGINE']", entry["ENGINE"])
 
 

@@ -140,6 +140,12 @@ def test_bad_databases(databases, problem, fix):
     assert f"Fix: {fix}" in str(error)
 
 
+@pytest.mark.parametrize("databases", [{}, {"default": {}}, {"default": {"ENGINE": ""}}],
+                         ids=["none", "no-engine", "empty-engine"])
+def test_databases_that_django_completes_are_valid(databases):
+    conf.validate_settings(SimpleNamespace(DATABASES=databases))
+
+
 def test_the_layer_settings_are_valid():
     conf.validate_settings()
 
