@@ -1,27 +1,33 @@
-"""User-facing fixtures: a thin face over the session (``session.py``) and the test's databases.
+"""The plugin's fixtures: the autouse ones that provision and isolate, and the user-facing ones.
 
-The per-test state is created by the plugin's autouse fixture ``_multidb_test``; these fixtures reach it
-through ``request.node.stash``.
+All are a thin face over the run object (``run.MultiDB``, in ``config.stash``) and the running test's
+databases (``isolation.TestDatabases``, in the test item's stash).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import pytest
+from django.db import Error as DatabaseError
 from django.db import connections
 
 from . import routing
 from .isolation import TestDatabases
 from .provision import ProvisionError
+from .run import RUN_KEY, MultiDB
 from .schema import SchemaBuilder
 from .session import DatabaseSession
 
-SESSION_KEY = pytest.StashKey["DatabaseSession | None"]()
 TEST_KEY = pytest.StashKey[TestDatabases]()
+
+
+def current_run(request: pytest.FixtureRequest) -> MultiDB | None:
+    """The run object; ``None`` when no Django settings are configured."""
+    return request.config.stash.get(RUN_KEY, None)
 
 
 def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
@@ -38,6 +44,8 @@ def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
 def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commit: bool | list[str] = False) -> None:
     """Provision (if needed) and open ``aliases`` for the running test."""
     session: DatabaseSession = request.getfixturevalue("_multidb_session")
+    run = current_run(request)
+    assert run is not None  # the session fixture exists only with a run
     state = current_databases(request)
     unknown = [a for a in aliases if a not in session.specs]
     if unknown:
@@ -51,7 +59,15 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
         stop_run(request, f"multidb: {error}")
     committing = set(aliases) if commit is True else set(commit or ())
     for alias in aliases:
-        state.open(alias, commit=alias in committing)
+        if alias in run.broken:
+            pytest.fail(f"multidb: {request.node.nodeid}: {run.broken[alias]}", pytrace=False)
+        try:
+            state.open(alias, commit=alias in committing)
+        except DatabaseError as error:
+            diagnosis = run.diagnose(alias, error)
+            if diagnosis is None:
+                raise
+            pytest.fail(f"multidb: {request.node.nodeid}: {diagnosis}", pytrace=False)
 
 
 def stop_run(request: pytest.FixtureRequest, message: str) -> NoReturn:
@@ -95,7 +111,7 @@ def swap_db(request: pytest.FixtureRequest) -> Callable[[Any, str], routing.Conn
         previous = routing.global_swap(model)
         _install_for_test(model, alias, state)
         routing.swap(model, alias)
-        state.after_close.append(lambda: routing.swap(model, previous))
+        state.defer(f"undoing the swap of {model._meta.label} to {alias!r}", lambda: routing.swap(model, previous))
         return routing.ConnectionInfo(alias)
 
     return swap
@@ -130,7 +146,7 @@ def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
         finally:
             own.close()
 
-    state.after_close.append(drop)
+    state.defer(f"dropping the table of {model._meta.label} made on {alias!r} for the test", drop)
 
 
 @pytest.fixture
@@ -142,8 +158,8 @@ def use_db() -> Callable[[Any, str], AbstractContextManager[routing.ConnectionIn
 @pytest.fixture
 def multidb(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
     """What was provisioned so far, per alias: kind, name, settings, provision and install seconds."""
-    session: DatabaseSession | None = request.config.stash.get(SESSION_KEY, None)
-    return session.info() if session else {}
+    run = current_run(request)
+    return run.session.info() if run is not None and run.session is not None else {}
 
 
 @dataclass
@@ -208,3 +224,103 @@ def multidb_atomic(request: pytest.FixtureRequest) -> Callable[..., Any]:
         return atomic(connections=list(state.aliases), **kwargs)
 
     return make
+
+
+# -- the plugin's own fixtures: the session's databases and the per-test isolation -------------------------
+
+
+@pytest.fixture(scope="session")
+def _multidb_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseSession]:
+    """The session's databases; created at the first test that needs one, removed at the end."""
+    run = current_run(request)
+    if run is None:
+        raise pytest.UsageError(
+            "multidb: no Django settings are configured, so no database can be used. Set --multidb-settings, "
+            "the ini option multidb_settings or DJANGO_SETTINGS_MODULE."
+        )
+    config = request.config
+    # Requested now, so that pytest-django's blocker is torn down after this fixture (we need it to drop).
+    blocker = request.getfixturevalue("django_db_blocker") if run.beside_pytest_django else None
+    session = run.start_session(lambda: tmp_path_factory.mktemp("multidb"), progress_writer(config))
+    if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
+        config.workeroutput["multidb"] = session.summary
+    try:
+        try:
+            session.ensure(run.needed)  # everything the collected tests need, in parallel
+        except ProvisionError as error:
+            stop_run(request, f"multidb: {error}")
+        yield session
+    finally:
+        with blocker.unblock() if blocker is not None else nullcontext():
+            errors = session.teardown()
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+def progress_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Write a line to the terminal as it happens, not into the running test's captured output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            reporter.write_line(line)
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Open the databases the test declared (one transaction each) and put everything back afterwards."""
+    run = current_run(request)
+    if run is None or owned_by_pytest_django(request, run):
+        yield
+        return
+    node = request.node
+    state = node.stash[TEST_KEY] = run.test_databases(node)
+    found = run.declarations.get(node.nodeid)
+    with instead_of_pytest_django_blocker(request, run):
+        try:
+            if found is not None:
+                open_aliases(request, found.aliases, list(found.committing))
+            yield
+        finally:
+            problems = state.close()
+            del node.stash[TEST_KEY]
+    if problems:
+        pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
+
+
+# -- beside pytest-django -------------------------------------------------------------------------------
+# pytest-django owns the databases of its own tests (django_db marker, db-style fixtures) and blocks every
+# other test with a class-level ensure_connection wrapper. For the other tests pytest-multidb lifts that
+# blocker and puts its own guard in its place, so undeclared aliases stay blocked.
+
+#: pytest-django fixtures that make a test pytest-django's.
+PYTEST_DJANGO_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def owned_by_pytest_django(request: pytest.FixtureRequest, run: MultiDB) -> bool:
+    return run.beside_pytest_django and (
+        request.node.get_closest_marker("django_db") is not None
+        or bool(PYTEST_DJANGO_FIXTURES.intersection(request.fixturenames))
+    )
+
+
+@contextmanager
+def instead_of_pytest_django_blocker(request: pytest.FixtureRequest, run: MultiDB) -> Iterator[None]:
+    if not run.beside_pytest_django:
+        yield
+        return
+    with request.getfixturevalue("django_db_blocker").unblock():
+        run.guard.install()
+        try:
+            yield
+        finally:
+            run.guard.uninstall()

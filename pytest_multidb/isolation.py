@@ -5,9 +5,10 @@ Hot path per test and alias: one ``atomic`` entered at setup and rolled back at 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ class DatabaseAccessError(RuntimeError):
     """A test touched a database alias it did not declare."""
 
 
-class _Guard:
+class AccessGuard:
     """Blocks every connection of an alias that the running test did not declare.
 
     Django's own guard (``SimpleTestCase.databases``) patches methods of the connection objects of the
@@ -62,7 +63,7 @@ class _Guard:
             self._original = None
 
     def message(self, alias: str) -> str:
-        who = self.test_id or "code outside a test"
+        who = self.test_id or "code outside a test (a conftest, a module imported at collection, a session fixture)"
         wanted = ", ".join(repr(a) for a in (*self.declared, alias))
         if not self.declared:
             return (
@@ -75,7 +76,7 @@ class _Guard:
         )
 
     def start_test(self, test_id: str) -> None:
-        self.active, self.test_id, self.declared, self.allowed = True, test_id, (), frozenset()
+        self.test_id, self.declared, self.allowed = test_id, (), frozenset()
 
     def allow(self, aliases: Iterable[str]) -> None:
         new = [a for a in aliases if a not in self.declared]
@@ -94,9 +95,6 @@ class _Guard:
             yield
         finally:
             self.allowed = saved
-
-
-guard = _Guard()
 
 
 class SharedConnections:
@@ -152,20 +150,50 @@ def _closed_by_owner_only(conn: BaseDatabaseWrapper) -> Callable[[], None]:
     return close
 
 
+def _executor_threads() -> set[threading.Thread]:
+    """The worker threads of asgiref's executors: ``sync_to_async`` (the async ORM) runs there. They outlive
+    every test by design and hold nothing between calls, so they are not the test's threads."""
+    try:
+        from asgiref.sync import SyncToAsync
+    except ImportError:  # asgiref comes with Django; without it there is nothing to exclude
+        return set()
+    executors = [SyncToAsync.single_thread_executor, *getattr(SyncToAsync, "context_to_thread_executor", {}).values()]
+    return {thread for executor in executors for thread in getattr(executor, "_threads", ())}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+#: Called when an undo step on an alias failed and its connection was replaced: the run checks whether the
+#: alias's server is gone and returns the one line that says so (else ``None``).
+Diagnose = Callable[[str, BaseException], "str | None"]
+
+
 @dataclass
 class TestDatabases:
-    """The databases one test has opened, and how to put them back afterwards."""
+    """The databases one test has opened, and how to put them back afterwards.
+
+    Every change is registered with its undo on an ``ExitStack`` as it is made; ``close()`` runs every undo
+    even when another fails, replaces a connection found broken (so the next test gets a fresh one) and
+    returns one line per problem.
+    """
 
     test_id: str
+    guard: AccessGuard
     reset_sequences: bool = False
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
+    diagnose: Diagnose = lambda alias, error: None
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
-    after_close: list[Callable[[], None]] = field(default_factory=list)
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
     on_open: list[Callable[[str], None]] = field(default_factory=list)
+    _undo: ExitStack = field(default_factory=ExitStack)
+    #: Undone after the aliases' transactions ended: swaps, tables made for the test only (``defer``).
+    _late: ExitStack = field(default_factory=ExitStack)
+    _problems: list[str] = field(default_factory=list)
     _shared: dict[str, BaseDatabaseWrapper] = field(default_factory=dict)
-    _wrappers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _users: set[int] = field(default_factory=set)
     _threads_before: set[threading.Thread] = field(default_factory=set)
     _storage: Any = None
@@ -176,6 +204,11 @@ class TestDatabases:
     def __post_init__(self) -> None:
         self._threads_before = set(threading.enumerate())
         self._owner = threading.get_ident()
+        self.guard.start_test(self.test_id)
+        self._undo.callback(self._step, "ending the test's database access", None, self.guard.end_test)
+        self._undo.callback(self._step, "closing connections of the test's threads", None,
+                            self._close_connections_of_threads)
+        self._undo.enter_context(self._late)
 
     def _connection_created(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         if connection.alias in self.committing and threading.get_ident() != self._owner:
@@ -189,7 +222,7 @@ class TestDatabases:
         """Declare ``alias`` for this test: start its rollback transaction, or note it commits for real."""
         if alias in self.rollback or alias in self.committing:
             return
-        guard.allow([alias])
+        self.guard.allow([alias])
         if self.reset_sequences:  # before the test, like TransactionTestCase; outside its transaction (MySQL DDL)
             baseline = self.baselines.get(alias)
             reset_sequences(alias, keep=baseline.counts if baseline else ())
@@ -197,13 +230,29 @@ class TestDatabases:
             if not self.committing:
                 connection_created.connect(self._connection_created, weak=False, dispatch_uid=id(self))
             self.committing.append(alias)
+            self._undo.callback(self._step, f"emptying what the test committed on {alias!r}", alias,
+                                functools.partial(self._empty, alias), retry=True)
         else:
             atomic = transaction.atomic(using=alias)
             atomic.__enter__()
             self.rollback[alias] = atomic
+            self._undo.callback(self._step, f"rolling back {alias!r}", alias,
+                                functools.partial(self._roll_back, alias, atomic))
             self._share(alias)
         for hook in self.on_open:
             hook(alias)
+
+    def defer(self, description: str, step: Callable[[], None]) -> None:
+        """Run ``step`` after the test, once its aliases' transactions have ended (undo a swap, drop a table)."""
+        self._late.callback(self._step, description, None, step)
+
+    def _roll_back(self, alias: str, atomic: transaction.Atomic) -> None:
+        transaction.set_rollback(True, using=alias)
+        atomic.__exit__(None, None, None)
+
+    def _empty(self, alias: str) -> None:
+        with self.guard.opened([alias]):
+            empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
 
     def _share(self, alias: str) -> None:
         conn = connections[alias]
@@ -211,43 +260,62 @@ class TestDatabases:
         conn.close = _closed_by_owner_only(conn)  # type: ignore[method-assign]
         wrapper = _serialized(threading.RLock(), self._users)
         conn.execute_wrappers.append(wrapper)
-        self._wrappers[alias] = wrapper
         self._shared[alias] = conn
+        self._undo.callback(self._step, f"ending the sharing of {alias!r}", None,
+                            functools.partial(self._unshare, conn, wrapper))
         if self._storage is None:
             self._storage = connections._connections
             connections._connections = SharedConnections(self._storage, self._shared)
+            self._undo.callback(setattr, connections, "_connections", self._storage)
+
+    @staticmethod
+    def _unshare(conn: BaseDatabaseWrapper, wrapper: Callable[..., Any]) -> None:
+        conn.__dict__.pop("close", None)
+        conn.dec_thread_sharing()
+        conn.execute_wrappers.remove(wrapper)
+
+    def _step(self, description: str, alias: str | None, step: Callable[[], None], retry: bool = False) -> None:
+        """Run one undo; a failure is reported, and a connection it broke is replaced (then tried again)."""
+        try:
+            step()
+            return
+        except Exception as error:
+            if alias is None:
+                self._problems.append(f"{self.test_id}: {description} failed: {_first_line(error)}")
+                return
+            failure = error
+        diagnosis = self._replace_connection(alias, failure)
+        if diagnosis is None and retry:
+            try:
+                step()
+                return
+            except Exception as error:
+                failure = error
+        self._problems.append(diagnosis or f"{self.test_id}: {description} failed: {_first_line(failure)}")
+
+    def _replace_connection(self, alias: str, error: BaseException) -> str | None:
+        """Close the alias's connection (it may be broken) and give the next user a fresh one."""
+        with suppress(Exception):
+            connections[alias].close()
+        connections[alias] = connections.create_connection(alias)
+        return self.diagnose(alias, error)
 
     def close(self) -> list[str]:
-        """Roll back, empty what was committed, stop sharing. Returns problems to report (threads)."""
-        problems = self._leftover_threads()
-        if self._storage is not None:
-            connections._connections = self._storage
-        for alias, atomic in reversed(self.rollback.items()):
-            conn = self._shared[alias]
-            conn.execute_wrappers.remove(self._wrappers[alias])
-            conn.__dict__.pop("close", None)
-            conn.dec_thread_sharing()
-            transaction.set_rollback(True, using=alias)
-            atomic.__exit__(None, None, None)
-        problems += self._close_connections_of_threads()
-        with guard.opened(self.committing):
-            for alias in self.committing:
-                empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
-        for step in reversed(self.after_close):
-            step()
-        return problems
+        """Roll back, empty what was committed, undo swaps, stop sharing. Returns the problems met, one line each."""
+        self._step("checking the test's threads", None, lambda: self._problems.extend(self._leftover_threads()))
+        self._undo.close()
+        return self._problems
 
-    def _close_connections_of_threads(self) -> list[str]:
+    def _close_connections_of_threads(self) -> None:
         """Close the connections that finished threads opened on committing aliases (Django leaves them open,
         which keeps a server from dropping the test database); report threads of the test still running."""
         if not self.committing:
-            return []
+            return
         connection_created.disconnect(dispatch_uid=id(self))
-        problems = []
         for thread, conn in self._opened_elsewhere:
             if thread.is_alive():
                 if thread not in self._threads_before and conn.connection is not None:
-                    problems.append(
+                    self._problems.append(
                         f"thread {thread.name!r} started by {self.test_id} still holds a database connection "
                         f"({conn.alias}) after the test; join it before the test ends"
                     )
@@ -258,10 +326,10 @@ class TestDatabases:
                     conn.close()
             finally:
                 conn.dec_thread_sharing()
-        return problems
 
     def _leftover_threads(self) -> list[str]:
-        alive = [t for t in threading.enumerate() if t not in self._threads_before and t.is_alive()]
+        ignored = self._threads_before | _executor_threads()
+        alive = [t for t in threading.enumerate() if t not in ignored and t.is_alive()]
         using = [t for t in alive if t.ident in self._users]
         return [
             f"thread {t.name!r} started by {self.test_id} still holds the test's database connection "

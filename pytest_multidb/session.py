@@ -1,17 +1,20 @@
 """The session's databases: provisioned once per alias on first need, schema installed, removed at the end.
 
-``DatabaseSession`` is built from the pytest config (like pytest's ``TempPathFactory``); the fixtures and
-hooks in ``plugin.py`` are a thin face over it.
+``DatabaseSession`` knows provisioning only: the run object (``run.MultiDB``) builds it and hands it the two
+things it needs from the per-test side, a way to open aliases past the access guard and a callback once an
+alias's schema is installed (to take its baseline).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,6 @@ from django.core.management import call_command
 from django.db import connections
 
 from .conf import DatabaseSpec, database_specs
-from .emptying import Baseline
-from .isolation import guard
 from .provision import PROVISIONERS, Provisioned, select_kind
 from .provision.base import ProvisionContext, timed
 from .provision.registry import Registry
@@ -49,14 +50,21 @@ def install_schema(alias: str, migrations: bool) -> None:
     SchemaBuilder(alias, models).install()
 
 
+#: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
+Opener = Callable[[Iterable[str]], AbstractContextManager[None]]
+
+
 class DatabaseSession:
     """Provisions the aliases tests ask for, once each, and removes them all at the end of the session."""
 
-    def __init__(self, options: SessionOptions, tmp_dir: Callable[[], Path],
-                 report: Callable[[str], None] = lambda line: None) -> None:
+    def __init__(self, options: SessionOptions, tmp_dir: Callable[[], Path], opened: Opener,
+                 report: Callable[[str], None] = lambda line: None,
+                 on_installed: Callable[[str], None] = lambda alias: None) -> None:
         self.options = options
         self._tmp_dir = tmp_dir
+        self._opened = opened
         self._report = report
+        self._on_installed = on_installed
         self.specs: dict[str, DatabaseSpec] = {
             alias: DatabaseSpec(alias, copy.deepcopy(spec.settings), spec.models, spec.from_other_databases,
                                 copy.deepcopy(dict(spec.test)))
@@ -64,7 +72,8 @@ class DatabaseSession:
         }
         self.provisioned: dict[str, Provisioned] = {}
         self.summary: list[str] = []
-        self.baselines: dict[str, Baseline] = {}
+        #: Aliases whose provisioning was already announced (before the test that needs them was reported).
+        self.announced: set[str] = set()
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
@@ -96,12 +105,13 @@ class DatabaseSession:
             {alias: template for alias, template in templates.items() if template},
         )
         for alias in missing:
-            self._report(f"multidb: provisioning {alias!r} ({kinds[alias]}) ...")
+            if alias not in self.announced:
+                self._report(self.announcement(alias, kinds[alias]))
 
         def make(alias: str) -> Provisioned:
             return timed(lambda: PROVISIONERS[kinds[alias]]().provision(self.specs[alias], context))
 
-        with guard.opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
+        with self._opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
             futures = {alias: pool.submit(make, alias) for alias in missing}
         made, errors = {}, []
         for alias, future in futures.items():
@@ -115,6 +125,11 @@ class DatabaseSession:
             raise errors[0]
         for alias in missing:
             self._install(made[alias])
+
+    @staticmethod
+    def announcement(alias: str, kind: str) -> str:
+        """The progress line printed when ``alias`` starts being provisioned."""
+        return f"multidb: provisioning {alias!r} ({kind}) ..."
 
     def _real_name(self, alias: str) -> str:
         return str(self.specs[alias].settings.get("NAME", ""))
@@ -133,7 +148,7 @@ class DatabaseSession:
     def _activate(self, provisioned: Provisioned) -> None:
         """Point the alias at its test database (closing any connection to the real one first)."""
         alias = provisioned.alias
-        with guard.opened([alias]):
+        with self._opened([alias]):
             connections[alias].close()
         connections.settings[alias].update(provisioned.settings)
         self.provisioned[alias] = provisioned
@@ -141,12 +156,12 @@ class DatabaseSession:
     def _install(self, provisioned: Provisioned) -> None:
         alias, migrations = provisioned.alias, self.options.migrations
         start = time.perf_counter()
-        with guard.opened([alias]):
+        with self._opened([alias]):
             provisioned.details["schema"] = self.cache.install(
                 alias, self.cache_keys[alias], lambda: install_schema(alias, migrations), self._real_name(alias),
                 cloned=provisioned.details.get("cloned", False),
             )
-            self.baselines[alias] = Baseline.take(alias)
+            self._on_installed(alias)
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
 
@@ -164,7 +179,7 @@ class DatabaseSession:
         for alias in reversed(list(self.provisioned)):
             provisioned = self.provisioned.pop(alias)
             try:
-                with guard.opened([alias]):
+                with self._opened([alias]), contextlib.suppress(Exception):  # a broken connection is closed anyway
                     connections[alias].close()
                 provisioned.cleanup()
                 for record in provisioned.records:

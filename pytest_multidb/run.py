@@ -1,0 +1,198 @@
+"""The run object: what pytest-multidb knows about one pytest run, built from the config and kept in its stash.
+
+Like pytest's ``TempPathFactory.from_config``: ``MultiDB.from_config`` is called as soon as Django is set up
+(before the initial conftests, so the access guard is on while they import), and the hooks (``plugin.py``)
+and fixtures (``fixtures.py``) are a thin face over it. It holds the options, the tests' declarations, the
+session's databases (``session.DatabaseSession``), the aliases' baselines, the guard, and the aliases whose
+server stopped answering.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from .conf import database_specs
+from .emptying import Baseline
+from .isolation import AccessGuard, TestDatabases
+from .markers import Declaration, declaration
+from .provision import ProvisionError, select_kind
+from .session import DatabaseSession, SessionOptions
+
+RUN_KEY = pytest.StashKey["MultiDB"]()
+DECLARATION_KEY = pytest.StashKey[Declaration]()
+
+
+def provision_requests(entries: Iterable[str], aliases: Iterable[str]) -> dict[str, str]:
+    """``--multidb-provision ALIAS=KIND`` entries as ``{alias: kind}``; a usage error for a bad entry."""
+    known = list(aliases)
+    requested = {}
+    for entry in entries:
+        alias, sep, kind = entry.partition("=")
+        if not sep or not alias or not kind:
+            raise pytest.UsageError(f"multidb: --multidb-provision {entry!r}: expected ALIAS=KIND, e.g. b=process")
+        if alias not in known:
+            raise pytest.UsageError(
+                f"multidb: --multidb-provision {entry!r}: there is no database alias {alias!r} (known: "
+                f"{', '.join(known)}). Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
+            )
+        requested[alias] = kind
+    return requested
+
+
+class MultiDB:
+    """One run of pytest-multidb: options, declarations, databases, baselines and the access guard."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.guard = AccessGuard()
+        self.beside_pytest_django = config.pluginmanager.has_plugin("django")
+        self.specs = database_specs()
+        self.provision = provision_requests(getattr(config.known_args_namespace, "multidb_provision", None) or [],
+                                            self.specs)
+        self.declarations: dict[str, Declaration] = {}
+        self.needed: list[str] = []
+        self.baselines: dict[str, Baseline] = {}
+        #: alias -> the one line saying its server stopped answering; its later tests fail with it.
+        self.broken: dict[str, str] = {}
+        self.announced: set[str] = set()
+        self.session: DatabaseSession | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> MultiDB:
+        """Build the run and turn the access guard on (beside pytest-django, its blocker guards until a test of
+        ours starts, see ``fixtures.instead_of_pytest_django_blocker``)."""
+        run = cls(config)
+        run.guard.active = True
+        if not run.beside_pytest_django:
+            run.guard.install()
+        config.stash[RUN_KEY] = run
+        return run
+
+    def close(self) -> None:
+        self.guard.active = False
+        self.guard.uninstall()
+
+    # -- declarations -----------------------------------------------------------------------------------------
+
+    def read_declarations(self, items: list[pytest.Item]) -> None:
+        """Read every collected test's ``uses_db`` markers; unknown aliases fail the run before anything is made."""
+        for item in items:
+            found = declaration(item)
+            if found is not None:
+                item.stash[DECLARATION_KEY] = self.declarations[item.nodeid] = found
+        known = list(self.specs)
+        errors = []
+        for nodeid, found in self.declarations.items():
+            errors += [
+                f"{nodeid}: @pytest.mark.uses_db names unknown database alias {alias!r}; known aliases: "
+                f"{', '.join(known)}. Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
+                for alias in found.aliases
+                if alias not in known
+            ]
+            errors += [
+                f"{nodeid}: uses_db(transaction=[...]) names {alias!r}, which the marker does not declare. "
+                f"Fix: add {alias!r} to the marker's aliases."
+                for alias in found.committing
+                if alias not in found.aliases
+            ]
+        if errors:
+            raise pytest.UsageError("multidb:\n" + "\n".join(errors))
+        self.needed = list(dict.fromkeys(a for found in self.declarations.values() for a in found.aliases))
+
+    def announce(self, nodeid: str) -> list[str]:
+        """Progress lines for the aliases the session will provision when ``nodeid`` starts (once each)."""
+        if nodeid not in self.declarations:
+            return []
+        made = self.session.provisioned if self.session else {}
+        new = [alias for alias in self.needed if alias not in made and alias not in self.announced]
+        self.announced.update(new)
+        lines = []
+        for alias in new:
+            with suppress(ProvisionError):  # a bad kind is reported by the provisioning itself
+                lines.append(DatabaseSession.announcement(alias, select_kind(self.specs[alias], self.provision)))
+        return lines
+
+    # -- the session's databases ------------------------------------------------------------------------------
+
+    def start_session(self, tmp_dir: Callable[[], Path], report: Callable[[str], None]) -> DatabaseSession:
+        """The session's databases (nothing is provisioned yet)."""
+        cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
+        options = SessionOptions(
+            provision=self.provision,
+            migrations=not self.config.getoption("multidb_no_migrations"),
+            cache_dir=cache.mkdir("multidb") if cache is not None else None,
+            rebuild=self.config.getoption("multidb_rebuild"),
+        )
+        self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._take_baseline)
+        self.session.announced = self.announced
+        return self.session
+
+    def _take_baseline(self, alias: str) -> None:
+        self.baselines[alias] = Baseline.take(alias)
+
+    # -- tests ------------------------------------------------------------------------------------------------
+
+    def test_databases(self, item: pytest.Item) -> TestDatabases:
+        """The per-test state of ``item`` (its guard scope starts now)."""
+        found = item.stash.get(DECLARATION_KEY, None)
+        return TestDatabases(item.nodeid, self.guard, reset_sequences=bool(found and found.reset_sequences),
+                             baselines=self.baselines, diagnose=self.diagnose)
+
+    def diagnose(self, alias: str, error: BaseException) -> str | None:
+        """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every
+        later test of the alias fails with it); ``None`` when a fresh connection works."""
+        if alias in self.broken:
+            return self.broken[alias]
+        probe = connections.create_connection(alias)
+        try:
+            with self.guard.opened([alias]):
+                probe.ensure_connection()
+        except Exception as probe_error:
+            self.broken[alias] = self._server_gone(alias, error, probe_error)
+            return self.broken[alias]
+        finally:
+            with suppress(Exception):
+                probe.close()
+        return None
+
+    def diagnose_failure(self, aliases: Iterable[str], error: BaseException) -> str | None:
+        """For a test that failed with a database error: the line saying which alias's server is gone, if one is."""
+        from django.db import Error as DatabaseError
+
+        if not isinstance(error, DatabaseError):
+            return None
+        return next((line for alias in aliases if (line := self.diagnose(alias, error)) is not None), None)
+
+    def _server_gone(self, alias: str, error: BaseException, probe_error: BaseException) -> str:
+        settings = connections.settings[alias]
+        where = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+        provisioned = self.session.provisioned.get(alias) if self.session else None
+        kind = provisioned.kind if provisioned else "server"
+        if provisioned and provisioned.details.get("log"):
+            look = f"see its log {provisioned.details['log']}"
+        elif provisioned and provisioned.details.get("container"):
+            look = f"see `docker logs {provisioned.details['container']}`"
+        else:
+            look = "check that the server runs"
+        reason = (str(probe_error).strip().splitlines() or [type(probe_error).__name__])[0]
+        return (f"alias {alias!r}: its database server ({kind}, {where}) stopped answering ({reason}); {look}. "
+                f"Every later test that uses {alias!r} fails with this line.")
+
+
+def settings_source(config: pytest.Config) -> tuple[str, str] | None:
+    """Where the Django settings module comes from: the option, the ini key or the environment."""
+    options = config.known_args_namespace
+    for source, value in (
+        ("--multidb-settings", getattr(options, "multidb_settings", None)),
+        ("ini option multidb_settings", config.getini("multidb_settings")),
+        ("DJANGO_SETTINGS_MODULE", os.environ.get("DJANGO_SETTINGS_MODULE")),
+    ):
+        if value:
+            return source, value
+    return None
