@@ -144,7 +144,8 @@ class Owner:
 def _remove_database(record: dict[str, Any]) -> str | None:
     from .server import drop_owned
 
-    return drop_owned(record["alias"], record["settings"], record["name"], stamp_of(record["token"]), force=True)
+    note = drop_owned(record["alias"], record["settings"], record["name"], stamp_of(record["token"]), force=True)
+    return "never made" if note == "already gone" and record["state"] == "intent" else note
 
 
 def _remove_directory(path: str, token: str) -> str | None:
@@ -164,11 +165,14 @@ def _remove_directory(path: str, token: str) -> str | None:
 
 def _remove_process(record: dict[str, Any]) -> str | None:
     """Stop the recorded server process (only if its create time matches the record), then remove its dir."""
-    stopped = record.get("pid") is not None and kill(record["pid"], record["create_time"])
+    pid, created = record.get("pid"), record.get("create_time")
+    stopped = pid is not None and created is not None and kill(pid, created)
     left = _remove_directory(record["directory"], record["token"])
     if stopped or left is None:
         return None
-    return left
+    if pid is not None and is_alive(pid, None):
+        return f"pid {pid} is another process now: left alone; directory {left}"
+    return left if record["state"] == "made" or left != "already gone" else "never made"
 
 
 def _container_is_a_dead_runs(labels: dict[str, str], token: str) -> bool:
@@ -334,7 +338,7 @@ class Registry:
                 failed.append(f"{what} ({error}; retried next run)")
                 continue
             except Exception as error:
-                failed.append(f"{what} ({type(error).__name__}: {str(error).strip()}; record kept, retried next run)")
+                failed.append(f"{what} ({type(error).__name__}: {_first_line(error)}; retried next run)")
                 continue
             self.remove(path)
             removed.append(what if note is None else f"record of {what}: {note}")
@@ -343,3 +347,7 @@ class Registry:
 
 def _rank(order: list[str], kind: str) -> int:
     return order.index(kind) if kind in order else len(order)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]

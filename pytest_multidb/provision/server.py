@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import DatabaseSpec
@@ -45,11 +46,13 @@ def admin_cursor(alias: str, settings: dict[str, Any]) -> Iterator[tuple[Any, An
     """``(wrapper, cursor)`` on the server of ``settings``, outside any database (autocommit).
 
     Raises ``Unreachable`` when no connection can be made; errors of the statements run inside propagate.
+    The base class's ``_nodb_cursor``, not PostgreSQL's: when the ``postgres`` database cannot be reached, that
+    one falls back to a connection to the first configured PostgreSQL database, a real one.
     """
     wrapper = temporary_wrapper(alias, settings)
     connected = False
     try:
-        with wrapper.creation._nodb_cursor() as cursor:
+        with BaseDatabaseWrapper._nodb_cursor(wrapper) as cursor:
             connected = True
             yield wrapper, cursor
     except DatabaseError as error:
