@@ -142,7 +142,7 @@ class MultiDB:
         """The per-test state of ``item`` (its guard scope starts now)."""
         found = item.stash.get(DECLARATION_KEY, None)
         return TestDatabases(item.nodeid, self.guard, reset_sequences=bool(found and found.reset_sequences),
-                             baselines=self.baselines, diagnose=self.diagnose)
+                             baselines=self.baselines, diagnose=self.diagnose, broken=self.broken)
 
     def diagnose(self, alias: str, error: BaseException) -> str | None:
         """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every
