@@ -71,6 +71,8 @@ import os
 
 from sample_models.settings import *  # noqa: F403
 
+if os.environ.get("SERVER_REAL_NAME"):  # the configured NAME (it need not exist: nothing connects to it)
+    OTHER_DATABASES[os.environ["INNER_SERVER_ALIAS"]]["NAME"] = os.environ["SERVER_REAL_NAME"]  # noqa: F405
 if os.environ.get("FIXED_TEST_NAME"):
     alias, fixed = os.environ["INNER_SERVER_ALIAS"], os.environ["FIXED_TEST_NAME"]
     spec = OTHER_DATABASES[alias]  # noqa: F405
@@ -79,6 +81,7 @@ if os.environ.get("FIXED_TEST_NAME"):
 
 #: One test writing a row on the server alias; it pauses inside when PAUSE_AT=test.
 TEST = '''
+import json
 import os
 
 import pytest
@@ -87,11 +90,13 @@ from inner_helpers import SERVER, add, count
 
 
 @pytest.mark.uses_db(SERVER)
-def test_writes():
+def test_writes(multidb):
     add(SERVER, "row")
     if os.environ.get("PAUSE_AT") == "test":
         from inner_pause import pause
 
+        with open(os.environ["PAUSE_READY"] + ".json", "w") as out:  # what the plugin says it provisioned
+            json.dump(multidb[SERVER], out, default=str)
         pause()
     assert count(SERVER) == 1
 '''
@@ -130,6 +135,10 @@ class Paused:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def info(self) -> dict:
+        """The ``multidb`` fixture's entry of the server alias, written by a run paused mid-test."""
+        return json.loads(self.ready.with_name(self.ready.name + ".json").read_text())
+
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -142,8 +151,8 @@ class Paused:
 class Runs:
     """Inner runs of one test, sharing a registry directory (``MULTIDB_REGISTRY``)."""
 
-    def __init__(self, pytester: pytest.Pytester, backend: Backend) -> None:
-        self.pytester, self.backend = pytester, backend
+    def __init__(self, pytester: pytest.Pytester, backend: Backend, **env: str) -> None:
+        self.pytester, self.backend, self.extra = pytester, backend, env
         self.registry = pytester.path / "registry"
         self.started: list[Paused] = []
 
@@ -153,7 +162,7 @@ class Runs:
         for name in ("PYTEST_XDIST_WORKER", "FIXED_TEST_NAME", "PAUSE_AT", "PYTEST_ADDOPTS", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         env.update({"MULTIDB_REGISTRY": str(self.registry), "INNER_SERVER_ALIAS": self.backend.alias, **IMAGES,
-                    **DOCKER_ENV, **extra})
+                    **DOCKER_ENV, **self.extra, **extra})
         env["MULTIDB_SAMPLE_PG" if self.backend.pg else "MULTIDB_SAMPLE_MARIA"] = "1"
         if fixed:
             env["FIXED_TEST_NAME"] = fixed
@@ -165,14 +174,16 @@ class Runs:
         return [sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:randomly", "-p", "inner_pause",
                 "--multidb-settings", "kill_settings", *args]
 
-    def start(self, name: str, pause_at: str, *args: str, fixed: str | None = None) -> Paused:
-        """Start an inner run of ``test_kill.py`` that pauses at ``pause_at`` (not waited for yet)."""
+    def start(self, name: str, pause_at: str, *args: str, fixed: str | None = None, cache: bool = False) -> Paused:
+        """Start an inner run of ``test_kill.py`` that pauses at ``pause_at`` (not waited for yet); ``cache``: with
+        pytest's cache, so with the schema cache (PostgreSQL templates)."""
         ready, release = self.pytester.path / f"{name}.ready", self.pytester.path / f"{name}.release"
         log = self.pytester.path / f"{name}.log"
         env = self.env(fixed, None if fixed else f"{name}{uuid.uuid4().hex[:6]}", PAUSE_AT=pause_at,
                        PAUSE_READY=str(ready), PAUSE_RELEASE=str(release))
         with log.open("w") as out:
-            process = subprocess.Popen(self.command("-p", "no:cacheprovider", *args, "test_kill.py"),
+            process = subprocess.Popen(self.command(*(() if cache else ("-p", "no:cacheprovider")), *args,
+                                                    "test_kill.py"),
                                        cwd=self.pytester.path, env=env, stdout=out, stderr=subprocess.STDOUT)
         paused = Paused(name, process, ready, release, log)
         self.started.append(paused)
@@ -188,9 +199,11 @@ class Runs:
                 assert time.monotonic() < deadline, f"run {run.name} never reached its moment:\n{run.output()}"
                 time.sleep(0.05)
 
-    def run(self, *args: str, fixed: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(self, *args: str, fixed: str | None = None, cache: bool = False,
+            timeout: float = 120) -> subprocess.CompletedProcess:
         """A plain (not paused) inner run to its end; ``args`` name the test file or ``--multidb-clean``."""
-        return subprocess.run(self.command("-p", "no:cacheprovider", *args), cwd=self.pytester.path,
+        return subprocess.run(self.command(*(() if cache else ("-p", "no:cacheprovider")), *args),
+                              cwd=self.pytester.path,
                               env=self.env(fixed, None if fixed else f"next{uuid.uuid4().hex[:6]}"),
                               capture_output=True, text=True, timeout=timeout)
 
@@ -394,3 +407,144 @@ def test_a_database_under_the_fixed_name_that_is_not_ours_survives(pytester, inn
         runs.stop_all()
         drop(servers, backend, theirs)
         drop(servers, backend, shared)
+
+
+# -- process and container kinds ------------------------------------------------------------------------------------
+
+
+def test_process_kind_killed_at_each_moment(pytester, inner, servers, real):
+    """Killed before the server was spawned (initdb done), before CREATE DATABASE, mid-test (fixed name) and
+    during teardown: the next run stops exactly the recorded servers (pid and create time) and removes their
+    stamped directories."""
+    write_project(pytester)
+    before = real.contents()
+    runs = Runs(pytester, POSTGRES)
+    moments = {
+        "pspawn": "pytest_multidb.provision.process:ServerProcess._spawn",
+        "pcreate": "pytest_multidb.provision.server:create_database",
+        "pdown": "pytest_multidb.provision.process:ServerProcess.close",
+    }
+    try:
+        paused = {name: runs.start(name, at, "--multidb-provision", "b=process") for name, at in moments.items()}
+        paused["pmid"] = runs.start("pmid", "test", "--multidb-provision", "b=process", fixed="multidb_fixed")
+        runs.wait(*paused.values())
+        records = {name: runs.records_of(run)[0] for name, run in paused.items()}
+        assert "pid" not in records["pspawn"] and records["pspawn"]["state"] == "intent"
+        for name in ("pcreate", "pmid", "pdown"):
+            assert alive(records[name]["pid"]), name
+        for run in paused.values():
+            run.kill()
+        for record in records.values():
+            assert Path(record["directory"]).is_dir()
+
+        done = runs.run("test_quick.py")
+
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(lines(done.stdout, "multidb: removed leftover ")) == sorted(
+            f"multidb: removed leftover server process {record.get('pid', '(not started)')} ({record['directory']}) "
+            f"of alias 'b', left by pid {paused[name].process.pid}"
+            for name, record in records.items()
+        ), done.stdout
+        for record in records.values():
+            assert not Path(record["directory"]).exists()
+            assert "pid" not in record or not alive(record["pid"])
+        assert list(runs.registry.iterdir()) == []
+        assert real.contents() == before
+    finally:
+        runs.stop_all()
+
+
+def test_container_kind_killed_at_each_moment(pytester, inner, real):
+    """Killed after Docker created the container but before it started (no id recorded yet), mid-test (fixed
+    name) and during teardown: the next run finds each container by its run's label and removes it."""
+    write_project(pytester)
+    before = real.contents()
+    runs = Runs(pytester, POSTGRES)
+    moments = {
+        "cstart": "testcontainers.core.docker_client:DockerClient.start",  # created, not started
+        "cdown": "pytest_multidb.provision.container:_stop",
+    }
+    args = ("--multidb-provision", "b=container")
+    try:
+        paused = {name: runs.start(name, at, *args) for name, at in moments.items()}
+        paused["cmid"] = runs.start("cmid", "test", *args, fixed="multidb_fixed")
+        runs.wait(*paused.values())
+        records = {name: runs.records_of(run)[0] for name, run in paused.items()}
+        assert records["cstart"]["id"] is None and records["cstart"]["state"] == "intent"
+        assert records["cmid"]["id"] and records["cdown"]["state"] == "made"
+        for run in paused.values():
+            run.kill()
+        for record in records.values():
+            assert len(docker_ids(record["token"])) == 1
+
+        done = runs.run("test_quick.py")
+
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(lines(done.stdout, "multidb: removed leftover ")) == sorted([
+            f"multidb: removed leftover container labelled pytest-multidb.token={records['cstart']['token']} "
+            f"(being started) of alias 'b', left by pid {paused['cstart'].process.pid}",
+            *(f"multidb: removed leftover container {records[name]['id'][:12]} of alias 'b', left by pid "
+              f"{paused[name].process.pid}" for name in ("cmid", "cdown")),
+        ]), done.stdout
+        for record in records.values():
+            assert docker_ids(record["token"]) == []
+        assert list(runs.registry.iterdir()) == []
+        assert real.contents() == before
+    finally:
+        runs.stop_all()
+        for record in runs.records():
+            for cid in docker_ids(record["token"]):
+                subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+# -- the schema cache's templates --------------------------------------------------------------------------------
+
+
+def test_a_cloned_test_database_is_stamped_and_templates_are_dropped_by_exact_name_only(pytester, inner, servers,
+                                                                                       real):
+    """A test database cloned from the cache's template is stamped too (comments are not copied), so a killed
+    run's clone is removed; a rebuild replaces only the template this cache made, never another database that
+    the old ``LIKE 'multidb_tpl_<name>_%'`` pattern matched."""
+    write_project(pytester)
+    before = real.contents()
+    real_name = f"multidb_tplchk_{uuid.uuid4().hex[:8]}"
+    runs = Runs(pytester, POSTGRES, SERVER_REAL_NAME=real_name)
+    lookalike = f"multidb_tpl_{real_name}_0123456789abcdef"  # not ours: made by someone else
+    servers.pg(f'CREATE DATABASE "{lookalike}"')
+    servers.pg("CREATE TABLE precious (id int PRIMARY KEY)", lookalike)
+    servers.pg("INSERT INTO precious VALUES (1)", lookalike)
+
+    def templates() -> set[str]:
+        return databases_named(servers, POSTGRES, f"multidb_tpl_{real_name}_")
+
+    try:
+        built = runs.run("test_kill.py", cache=True)
+        assert built.returncode == 0, built.stdout + built.stderr
+        index = json.loads((pytester.path / ".pytest_cache" / "d" / "multidb" / "templates.json").read_text())
+        [template] = templates() - {lookalike}
+        assert index["templates"] == [{"server": server_of(POSTGRES), "name": template}]
+        assert database_stamp(servers, POSTGRES, template) == (True, f"pytest-multidb template {index['id']}")
+
+        clone = runs.start("clone", "test", cache=True)
+        runs.wait(clone)
+        [record] = runs.records_of(clone)
+        assert clone.info()["cloned"] is True
+        assert database_stamp(servers, POSTGRES, record["name"]) == (True, f"pytest-multidb {record['token']}")
+        clone.kill()
+        cleaned = runs.run("--multidb-clean")
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+        assert f"multidb: removed database {record['name']!r}" in cleaned.stdout
+        assert database_stamp(servers, POSTGRES, record["name"]) == (False, None)
+
+        oid = f"SELECT oid FROM pg_database WHERE datname = '{template}'"
+        first_oid = servers.pg(oid)
+        rebuilt = runs.run("test_kill.py", "--multidb-rebuild", cache=True)
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert templates() == {template, lookalike}
+        assert servers.pg(oid) != first_oid  # ours was dropped (by its exact name) and made again
+        assert servers.pg("SELECT * FROM precious", lookalike) == [(1,)]
+        assert real.contents() == before
+    finally:
+        runs.stop_all()
+        for name in templates():
+            drop(servers, POSTGRES, name)
