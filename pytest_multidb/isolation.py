@@ -185,6 +185,8 @@ class TestDatabases:
     reset_sequences: bool = False
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
     diagnose: Diagnose = lambda alias, error: None
+    #: alias -> the line already given saying its server is gone (the run's); their failures are not repeated.
+    broken: Mapping[str, str] = field(default_factory=dict)
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
@@ -284,7 +286,10 @@ class TestDatabases:
                 self._problems.append(f"{self.test_id}: {description} failed: {_first_line(error)}")
                 return
             failure = error
+        said = alias in self.broken
         diagnosis = self._replace_connection(alias, failure)
+        if said:
+            return
         if diagnosis is None and retry:
             try:
                 step()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from . import fixtures
-from .conf import ConfigurationError
+from .conf import ConfigurationError, validate_settings
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_session,
     _multidb_test,
@@ -78,6 +78,7 @@ def _setup_django(config: pytest.Config) -> bool:
                 ) from error
             os.environ["DJANGO_SETTINGS_MODULE"] = module
         try:
+            validate_settings()  # wrong types in DATABASES would otherwise crash inside django.setup()
             django.setup()
         except ConfigurationError as error:
             raise pytest.UsageError(f"multidb: {error}") from error

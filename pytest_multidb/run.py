@@ -82,12 +82,16 @@ class MultiDB:
 
     def read_declarations(self, items: list[pytest.Item]) -> None:
         """Read every collected test's ``uses_db`` markers; unknown aliases fail the run before anything is made."""
+        errors = []
         for item in items:
-            found = declaration(item)
+            try:
+                found = declaration(item)
+            except pytest.UsageError as error:  # a marker that does not fit the signature: all are listed
+                errors.append(str(error).removeprefix("multidb: "))
+                continue
             if found is not None:
                 item.stash[DECLARATION_KEY] = self.declarations[item.nodeid] = found
         known = list(self.specs)
-        errors = []
         for nodeid, found in self.declarations.items():
             errors += [
                 f"{nodeid}: @pytest.mark.uses_db names unknown database alias {alias!r}; known aliases: "
@@ -101,6 +105,8 @@ class MultiDB:
                 for alias in found.committing
                 if alias not in found.aliases
             ]
+        if len(errors) == 1:
+            raise pytest.UsageError(f"multidb: {errors[0]}")
         if errors:
             raise pytest.UsageError("multidb:\n" + "\n".join(errors))
         self.needed = list(dict.fromkeys(a for found in self.declarations.values() for a in found.aliases))
@@ -142,7 +148,7 @@ class MultiDB:
         """The per-test state of ``item`` (its guard scope starts now)."""
         found = item.stash.get(DECLARATION_KEY, None)
         return TestDatabases(item.nodeid, self.guard, reset_sequences=bool(found and found.reset_sequences),
-                             baselines=self.baselines, diagnose=self.diagnose)
+                             baselines=self.baselines, diagnose=self.diagnose, broken=self.broken)
 
     def diagnose(self, alias: str, error: BaseException) -> str | None:
         """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every
