@@ -16,7 +16,7 @@ Public API::
 
 from .conf import ConfigurationError
 from .db import ConnectionInfo, connections
-from .isolation import DatabaseAccessError
+from .guard import DatabaseAccessError
 from .routing import use_db
 from .schema import SchemaBuilder
 from .transaction import InDoubtTransactionError, PartialCommitError, atomic

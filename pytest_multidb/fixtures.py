@@ -18,7 +18,7 @@ from django.db import connections
 from . import routing
 from .isolation import TestDatabases
 from .provision import ProvisionError
-from .run import RUN_KEY, MultiDB
+from .run import MultiDB
 from .schema import SchemaBuilder
 from .session import DatabaseSession
 
@@ -27,7 +27,7 @@ TEST_KEY = pytest.StashKey[TestDatabases]()
 
 def current_run(request: pytest.FixtureRequest) -> MultiDB | None:
     """The run object; ``None`` when no Django settings are configured."""
-    return request.config.stash.get(RUN_KEY, None)
+    return MultiDB.of(request.config)
 
 
 def current_databases(request: pytest.FixtureRequest) -> TestDatabases:

@@ -7,14 +7,11 @@ turns it off. A project without Django settings is left alone. The state lives i
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from . import fixtures
-from .conf import ConfigurationError, validate_settings
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_session,
     _multidb_test,
@@ -27,7 +24,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
 )
 from .markers import MARKER_HELP
 from .provision.registry import Registry
-from .run import RUN_KEY, MultiDB, settings_source
+from .run import MultiDB
 
 __all__ = [
     "_multidb_session",
@@ -54,54 +51,6 @@ __all__ = [
 WORKER_LINES_KEY = pytest.StashKey[list[str]]()
 
 
-def _setup_django(config: pytest.Config) -> bool:
-    """Configure Django (once) and wire the multi-DB layer; ``False`` when no settings are known."""
-    import django
-    from django.apps import apps
-    from django.conf import settings
-
-    from .apps import wire_layer
-
-    if not apps.ready:
-        found = settings_source(config)
-        if found is None and not settings.configured:
-            return False
-        if found is not None and not settings.configured:
-            source, module = found
-            try:
-                importlib.import_module(module)
-            except Exception as error:
-                raise pytest.UsageError(
-                    f"multidb: the Django settings module {module!r} (from {source}) cannot be imported: "
-                    f"{type(error).__name__}: {error}. Fix: correct {source}, or put the module's directory on "
-                    "sys.path (ini option 'pythonpath')."
-                ) from error
-            os.environ["DJANGO_SETTINGS_MODULE"] = module
-        try:
-            validate_settings()  # wrong types in DATABASES would otherwise crash inside django.setup()
-            django.setup()
-        except ConfigurationError as error:
-            raise pytest.UsageError(f"multidb: {error}") from error
-    try:
-        wire_layer()
-    except ConfigurationError as error:
-        raise pytest.UsageError(f"multidb: {error}") from error
-    return True
-
-
-def _start_run(config: pytest.Config) -> None:
-    """Set Django up and build the run object (guard on) once, as soon as the settings are known."""
-    if RUN_KEY not in config.stash and _setup_django(config):
-        MultiDB.from_config(config)
-
-
-def _run(config: pytest.Config) -> MultiDB | None:
-    return config.stash.get(RUN_KEY, None)
-
-
-# -- hooks ------------------------------------------------------------------------------------------------
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("multidb", "pytest-multidb (several Django databases)")
     group.addoption("--multidb-settings", metavar="MODULE",
@@ -121,12 +70,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # Before the initial conftests load (pytest's own impl is trylast), so they can import models and the
     # guard already blocks their database access; after the 'pythonpath' ini option is applied (tryfirst).
-    _start_run(early_config)
+    MultiDB.start(early_config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    _start_run(config)
+    MultiDB.start(config)
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -145,7 +94,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = _run(config)
+    run = MultiDB.of(config)
     if run is not None:
         run.close()
 
@@ -153,7 +102,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)  # after -k / -m / --deselect: only the selected tests' aliases count
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Read every test's ``uses_db`` markers; unknown aliases fail the run before anything is provisioned."""
-    run = _run(config)
+    run = MultiDB.of(config)
     if run is not None:
         run.read_declarations(items)
         return
@@ -168,7 +117,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(tryfirst=True)  # before pytest_runtest_logstart, where the reporter writes the file name
 def pytest_runtest_protocol(item: pytest.Item) -> None:
     """Announce the aliases the first test that needs them will provision, before the test's line starts."""
-    run = _run(item.config)
+    run = MultiDB.of(item.config)
     if run is not None:
         lines = run.announce(item.nodeid)
         if lines:
@@ -181,7 +130,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A test that failed because an alias's server died gets one line saying so, not the driver's traceback."""
     report = yield
-    run = _run(item.config)
+    run = MultiDB.of(item.config)
     state = item.stash.get(fixtures.TEST_KEY, None)
     if run is not None and state is not None and report.failed and call.excinfo is not None:
         diagnosis = run.diagnose_failure(state.aliases, call.excinfo.value)
@@ -191,7 +140,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = _run(config)
+    run = MultiDB.of(config)
     if run is None:
         return []
     return [f"multidb: aliases {', '.join(run.specs)} (provisioned on first use)"]
@@ -210,7 +159,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """One line per provisioned alias: kind, engine, test database, seconds to provision + install."""
-    run = _run(config)
+    run = MultiDB.of(config)
     session = run.session if run is not None else None
     lines = [*(session.summary if session else []), *config.stash.get(WORKER_LINES_KEY, [])]
     if lines:

@@ -9,6 +9,7 @@ server stopped answering.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
@@ -17,9 +18,10 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from .conf import database_specs
+from .conf import ConfigurationError, database_specs, validate_settings
 from .emptying import Baseline
-from .isolation import AccessGuard, TestDatabases
+from .guard import AccessGuard
+from .isolation import TestDatabases
 from .markers import Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .session import DatabaseSession, SessionOptions
@@ -62,6 +64,18 @@ class MultiDB:
         self.broken: dict[str, str] = {}
         self.announced: set[str] = set()
         self.session: DatabaseSession | None = None
+
+    @staticmethod
+    def of(config: pytest.Config) -> MultiDB | None:
+        """The run of ``config``; ``None`` when no Django settings are configured."""
+        return config.stash.get(RUN_KEY, None)
+
+    @classmethod
+    def start(cls, config: pytest.Config) -> MultiDB | None:
+        """Set Django up and build the run (once), as soon as the settings are known; ``None`` without settings."""
+        if RUN_KEY not in config.stash and setup_django(config):
+            cls.from_config(config)
+        return config.stash.get(RUN_KEY, None)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> MultiDB:
@@ -202,3 +216,38 @@ def settings_source(config: pytest.Config) -> tuple[str, str] | None:
         if value:
             return source, value
     return None
+
+
+def setup_django(config: pytest.Config) -> bool:
+    """Configure Django (once) and wire the multi-DB layer; ``False`` when no settings are known."""
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    from .apps import wire_layer
+
+    if not apps.ready:
+        found = settings_source(config)
+        if found is None and not settings.configured:
+            return False
+        if found is not None and not settings.configured:
+            source, module = found
+            try:
+                importlib.import_module(module)
+            except Exception as error:
+                raise pytest.UsageError(
+                    f"multidb: the Django settings module {module!r} (from {source}) cannot be imported: "
+                    f"{type(error).__name__}: {error}. Fix: correct {source}, or put the module's directory on "
+                    "sys.path (ini option 'pythonpath')."
+                ) from error
+            os.environ["DJANGO_SETTINGS_MODULE"] = module
+        try:
+            validate_settings()  # wrong types in DATABASES would otherwise crash inside django.setup()
+            django.setup()
+        except ConfigurationError as error:
+            raise pytest.UsageError(f"multidb: {error}") from error
+    try:
+        wire_layer()
+    except ConfigurationError as error:
+        raise pytest.UsageError(f"multidb: {error}") from error
+    return True

@@ -2,7 +2,7 @@
 
 FIXTURE_DECLARED = '''
     import pytest
-    from pytest_multidb.isolation import DatabaseAccessError
+    from pytest_multidb import DatabaseAccessError
     from sample_models.artists.models import Artist
     from sample_models.factories import ArtistFactory, WidgetFactory
     from sample_models.widgets.models import Widget

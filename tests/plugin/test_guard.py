@@ -76,7 +76,7 @@ def test_every_way_to_an_undeclared_alias_is_blocked(inner, pytester):
     pytester.makepyfile(test_guarded=GUARDED)
     run = inner("-p", "no:cacheprovider")
     run.result.assert_outcomes(passed=3, failed=6)
-    errors = dict(re.findall(r"^E\s+pytest_multidb\.isolation\.DatabaseAccessError: (test_guarded\.py::\w+) (.*)$",
+    errors = dict(re.findall(r"^E\s+pytest_multidb\.guard\.DatabaseAccessError: (test_guarded\.py::\w+) (.*)$",
                              run.out, re.MULTILINE))
     undeclared = "touched database alias 'b', which it did not declare"
     assert errors == {

@@ -8,7 +8,7 @@ def test_marker_levels_add_up(inner, pytester):
     pytester.makepyfile(test_levels='''
         import pytest
         from django.db import connections
-        from pytest_multidb.isolation import DatabaseAccessError
+        from pytest_multidb import DatabaseAccessError
 
         pytestmark = pytest.mark.uses_db("a")
 

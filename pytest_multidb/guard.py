@@ -1,0 +1,86 @@
+"""The access guard: a test (or code outside any test) touching a database alias it did not declare fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db.backends.base.base import (
+    NO_DB_ALIAS,  # the maintenance connection of creation code
+    BaseDatabaseWrapper,
+)
+
+
+class DatabaseAccessError(RuntimeError):
+    """A test touched a database alias it did not declare."""
+
+
+class AccessGuard:
+    """Blocks every connection of an alias that the running test did not declare.
+
+    Django's own guard (``SimpleTestCase.databases``) patches methods of the connection objects of the
+    current thread, so it misses other threads, ``atomic(using=...)`` on an open connection and raw
+    cursors of connections opened earlier. Every one of those passes through ``ensure_connection``, so the
+    check sits there, once, for all threads. ORM query code is not touched.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.allowed: frozenset[str] = frozenset()
+        self.test_id = ""
+        self.declared: tuple[str, ...] = ()
+        self._original: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        if self._original is not None:
+            return
+        original = self._original = BaseDatabaseWrapper.ensure_connection
+        guard = self
+
+        def ensure_connection(wrapper: BaseDatabaseWrapper) -> None:
+            if guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS:
+                raise DatabaseAccessError(guard.message(wrapper.alias))
+            original(wrapper)
+
+        ensure_connection.__wrapped__ = original  # type: ignore[attr-defined]
+        BaseDatabaseWrapper.ensure_connection = ensure_connection  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            BaseDatabaseWrapper.ensure_connection = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def message(self, alias: str) -> str:
+        who = self.test_id or "code outside a test (a conftest, a module imported at collection, a session fixture)"
+        wanted = ", ".join(repr(a) for a in (*self.declared, alias))
+        if not self.declared:
+            return (
+                f"{who} touched database alias {alias!r} without declaring any database. "
+                f"Add @pytest.mark.uses_db({wanted}) to the test, or call uses_db({alias!r}) in a fixture it uses."
+            )
+        return (
+            f"{who} touched database alias {alias!r}, which it did not declare "
+            f"(declared: {', '.join(self.declared)}). Use @pytest.mark.uses_db({wanted})."
+        )
+
+    def start_test(self, test_id: str) -> None:
+        self.test_id, self.declared, self.allowed = test_id, (), frozenset()
+
+    def allow(self, aliases: Iterable[str]) -> None:
+        new = [a for a in aliases if a not in self.declared]
+        self.declared = (*self.declared, *new)
+        self.allowed = self.allowed | set(new)
+
+    def end_test(self) -> None:
+        self.test_id, self.declared, self.allowed = "", (), frozenset()
+
+    @contextmanager
+    def opened(self, aliases: Iterable[str]) -> Iterator[None]:
+        """Let the plugin itself use ``aliases`` (provisioning, schema, emptying tables)."""
+        saved = self.allowed
+        self.allowed = saved | set(aliases)
+        try:
+            yield
+        finally:
+            self.allowed = saved
