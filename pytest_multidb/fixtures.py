@@ -16,6 +16,7 @@ from django.db import Error as DatabaseError
 from django.db import connections
 
 from . import routing
+from .compat.testcases import class_declaration, django_test_class
 from .isolation import TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
@@ -285,7 +286,7 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
     found = run.declarations.get(node.nodeid)
     with instead_of_pytest_django_blocker(request, run):
         try:
-            if found is not None:
+            if found is not None and not found.django_class:  # Django's test classes isolate themselves
                 open_aliases(request, found.aliases, list(found.committing))
             yield
         finally:
@@ -293,6 +294,29 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
             del node.stash[TEST_KEY]
     if problems:
         pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="class")
+def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Django test class: provision its ``databases`` and allow them from ``setUpClass`` to ``tearDownClass``.
+
+    Django's class machinery isolates the class itself (class-wide atomics, ``setUpTestData``, ``fixtures``,
+    ``TransactionTestCase``'s flush, ``serialized_rollback``); it is not wrapped twice. Runs before the class's
+    ``setUpClass`` (plugin autouse fixtures come before the class's own).
+    """
+    run = current_run(request)
+    cls = django_test_class(request.node) if run is not None else None
+    found = class_declaration(cls, run.specs) if cls is not None and run is not None else None
+    if found is None or run is None or run.beside_pytest_django:  # beside pytest-django, it owns these
+        yield
+        return
+    session: DatabaseSession = request.getfixturevalue("_multidb_session")
+    try:
+        session.ensure(found.aliases)
+    except ProvisionError as error:
+        stop_run(request, f"multidb: {error}")
+    with run.guard.django_class(cls.__qualname__, found.aliases):
+        yield
 
 
 # -- beside pytest-django -------------------------------------------------------------------------------
@@ -308,7 +332,8 @@ PYTEST_DJANGO_FIXTURES = frozenset(
 
 def owned_by_pytest_django(request: pytest.FixtureRequest, run: MultiDB) -> bool:
     return run.beside_pytest_django and (
-        request.node.get_closest_marker("django_db") is not None
+        django_test_class(request.node) is not None
+        or request.node.get_closest_marker("django_db") is not None
         or bool(PYTEST_DJANGO_FIXTURES.intersection(request.fixturenames))
     )
 

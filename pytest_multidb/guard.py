@@ -30,6 +30,9 @@ class AccessGuard:
         self.allowed: frozenset[str] = frozenset()
         self.test_id = ""
         self.declared: tuple[str, ...] = ()
+        #: A Django test class running now (``databases`` is its declaration): its name and aliases.
+        self.test_class = ""
+        self.class_aliases: tuple[str, ...] = ()
         self._original: Callable[..., Any] | None = None
 
     def install(self) -> None:
@@ -52,6 +55,12 @@ class AccessGuard:
             self._original = None
 
     def message(self, alias: str) -> str:
+        if self.test_class:
+            declared = ", ".join(repr(a) for a in self.class_aliases) or "nothing"
+            return (
+                f"{self.test_id or self.test_class} touched database alias {alias!r}, which its class does not declare "
+                f"(databases = {{{declared}}}). Fix: add {alias!r} to {self.test_class}.databases."
+            )
         who = self.test_id or "code outside a test (a conftest, a module imported at collection, a session fixture)"
         wanted = ", ".join(repr(a) for a in (*self.declared, alias))
         if not self.declared:
@@ -65,7 +74,7 @@ class AccessGuard:
         )
 
     def start_test(self, test_id: str) -> None:
-        self.test_id, self.declared, self.allowed = test_id, (), frozenset()
+        self.test_id, self.declared, self.allowed = test_id, self.class_aliases, frozenset(self.class_aliases)
 
     def allow(self, aliases: Iterable[str]) -> None:
         new = [a for a in aliases if a not in self.declared]
@@ -73,7 +82,18 @@ class AccessGuard:
         self.allowed = self.allowed | set(new)
 
     def end_test(self) -> None:
-        self.test_id, self.declared, self.allowed = "", (), frozenset()
+        self.test_id, self.declared, self.allowed = "", self.class_aliases, frozenset(self.class_aliases)
+
+    @contextmanager
+    def django_class(self, name: str, aliases: Iterable[str]) -> Iterator[None]:
+        """While a Django test class runs (``setUpClass`` to ``tearDownClass``): its ``databases`` are allowed."""
+        self.test_class, self.class_aliases = name, tuple(aliases)
+        self.declared, self.allowed = self.class_aliases, frozenset(self.class_aliases)
+        try:
+            yield
+        finally:
+            self.test_class, self.class_aliases = "", ()
+            self.declared, self.allowed = (), frozenset()
 
     @contextmanager
     def opened(self, aliases: Iterable[str]) -> Iterator[None]:

@@ -22,11 +22,17 @@ KEYWORDS = ("transaction", "reset_sequences")
 
 @dataclass(frozen=True)
 class Declaration:
-    """What a test's ``uses_db`` markers ask for."""
+    """What a test asks for: through ``uses_db`` markers, pytest-django's ``django_db`` or a Django test class."""
 
     aliases: tuple[str, ...]
     committing: tuple[str, ...]
     reset_sequences: bool
+    #: Where it was declared: ``uses_db``, ``django_db`` or ``<Class>.databases``.
+    source: str = MARKER
+    #: A Django test class: Django's class machinery isolates it; the plugin provisions and allows its aliases.
+    django_class: bool = False
+    #: Django's ``serialized_rollback``: the aliases' install-time contents are serialized to be restored.
+    serialized_rollback: bool = False
 
 
 def _aliases(value: object) -> TypeGuard[Sequence[str]]:

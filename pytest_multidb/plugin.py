@@ -13,6 +13,7 @@ import pytest
 
 from . import fixtures
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
+    _multidb_django_class,
     _multidb_session,
     _multidb_test,
     db_queries,
@@ -27,6 +28,7 @@ from .provision.registry import Registry
 from .run import MultiDB
 
 __all__ = [
+    "_multidb_django_class",
     "_multidb_session",
     "_multidb_test",
     "db_queries",
@@ -34,6 +36,7 @@ __all__ = [
     "multidb_atomic",
     "pytest_addoption",
     "pytest_cmdline_main",
+    "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_load_initial_conftests",
@@ -143,7 +146,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = MultiDB.of(config)
     if run is None:
         return []
-    return [f"multidb: aliases {', '.join(run.specs)} (provisioned on first use)"]
+    return [f"multidb: aliases {', '.join(run.specs)}"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After "collected N items": which aliases the selected tests need, and through which declarations."""
+    run = MultiDB.of(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if run is not None and reporter is not None and session.config.option.verbose >= 0:
+        reporter.write_line(run.needs())
 
 
 @pytest.hookimpl(optionalhook=True)

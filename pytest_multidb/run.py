@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from .compat.testcases import class_declaration, django_test_class
 from .conf import ConfigurationError, database_specs, validate_settings
 from .emptying import Baseline
 from .guard import AccessGuard
 from .isolation import TestDatabases
-from .markers import Declaration, declaration
+from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .session import DatabaseSession, SessionOptions
 
@@ -59,6 +60,10 @@ class MultiDB:
                                             self.specs)
         self.declarations: dict[str, Declaration] = {}
         self.needed: list[str] = []
+        #: How a test declares its aliases, tried in order (``compat.pytest_django`` adds ``django_db``).
+        self.declaration_sources: list[Callable[[pytest.Item], Declaration | None]] = [declaration]
+        #: Aliases a ``serialized_rollback`` test uses: their install-time contents are serialized.
+        self.serialized: set[str] = set()
         self.baselines: dict[str, Baseline] = {}
         #: alias -> the one line saying its server stopped answering; its later tests fail with it.
         self.broken: dict[str, str] = {}
@@ -95,21 +100,24 @@ class MultiDB:
     # -- declarations -----------------------------------------------------------------------------------------
 
     def read_declarations(self, items: list[pytest.Item]) -> None:
-        """Read every collected test's ``uses_db`` markers; unknown aliases fail the run before anything is made."""
+        """Read every collected test's declaration (``uses_db``, ``django_db``, a Django test class's
+        ``databases``); unknown aliases and malformed markers fail the run before anything is provisioned."""
         errors = []
         for item in items:
             try:
-                found = declaration(item)
-            except pytest.UsageError as error:  # a marker that does not fit the signature: all are listed
+                found = self._declaration(item)
+            except pytest.UsageError as error:  # a marker that does not fit its signature: all are listed
                 errors.append(str(error).removeprefix("multidb: "))
                 continue
             if found is not None:
                 item.stash[DECLARATION_KEY] = self.declarations[item.nodeid] = found
         known = list(self.specs)
         for nodeid, found in self.declarations.items():
+            where = "@pytest.mark.uses_db" if found.source == MARKER else found.source
             errors += [
-                f"{nodeid}: @pytest.mark.uses_db names unknown database alias {alias!r}; known aliases: "
-                f"{', '.join(known)}. Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
+                f"{nodeid}: {where} names unknown database alias {alias!r}; known aliases: {', '.join(known)}. "
+                f"Fix: use one of them{'' if found.source == MARKER else ' in ' + found.source}, or add the alias "
+                "to DATABASES or OTHER_DATABASES."
                 for alias in found.aliases
                 if alias not in known
             ]
@@ -124,6 +132,26 @@ class MultiDB:
         if errors:
             raise pytest.UsageError("multidb:\n" + "\n".join(errors))
         self.needed = list(dict.fromkeys(a for found in self.declarations.values() for a in found.aliases))
+        self.serialized = {a for found in self.declarations.values() if found.serialized_rollback
+                           for a in found.aliases}
+
+    def _declaration(self, item: pytest.Item) -> Declaration | None:
+        cls = django_test_class(item)
+        if cls is not None:  # Django's test class: its databases, whatever markers say
+            return class_declaration(cls, self.specs)
+        return next((found for source in self.declaration_sources if (found := source(item)) is not None), None)
+
+    def needs(self) -> str:
+        """What the collected tests need, and through which declarations (for the report)."""
+        if not self.declarations:
+            return "multidb: no collected test uses a database"
+        by_source: dict[str, int] = {}
+        for found in self.declarations.values():
+            kind = "TestCase.databases" if found.django_class else found.source
+            by_source[kind] = by_source.get(kind, 0) + 1
+        how = ", ".join(f"{kind}: {count}" for kind, count in by_source.items())
+        return (f"multidb: {len(self.declarations)} tests need {', '.join(self.needed)} ({how}); "
+                "provisioned when the first of them starts")
 
     def announce(self, nodeid: str) -> list[str]:
         """Progress lines for the aliases the session will provision when ``nodeid`` starts (once each)."""
@@ -155,6 +183,9 @@ class MultiDB:
 
     def _take_baseline(self, alias: str) -> None:
         self.baselines[alias] = Baseline.take(alias)
+        if alias in self.serialized:  # what Django's test runner does in create_test_db(serialize=True)
+            conn = connections[alias]
+            conn._test_serialized_contents = conn.creation.serialize_db_to_string()
 
     # -- tests ------------------------------------------------------------------------------------------------
 

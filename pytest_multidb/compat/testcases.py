@@ -1,0 +1,40 @@
+"""Django's test classes collected by pytest: a class's ``databases`` is its declaration.
+
+Django's class machinery isolates them itself (``TestCase``'s class-wide atomics and per-test savepoints,
+``setUpTestData``, ``fixtures``, ``TransactionTestCase``'s flush, ``serialized_rollback``): the plugin only
+provisions the class's aliases and lets it use them from ``setUpClass`` to ``tearDownClass``; it never wraps
+a Django test in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from ..markers import Declaration
+
+
+def django_test_class(item: pytest.Item | pytest.Node) -> type | None:
+    """The Django test class (``SimpleTestCase`` or a subclass) ``item`` belongs to, if any."""
+    cls = getattr(item, "cls", None)
+    if cls is None:
+        return None
+    from django.test import SimpleTestCase
+
+    return cls if issubclass(cls, SimpleTestCase) else None
+
+
+def class_declaration(cls: type, known: Iterable[str]) -> Declaration | None:
+    """``cls.databases`` as a declaration (``"__all__"``: every alias); ``None`` when it uses no database."""
+    databases = cls.databases  # type: ignore[attr-defined]
+    known = list(known)
+    aliases = tuple(known) if databases == "__all__" else tuple(sorted(databases, key=_order(known)))
+    if not aliases:
+        return None
+    return Declaration(aliases, (), False, source=f"{cls.__qualname__}.databases", django_class=True,
+                       serialized_rollback=bool(getattr(cls, "serialized_rollback", False)))
+
+
+def _order(known: list[str]):  # settings order first, unknown aliases last (reported by the caller)
+    return lambda alias: (known.index(alias) if alias in known else len(known), alias)
