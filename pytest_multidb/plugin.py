@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from . import fixtures
+from .compat import pytest_django
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_django_class,
     _multidb_session,
@@ -52,9 +53,13 @@ __all__ = [
 ]
 
 WORKER_LINES_KEY = pytest.StashKey[list[str]]()
+#: The name of the plugin serving pytest-django's marker, fixtures and options when pytest-django is not loaded.
+COMPAT_PLUGIN = "multidb.pytest_django"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    if not pytest_django.will_load_pytest_django(pluginmanager):  # else pytest-django owns its vocabulary
+        pluginmanager.register(pytest_django, COMPAT_PLUGIN)
     group = parser.getgroup("multidb", "pytest-multidb (several Django databases)")
     group.addoption("--multidb-settings", metavar="MODULE",
                     help="Django settings module (else ini multidb_settings, else DJANGO_SETTINGS_MODULE).")
