@@ -101,7 +101,10 @@ def kill(pid: int, created: float) -> bool:
     """
     if not is_alive(pid, created):
         return False
-    psutil.Process(pid).kill()
+    try:
+        psutil.Process(pid).kill()
+    except psutil.NoSuchProcess:
+        return True  # it ended meanwhile
     deadline = time.monotonic() + KILL_TIMEOUT
     while is_alive(pid, created):
         if time.monotonic() > deadline:
@@ -176,9 +179,9 @@ def _remove_process(record: dict[str, Any]) -> str | None:
 
 
 def _container_is_a_dead_runs(labels: dict[str, str], token: str) -> bool:
+    """The labels carry ``token`` and name an owner that is dead (``alive()``: another host's owners live)."""
     owner = Owner.from_labels(labels)
-    return labels.get(LABEL_TOKEN) == token and owner is not None and owner.host == socket.gethostname() \
-        and not owner.alive()
+    return labels.get(LABEL_TOKEN) == token and owner is not None and not owner.alive()
 
 
 def _remove_container(record: dict[str, Any]) -> str | None:

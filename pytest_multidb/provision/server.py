@@ -6,7 +6,7 @@ import copy
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -91,16 +91,26 @@ def read_stamp(wrapper: Any, cursor: Any, name: str) -> tuple[bool, str | None]:
     return row is not None, (row[0] or None) if row else None
 
 
-def stamp_database(wrapper: Any, cursor: Any, name: str, stamp: str) -> None:
+def stamp_database(wrapper: Any, cursor: Any, name: str, stamp: str) -> bool:
     """Put ``stamp`` on database ``name`` as its comment (a database made from a template has none).
 
-    On MySQL, which has no schema comments, nothing is stamped: a leftover of a killed run is then left alone.
+    Returns ``False`` on MySQL, which has no schema comments: a leftover of a killed run is then left alone.
     """
     literal = "'" + stamp.replace("'", "''") + "'"  # utility statements take no bind parameters
     if wrapper.vendor == "postgresql":
         cursor.execute(f"COMMENT ON DATABASE {wrapper.ops.quote_name(name)} IS {literal}")
     elif _mariadb_comments(cursor):
         cursor.execute(f"ALTER DATABASE {wrapper.ops.quote_name(name)} COMMENT = {literal}")
+    else:
+        return False
+    return True
+
+
+class Created(NamedTuple):
+    """What ``create_database`` made: from the template or not, stamped or not (MySQL)."""
+
+    cloned: bool
+    stamped: bool
 
 
 def _is_duplicate(error: DatabaseError) -> bool:
@@ -109,9 +119,9 @@ def _is_duplicate(error: DatabaseError) -> bool:
 
 
 def create_database(alias: str, settings: dict[str, Any], name: str, template: str | None = None,
-                    stamp: str | None = None) -> bool:
+                    stamp: str | None = None) -> Created:
     """``CREATE DATABASE name`` on the server of ``settings`` (from ``template`` on PostgreSQL, if it exists),
-    then stamp it with ``stamp``. Returns whether the database was made from ``template``.
+    then stamp it with ``stamp``.
 
     Written out rather than through ``creation._execute_create_test_db``, which ``sys.exit()``s on errors;
     the creation suffix (charset, collation, template) still comes from Django. If stamping fails, the
@@ -133,13 +143,14 @@ def create_database(alias: str, settings: dict[str, Any], name: str, template: s
                         # the template is being rebuilt by another run: make an empty database instead
             if not cloned:
                 cursor.execute(f"CREATE DATABASE {quote(name)} {wrapper.creation.sql_table_creation_suffix()}")
+            stamped = False
             if stamp is not None:
                 try:
-                    stamp_database(wrapper, cursor, name, stamp)
+                    stamped = stamp_database(wrapper, cursor, name, stamp)
                 except BaseException:
                     cursor.execute(f"DROP DATABASE {quote(name)}")  # made by this very call, one statement ago
                     raise
-            return cloned
+            return Created(cloned, stamped)
     except Unreachable as error:
         raise ProvisionError(
             alias, "HOST/PORT/USER/PASSWORD",
@@ -160,19 +171,21 @@ def create_database(alias: str, settings: dict[str, Any], name: str, template: s
         ) from error
 
 
-def drop_owned(alias: str, settings: dict[str, Any], name: str, stamp: str, force: bool = False) -> str | None:
+def drop_owned(alias: str, settings: dict[str, Any], name: str, stamp: str | None,
+               force: bool = False) -> str | None:
     """Drop database ``name`` if its stamp is ``stamp``; checked in the same connection right before the drop.
 
     Returns ``None`` once dropped, else why nothing was touched ("already gone", "not ours: left alone ...").
-    ``force``: end other sessions on it (a killed run's backend may still run), ``WITH (FORCE)`` on PostgreSQL
-    13+; on MariaDB a bounded wait for its locks instead of the default year. Raises ``Unreachable`` when the
-    server cannot be reached and ``DatabaseError`` when the drop fails: the database is still there.
+    ``stamp=None``: no check, only for the database this very process made and could not stamp (MySQL).
+    ``force`` (a leftover): ``WITH (FORCE)`` on PostgreSQL 13+, which ends the sessions a killed run's backends
+    may still hold; on MariaDB a bounded wait for their locks instead of the default year. Raises ``Unreachable``
+    when the server cannot be reached and ``DatabaseError`` when the drop fails: the database is still there.
     """
     with admin_cursor(alias, settings) as (wrapper, cursor):
         exists, found = read_stamp(wrapper, cursor, name)
         if not exists:
             return "already gone"
-        if found != stamp:
+        if stamp is not None and found != stamp:
             return f"not ours: left alone ({'it has no stamp' if found is None else f'it is stamped {found!r}'})"
         suffix = ""
         if wrapper.vendor == "postgresql" and force:
@@ -184,8 +197,9 @@ def drop_owned(alias: str, settings: dict[str, Any], name: str, stamp: str, forc
     return None
 
 
-def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str) -> None:
-    """Drop this run's test database at the end of the session (if it still carries this run's stamp)."""
+def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str | None) -> None:
+    """Drop this run's test database at the end of the session (if it still carries this run's ``stamp``;
+    ``None``: made unstamped by this process, on MySQL)."""
     note = drop_owned(alias, settings, name, stamp)
     if note is not None and note != "already gone":
         raise RuntimeError(f"test database {name!r} is no longer this run's: {note}")
@@ -228,14 +242,15 @@ class ServerProvisioner:
         record = registry.add({"type": "database", "alias": spec.alias, "name": name,
                                "settings": server_settings(spec.settings)})
         try:
-            cloned = create_database(spec.alias, spec.settings, name, context.templates.get(spec.alias),
-                                     registry.stamp)
+            created = create_database(spec.alias, spec.settings, name, context.templates.get(spec.alias),
+                                      registry.stamp)
         except Exception:
             registry.remove(record)  # nothing of ours was made (create_database leaves no unstamped database)
             raise
-        registry.update(record, state="made")
+        registry.update(record, state="made", stamped=created.stamped)
+        stamp = registry.stamp if created.stamped else None
         return Provisioned(
             spec.alias, self.kind, {**spec.settings, "NAME": name},
-            lambda: drop_database(spec.alias, spec.settings, name, registry.stamp), records=[record],
-            details={"cloned": cloned},
+            lambda: drop_database(spec.alias, spec.settings, name, stamp), records=[record],
+            details={"cloned": created.cloned},
         )
