@@ -12,14 +12,15 @@ import copy
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
+from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
 from .conf import DatabaseSpec, database_specs
@@ -41,13 +42,37 @@ class SessionOptions:
 
 
 def install_schema(alias: str, migrations: bool) -> None:
-    """Migrate the apps that have migrations, then build the rest with the schema builder."""
-    if migrations:
+    """Migrate the apps that have migrations, build the rest with the schema builder, then run the
+    post-migrate handlers (contenttypes, permissions), once every table exists."""
+    if not migrations:
+        SchemaBuilder(alias).install()
+        emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
+        return
+    with post_migrate_deferred() as deferred:
         call_command("migrate", database=alias, run_syncdb=False, verbosity=0, interactive=False)
-        models = unmigrated_models(alias)
-    else:
-        models = None
-    SchemaBuilder(alias, models).install()
+    SchemaBuilder(alias, unmigrated_models(alias)).install()
+    for args, kwargs in deferred:
+        emit_post_migrate_signal(*args, **kwargs)
+
+
+@contextmanager
+def post_migrate_deferred() -> Iterator[list[tuple[tuple[Any, ...], dict[str, Any]]]]:
+    """Record, instead of sending, the ``post_migrate`` signal of a ``migrate`` command.
+
+    ``migrate`` sends it at its end, but the apps without migrations (all of them with ``MIGRATION_MODULES``
+    disabling migrations) are built by the schema builder afterwards: their handlers (contenttypes,
+    permissions) would query tables that do not exist yet. Django has no option for this, so the command
+    module's reference to ``emit_post_migrate_signal`` is swapped for the duration of the call.
+    """
+    from django.core.management.commands import migrate
+
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    original = migrate.emit_post_migrate_signal
+    migrate.emit_post_migrate_signal = lambda *args, **kwargs: calls.append((args, kwargs))
+    try:
+        yield calls
+    finally:
+        migrate.emit_post_migrate_signal = original
 
 
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
