@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,18 @@ def test_write():
 """
 
 
-def _project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(inner_settings=SETTINGS, test_shop=TESTS)
+def _project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The shop project, its databases named ``multidb_cachetest_<random>`` (templates of other sessions of this
+    test, under the same name, would be found and used). Returns the PostgreSQL templates' name prefix."""
+    name = f"multidb_cachetest_{uuid.uuid4().hex[:6]}"
+    pytester.makepyfile(inner_settings=SETTINGS.replace("multidb_cachetest", name), test_shop=TESTS)
     (pytester.path / "shopapp").mkdir()
     (pytester.path / "shopapp" / "__init__.py").write_text("")
     (pytester.path / "shopapp" / "models.py").write_text(MODELS)
     monkeypatch.setenv("PYTHONPATH", f"{pytester.path}{os.pathsep}{ROOT}")
     monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    return f"multidb_tpl_{name}_"
 
 
 def _schema_sources(result: pytest.RunResult) -> dict[str, str]:
@@ -88,7 +93,15 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_schema_is_reused_and_rebuilt_after_a_model_change(pytester, monkeypatch, servers):
-    _project(pytester, monkeypatch)
+    prefix = _project(pytester, monkeypatch)
+    try:
+        _reused_and_rebuilt(pytester, servers, prefix)
+    finally:
+        for (name,) in servers.pg(f"SELECT datname FROM pg_database WHERE left(datname, {len(prefix)}) = '{prefix}'"):
+            servers.pg(f'DROP DATABASE "{name}"')
+
+
+def _reused_and_rebuilt(pytester: pytest.Pytester, servers, prefix: str) -> None:
     assert _schema_sources(_run(pytester)) == {"default": "built", "pg": "built", "maria": "built"}
     assert _schema_sources(_run(pytester)) == {"default": "cached", "pg": "cached", "maria": "cached"}
     assert _schema_sources(_run(pytester, "--multidb-rebuild")) == {
@@ -103,9 +116,8 @@ def test_schema_is_reused_and_rebuilt_after_a_model_change(pytester, monkeypatch
     assert _schema_sources(_run(pytester)) == {"default": "built", "pg": "built", "maria": "built"}
     assert _schema_sources(_run(pytester)) == {"default": "cached", "pg": "cached", "maria": "cached"}
 
-    templates = servers.pg("SELECT datname FROM pg_database WHERE datname LIKE 'multidb_tpl_multidb_cachetest%'")
+    templates = servers.pg(f"SELECT datname FROM pg_database WHERE left(datname, {len(prefix)}) = '{prefix}'")
     assert len(templates) == 1, templates  # the template of the old schema was replaced, not kept beside it
-    servers.pg(f'DROP DATABASE "{templates[0][0]}"')
 
 
 # -- crash-safe cleanup ------------------------------------------------------------------------------------------
@@ -168,16 +180,18 @@ def test_kill_9_leftovers_are_removed_by_the_next_run_but_a_live_run_is_left_alo
 
     registry = pytester.path / "registry"
     # Both runs: b on the PostgreSQL server (a test database), c on a throwaway MariaDB server process.
-    killed, _, _ = _start(pytester, "killed", env, "--multidb-provision", "c=process")
-    live, _, release_live = _start(pytester, "alive", env, "--multidb-provision", "c=process")  # while "killed" runs
+    # Worker names unique to this session: they are part of the test databases' names, looked for on the servers.
+    killed_name, alive_name = f"killed{uuid.uuid4().hex[:6]}", f"alive{uuid.uuid4().hex[:6]}"
+    killed, _, _ = _start(pytester, killed_name, env, "--multidb-provision", "c=process")
+    live, _, release_live = _start(pytester, alive_name, env, "--multidb-provision", "c=process")  # while killed runs
     try:
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
-        assert {name.split(":")[0] for name in _test_databases(servers, "killed")} == {"pg"}
+        assert {name.split(":")[0] for name in _test_databases(servers, killed_name)} == {"pg"}
         [orphan] = _server_processes(registry, killed.pid)
         assert _alive(orphan["pid"]) and Path(orphan["directory"]).exists()  # the killed run's server lives on
         [live_server] = _server_processes(registry, live.pid)
-        assert len(_test_databases(servers, "alive")) == 1
+        assert len(_test_databases(servers, alive_name)) == 1
         # A third run: cleans what the killed run left, reports it, and leaves the live run's databases alone.
         monkeypatch.setenv("MULTIDB_REGISTRY", env["MULTIDB_REGISTRY"])
         monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
@@ -201,16 +215,16 @@ def test_quick():
         assert any(line.startswith(f"multidb: removed leftover server process {orphan['pid']}")
                    for line in removed), removed
         assert all(f"left by pid {killed.pid}" in line for line in removed)
-        assert _test_databases(servers, "killed") == set()
+        assert _test_databases(servers, killed_name) == set()
         assert not _alive(orphan["pid"]) and not Path(orphan["directory"]).exists()
         # The concurrent live run was not touched.
-        assert len(_test_databases(servers, "alive")) == 1
+        assert len(_test_databases(servers, alive_name)) == 1
         assert _alive(live_server["pid"])
     finally:
         release_live.touch()
         output = live.communicate(timeout=60)[0]
     assert live.returncode == 0, output
-    assert _test_databases(servers, "alive") == set()
+    assert _test_databases(servers, alive_name) == set()
     assert not _alive(live_server["pid"])
     assert list(registry.glob("*.json")) == []
 
@@ -221,14 +235,15 @@ def test_multidb_clean_lists_and_removes_leftovers(pytester, servers):
            "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("PYTEST_ADDOPTS", None)
-    killed, _, _ = _start(pytester, "cleanme", env)
+    name = f"cleanme{uuid.uuid4().hex[:6]}"
+    killed, _, _ = _start(pytester, name, env)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
-    assert len(_test_databases(servers, "cleanme")) == 2
+    assert len(_test_databases(servers, name)) == 2
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:django", "--multidb-settings",
                            "sample_models.settings", "--multidb-clean"], cwd=pytester.path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "multidb: 2 leftover(s) of dead runs" in done.stdout
     assert done.stdout.count("multidb: removed database") == 2
-    assert _test_databases(servers, "cleanme") == set()
+    assert _test_databases(servers, name) == set()
