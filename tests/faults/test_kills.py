@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_multidb.provision.registry import Registry, is_alive
 from tests.support import MARIA, MARIADB, PG, POSTGRES, Backend
 
 pytestmark = pytest.mark.servers
@@ -266,8 +267,6 @@ def docker_ids(token: str) -> list[str]:
 
 
 def alive(pid: int) -> bool:
-    from pytest_multidb.provision.registry import is_alive
-
     return is_alive(pid, None)
 
 
@@ -292,11 +291,12 @@ def test_server_kind_killed_at_each_moment(pytester, inner, servers, real, backe
         "gconfirm": f"{module}:stamp_database:after",  # stamped, the record still says intent
         "gdown": f"{module}:drop_database",  # teardown: the tests ran, the drop has not
     }
+    names: dict[str, str] = {}
     try:
         paused = {name: runs.start(name, at) for name, at in moments.items()}
         paused["fmid"] = runs.start("fmid", "test", fixed=fixed)  # mid-test, under a fixed TEST['NAME']
         runs.wait(*paused.values())
-        names = {name: next(r["name"] for r in runs.records_of(run)) for name, run in paused.items()}
+        names.update({name: runs.records_of(run)[0]["name"] for name, run in paused.items()})
         assert {r["state"] for r in runs.records_of(paused["gcreate"])} == {"intent"}
         assert {r["state"] for r in runs.records_of(paused["gconfirm"])} == {"intent"}
         assert {r["state"] for r in runs.records_of(paused["gdown"])} == {"made"}
@@ -337,9 +337,8 @@ def test_server_kind_killed_at_each_moment(pytester, inner, servers, real, backe
         assert real.contents() == before
     finally:
         runs.stop_all()
-        for name in databases_named(servers, backend, "_gstamp"):
+        for name in {*names.values(), fixed}:
             drop(servers, backend, name)
-        drop(servers, backend, fixed)
 
 
 @pytest.mark.parametrize("backend", VENDORS)
@@ -452,6 +451,7 @@ def test_process_kind_killed_at_each_moment(pytester, inner, servers, real):
         assert real.contents() == before
     finally:
         runs.stop_all()
+        Registry(runs.registry).clean()  # what a failed assertion left (servers of dead runs need no Django)
 
 
 def test_container_kind_killed_at_each_moment(pytester, inner, real):
@@ -492,9 +492,7 @@ def test_container_kind_killed_at_each_moment(pytester, inner, real):
         assert real.contents() == before
     finally:
         runs.stop_all()
-        for record in runs.records():
-            for cid in docker_ids(record["token"]):
-                subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        Registry(runs.registry).clean()  # what a failed assertion left
 
 
 # -- the schema cache's templates --------------------------------------------------------------------------------
