@@ -2,6 +2,7 @@
 the report has one line per provisioned alias (kind, engine, test database name, seconds); the ``multidb``
 fixture tells what was provisioned."""
 
+import json
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 BOTH = {"MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1"}
 
 TESTS = '''
+    import json
     import os
 
     import pytest
@@ -29,8 +31,10 @@ TESTS = '''
         assert info["name"].endswith("a.sqlite3")
         assert "/real/" not in info["name"]
         assert info["settings"]["ENGINE"] == "django.db.backends.sqlite3"
-        assert info["provision_seconds"] >= 0
+        assert info["provision_seconds"] > 0  # measured (a few microseconds for a file name), not left at 0
         assert info["install_seconds"] > 0
+        with open("a_seconds.json", "w") as out:
+            json.dump([info["provision_seconds"], info["install_seconds"]], out)
 
 
     @pytest.mark.uses_db("a", "b", "c")
@@ -58,6 +62,10 @@ TESTS = '''
 '''
 
 
+#: Tests in TESTS, counted from its source (not from the run's output).
+TESTS_IN_FILE = TESTS.count("\n    def test_")
+
+
 def lines_about(out: str, alias: str) -> list[str]:
     starts = (f"multidb: {alias}:", f"multidb: provisioning '{alias}'")
     return [line for line in out.splitlines() if line.startswith(starts)]
@@ -70,9 +78,12 @@ def both_servers(servers):
     return {**BOTH}
 
 
-def assert_only_a(run) -> None:
-    run.result.assert_outcomes(passed=1, deselected=3 if "deselected" in run.out else 0)
+def assert_only_a(run, pytester, deselected: int) -> None:
+    run.result.assert_outcomes(passed=1, deselected=deselected)
     assert set(run.summary()) == {"a"}
+    # the multidb fixture's seconds are the report's
+    provision, install = json.loads((pytester.path / "a_seconds.json").read_text())
+    assert (run.summary()["a"]["seconds"], run.summary()["a"]["schema"]) == (f"{provision:.2f}", f"{install:.2f}")
     assert len(lines_about(run.out, "a")) == 2  # one progress line while it runs, one summary line
     for alias in ("default", "b", "c"):
         assert lines_about(run.out, alias) == []
@@ -88,14 +99,16 @@ def test_only_needed_aliases_are_provisioned(inner, pytester, both_servers):
     assert "provisioning" not in run.out
     assert run.summary() == {}
 
-    assert_only_a(inner("test_p.py::test_only_a", env={**both_servers, "INNER_EXPECTED": "a"}))
+    assert_only_a(inner("test_p.py::test_only_a", env={**both_servers, "INNER_EXPECTED": "a"}), pytester,
+                  deselected=0)
 
 
 @pytest.mark.servers
 def test_only_needed_aliases_are_provisioned_after_deselection(inner, pytester, both_servers):
     pytester.makepyfile(test_p=TESTS)
     run = inner("-k", "only_a", env={**both_servers, "INNER_EXPECTED": "a"})
-    assert_only_a(run)
+    assert TESTS_IN_FILE == 4
+    assert_only_a(run, pytester, deselected=TESTS_IN_FILE - 1)
 
 
 @pytest.mark.servers
