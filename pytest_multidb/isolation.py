@@ -48,15 +48,71 @@ class SharedConnections:
         delattr(object.__getattribute__(self, "_local"), alias)
 
 
-def _serialized(lock: threading.RLock, users: set[int]) -> Callable[..., Any]:
-    """An execute wrapper that serialises queries on a shared connection and records who ran them."""
+#: How long a thread waits for the shared connection before it is told who holds it.
+LOCK_TIMEOUT = 30.0
 
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+
+class ConnectionLock:
+    """Who may use a shared connection now: one thread at a time, re-entrant, from a cursor's creation to its close.
+
+    A cursor's whole life is serialised, not just ``execute``: its fetches (sqlite's ``INSERT ... RETURNING``
+    rows) and its close (MySQLdb reads the remaining result sets) talk to the same connection, and another
+    thread's query in between breaks them. Unlike ``threading.RLock`` it may be released from another thread
+    (a cursor closed by a thread that did not open it).
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.owner: threading.Thread | None = None
+        self.depth = 0
+        self._free = threading.Condition()
+
+    def acquire(self) -> None:
+        me = threading.current_thread()
+        with self._free:
+            if not self._free.wait_for(lambda: self.owner in (None, me), LOCK_TIMEOUT):
+                holder = self.owner.name if self.owner else "?"
+                raise TimeoutError(
+                    f"multidb: thread {me.name!r} waited {LOCK_TIMEOUT:.0f} s for the test's connection of alias "
+                    f"{self.alias!r}, which thread {holder!r} holds with an open cursor. Fix: close the cursor "
+                    "(or finish iterating .iterator()) before another thread queries."
+                )
+            self.owner, self.depth = me, self.depth + 1
+
+    def release(self) -> None:
+        with self._free:
+            self.depth -= 1
+            if self.depth == 0:
+                self.owner = None
+                self._free.notify_all()
+
+
+def _locked_cursors(conn: BaseDatabaseWrapper, lock: ConnectionLock, users: set[int]) -> Callable[..., Any]:
+    """A ``_prepare_cursor`` for a shared connection: each cursor holds ``lock`` from creation to close."""
+    original = conn._prepare_cursor
+
+    def prepare_cursor(cursor: Any) -> Any:
+        lock.acquire()
+        try:
+            wrapper = original(cursor)
+        except BaseException:
+            lock.release()
+            raise
         users.add(threading.get_ident())
-        with lock:
-            return execute(sql, params, many, context)
+        close, released = wrapper.close, []
 
-    return wrapper
+        def close_and_release() -> None:
+            try:
+                close()
+            finally:
+                if not released:
+                    released.append(True)
+                    lock.release()
+
+        wrapper.close = close_and_release
+        return wrapper
+
+    return prepare_cursor
 
 
 def _closed_by_owner_only(conn: BaseDatabaseWrapper) -> Callable[[], None]:
@@ -186,21 +242,20 @@ class TestDatabases:
         conn = connections[alias]
         conn.inc_thread_sharing()
         conn.close = _closed_by_owner_only(conn)  # type: ignore[method-assign]
-        wrapper = _serialized(threading.RLock(), self._users)
-        conn.execute_wrappers.append(wrapper)
+        conn._prepare_cursor = _locked_cursors(conn, ConnectionLock(alias), self._users)  # type: ignore[method-assign]
         self._shared[alias] = conn
         self._undo.callback(self._step, f"ending the sharing of {alias!r}", None,
-                            functools.partial(self._unshare, conn, wrapper))
+                            functools.partial(self._unshare, conn))
         if self._storage is None:
             self._storage = connections._connections
             connections._connections = SharedConnections(self._storage, self._shared)
             self._undo.callback(setattr, connections, "_connections", self._storage)
 
     @staticmethod
-    def _unshare(conn: BaseDatabaseWrapper, wrapper: Callable[..., Any]) -> None:
+    def _unshare(conn: BaseDatabaseWrapper) -> None:
         conn.__dict__.pop("close", None)
+        conn.__dict__.pop("_prepare_cursor", None)
         conn.dec_thread_sharing()
-        conn.execute_wrappers.remove(wrapper)
 
     def _step(self, description: str, alias: str | None, step: Callable[[], None], retry: bool = False) -> None:
         """Run one undo; a failure is reported, and a connection it broke is replaced (then tried again)."""

@@ -1,7 +1,6 @@
 """Acceptance point 9: threads, a live server and Django's test client see the test's uncommitted rows; the next
 test sees none; a thread still holding the connection at teardown is reported."""
 
-import pytest
 
 THREADS = '''
     import json
@@ -226,11 +225,6 @@ RACE = '''
 '''
 
 
-# PostgreSQL only for now (psycopg also locks its connection itself). On sqlite and MariaDB this race fails: the
-# plugin's lock (isolation._serialized) covers cursor.execute only, not the fetches (sqlite: INSERT ... RETURNING
-# rows) nor the cursor's close (MySQLdb: next_result), which run beside the other thread's query. Add them once fixed.
-@pytest.mark.parametrize("backend", ["pg"], indirect=True)
-@pytest.mark.servers
 def test_queries_from_two_threads_on_the_shared_connection_are_serialised(inner, pytester, backend):
     """Two threads race on the test's connection of one alias: every query runs, in order, without errors."""
     pytester.makepyfile(test_race=RACE)
