@@ -357,7 +357,7 @@ def _multidb_pytest_django_test(request: pytest.FixtureRequest, _multidb_test: N
     if apps_given is not None:
         undo.append(_set_available_apps(list(apps_given)))
     server = request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
-    if server is not None:
+    if isinstance(server, LiveServer):  # not a conftest's own live_server fixture
         server.modified_settings.enable()
         undo.append(server.modified_settings.disable)
         undo.append(server.wait_for_requests)
