@@ -244,6 +244,9 @@ class MultiDB:
 
 def settings_source(config: pytest.Config) -> tuple[str, str] | None:
     """Where the Django settings module comes from: the option, the ini key or the environment."""
+    compat = config.pluginmanager.get_plugin("multidb.pytest_django")
+    if compat is not None:  # without pytest-django: also its --ds, ini DJANGO_SETTINGS_MODULE, manage.py discovery
+        return compat.settings_source(config)
     options = config.known_args_namespace
     for source, value in (
         ("--multidb-settings", getattr(options, "multidb_settings", None)),
