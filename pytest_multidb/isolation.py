@@ -169,6 +169,8 @@ class TestDatabases:
     diagnose: Diagnose = lambda alias, error: None
     #: alias -> the line already given saying its server is gone (the run's); their failures are not repeated.
     broken: Mapping[str, str] = field(default_factory=dict)
+    #: ``TEST["MIRROR"]`` aliases -> their primary: opening a mirror opens its primary and reads through it.
+    mirrors: Mapping[str, str] = field(default_factory=dict)
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
@@ -204,7 +206,11 @@ class TestDatabases:
 
     def open(self, alias: str, commit: bool) -> None:
         """Declare ``alias`` for this test: start its rollback transaction, or note it commits for real."""
-        if alias in self.rollback or alias in self.committing:
+        if alias in self.rollback or alias in self.committing or alias in self._shared:
+            return
+        primary = self.mirrors.get(alias)
+        if primary is not None:
+            self._open_mirror(alias, primary, commit)
             return
         self.guard.allow([alias])
         if self.reset_sequences:  # before the test, like TransactionTestCase; outside its transaction (MySQL DDL)
@@ -223,6 +229,17 @@ class TestDatabases:
             self._undo.callback(self._step, f"rolling back {alias!r}", alias,
                                 functools.partial(self._roll_back, alias, atomic))
             self._share(alias)
+        for hook in self.on_open:
+            hook(alias)
+
+    def _open_mirror(self, alias: str, primary: str, commit: bool) -> None:
+        """A mirror reads its primary's test database: in rollback mode through the primary's own connection
+        (so it sees the test's rows, in every thread); committing, through a connection of its own."""
+        self.open(primary, commit)
+        self.guard.allow([alias])
+        if primary in self.rollback:
+            self._shared[alias] = connections[primary]
+            self._share_storage()
         for hook in self.on_open:
             hook(alias)
 
@@ -246,6 +263,10 @@ class TestDatabases:
         self._shared[alias] = conn
         self._undo.callback(self._step, f"ending the sharing of {alias!r}", None,
                             functools.partial(self._unshare, conn))
+        self._share_storage()
+
+    def _share_storage(self) -> None:
+        """From now on every thread gets the shared connections (``SharedConnections``), until the test ends."""
         if self._storage is None:
             self._storage = connections._connections
             connections._connections = SharedConnections(self._storage, self._shared)

@@ -26,6 +26,7 @@ from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .session import DatabaseSession, SessionOptions
+from .sharing import mirrors
 
 RUN_KEY = pytest.StashKey["MultiDB"]()
 DECLARATION_KEY = pytest.StashKey[Declaration]()
@@ -56,6 +57,10 @@ class MultiDB:
         self.guard = AccessGuard()
         self.beside_pytest_django = config.pluginmanager.has_plugin("django")
         self.specs = database_specs()
+        try:
+            self.mirrors = mirrors(self.specs)
+        except ConfigurationError as error:
+            raise pytest.UsageError(f"multidb: {error}") from None
         self.provision = provision_requests(getattr(config.known_args_namespace, "multidb_provision", None) or [],
                                             self.specs)
         self.declarations: dict[str, Declaration] = {}
@@ -193,7 +198,8 @@ class MultiDB:
         """The per-test state of ``item`` (its guard scope starts now)."""
         found = item.stash.get(DECLARATION_KEY, None)
         return TestDatabases(item.nodeid, self.guard, reset_sequences=bool(found and found.reset_sequences),
-                             baselines=self.baselines, diagnose=self.diagnose, broken=self.broken)
+                             baselines=self.baselines, diagnose=self.diagnose, broken=self.broken,
+                             mirrors=self.mirrors)
 
     def diagnose(self, alias: str, error: BaseException) -> str | None:
         """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every
@@ -238,6 +244,9 @@ class MultiDB:
 
 def settings_source(config: pytest.Config) -> tuple[str, str] | None:
     """Where the Django settings module comes from: the option, the ini key or the environment."""
+    compat = config.pluginmanager.get_plugin("multidb.pytest_django")
+    if compat is not None:  # without pytest-django: also its --ds, ini DJANGO_SETTINGS_MODULE, manage.py discovery
+        return compat.settings_source(config)
     options = config.known_args_namespace
     for source, value in (
         ("--multidb-settings", getattr(options, "multidb_settings", None)),

@@ -23,12 +23,13 @@ from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
-from .conf import DatabaseSpec, database_specs
-from .provision import PROVISIONERS, Provisioned, select_kind
+from .conf import ConfigurationError, DatabaseSpec, database_specs
+from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import ProvisionContext, timed
 from .provision.registry import Registry
 from .schema import SchemaBuilder, unmigrated_models
 from .schema_cache import SchemaCache
+from .sharing import dependency_order, mirrors, signature
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class DatabaseSession:
         self.registry = Registry()
         self.cache = SchemaCache(options.cache_dir, options.rebuild)
         self.cache_keys: dict[str, str | None] = {}
+        self.mirrors = mirrors(self.specs)
+        #: Database signature -> the alias that provisioned (or provisions) its test database.
+        self._leaders: dict[tuple[str, ...], str] = {}
         self._cleaned = False
 
     @property
@@ -114,10 +118,37 @@ class DatabaseSession:
         return select_kind(self.specs[alias], self.options.provision)
 
     def ensure(self, aliases: Iterable[str]) -> None:
-        """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas."""
-        missing = [alias for alias in dict.fromkeys(aliases) if alias not in self.provisioned]
+        """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas.
+
+        Aliases that are one database (``sharing.py``) share one test database: the first provisions it, the
+        others join it; a ``TEST["MIRROR"]`` alias reads its primary's.
+        """
+        wanted = []
+        for alias in aliases:
+            wanted += [self.mirrors[alias], alias] if alias in self.mirrors else [alias]
+        missing = [alias for alias in dict.fromkeys(wanted) if alias not in self.provisioned]
         if not missing:
             return
+        try:
+            order = dependency_order(missing, self.specs)
+        except ConfigurationError as error:
+            raise ProvisionError(error.alias or "?", error.setting, error.problem, error.fix) from None
+        joins: dict[str, str] = {}  # alias -> the alias whose test database it uses
+        for alias in order:
+            leader = self.mirrors.get(alias) or self._leaders.setdefault(signature(self.specs[alias]), alias)
+            if leader != alias:
+                joins[alias] = leader
+        leaders = [alias for alias in order if alias not in joins]
+        if leaders:
+            self._provision(leaders)
+        for alias, leader in joins.items():
+            self._activate(self._joined(alias, leader))
+            self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
+        for alias in order:
+            self._install(self.provisioned[alias], schema=alias not in self.mirrors)
+
+    def _provision(self, missing: list[str]) -> None:
+        """Make a test database for each alias of ``missing`` (in parallel) and point the alias at it."""
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
         self.clean_leftovers()
         migrations = self.options.migrations
@@ -148,8 +179,14 @@ class DatabaseSession:
             self._activate(provisioned)
         if errors:
             raise errors[0]
-        for alias in missing:
-            self._install(made[alias])
+
+    def _joined(self, alias: str, leader: str) -> Provisioned:
+        """``alias`` pointed at ``leader``'s test database (its own OPTIONS kept, e.g. a search_path)."""
+        made = self.provisioned[leader].settings
+        where = {key: made[key] for key in ("NAME", "HOST", "PORT", "USER", "PASSWORD") if key in made}
+        kind = "mirror" if alias in self.mirrors else "shared"
+        return Provisioned(alias, kind, {**self.specs[alias].settings, **where}, lambda: None,
+                           details={"joins": leader})
 
     @staticmethod
     def announcement(alias: str, kind: str) -> str:
@@ -178,8 +215,12 @@ class DatabaseSession:
         connections.settings[alias].update(provisioned.settings)
         self.provisioned[alias] = provisioned
 
-    def _install(self, provisioned: Provisioned) -> None:
+    def _install(self, provisioned: Provisioned, schema: bool = True) -> None:
         alias, migrations = provisioned.alias, self.options.migrations
+        if not schema:  # a mirror: its primary's tables are its tables
+            provisioned.details["schema"] = f"mirror of {provisioned.details['joins']!r}"
+            self.summary.append(self.describe(alias))
+            return
         start = time.perf_counter()
         with self._opened([alias]):
             provisioned.details["schema"] = self.cache.install(
@@ -193,9 +234,10 @@ class DatabaseSession:
     def describe(self, alias: str) -> str:
         """One line: alias, kind, engine, test database, seconds to provision + install."""
         p = self.provisioned[alias]
+        shares = f", in the database of {p.details['joins']!r}" if p.kind == "shared" else ""
         return (
             f"multidb: {alias}: {p.kind} {self.specs[alias].engine} {p.name} "
-            f"({p.seconds:.2f}s + schema {p.install_seconds:.2f}s, {p.details.get('schema', 'built')})"
+            f"({p.seconds:.2f}s + schema {p.install_seconds:.2f}s, {p.details.get('schema', 'built')}{shares})"
         )
 
     def teardown(self) -> list[str]:

@@ -1,0 +1,65 @@
+"""Which aliases are one test database, and in which order to set them up, as Django's test runner decides.
+
+- Aliases with the same server and database (Django's ``test_db_signature``: engine, host, port and test name)
+  share one test database: the first one provisions it, the others join it (``setup_databases`` makes them
+  "mirrors of the first").
+- ``TEST["MIRROR"] = "other"``: the alias reads ``other``'s test database; nothing is made for it.
+- ``TEST["DEPENDENCIES"]``: set up after those aliases. Unlike Django's runner (``dependency_ordered``), an
+  alias that no test needs is not a dependency to wait for, so a suite that never uses ``default`` needs no
+  ``DEPENDENCIES: []`` workaround.
+
+Django's functions are not called directly: they read ``connections`` (whose settings the session rewrites
+while it provisions) and insist on ``default`` as every alias's dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .conf import ConfigurationError, DatabaseSpec
+
+
+def signature(spec: DatabaseSpec) -> tuple[str, ...]:
+    """What identifies the database behind ``spec`` (Django's ``test_db_signature``)."""
+    settings = spec.settings
+    if spec.vendor == "sqlite":
+        return ("sqlite", str(settings.get("NAME", "")), str(spec.test.get("NAME") or ""))
+    return (spec.engine, str(settings.get("HOST") or ""), str(settings.get("PORT") or ""),
+            str(spec.test.get("NAME") or settings.get("NAME") or ""))
+
+
+def mirrors(specs: Mapping[str, DatabaseSpec]) -> dict[str, str]:
+    """``{mirror alias: primary alias}`` from ``TEST["MIRROR"]``; a bad one is a ``ConfigurationError``."""
+    found = {}
+    for alias, spec in specs.items():
+        primary = spec.test.get("MIRROR")
+        if not primary:
+            continue
+        setting = f"DATABASES[{alias!r}]['TEST']['MIRROR']"
+        if primary not in specs:
+            raise ConfigurationError(alias, setting, f"names {primary!r}, which is not an alias",
+                                     f"use one of {', '.join(a for a in specs if a != alias)}")
+        if primary == alias or specs[primary].test.get("MIRROR"):
+            raise ConfigurationError(alias, setting, f"{primary!r} is itself a mirror (or the alias itself)",
+                                     "point the mirror at an alias that has a database of its own")
+        found[alias] = primary
+    return found
+
+
+def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[str]:
+    """``aliases`` with each one after the aliases of its ``TEST["DEPENDENCIES"]`` that are among them."""
+    pending = list(dict.fromkeys(aliases))
+    wanted = set(pending)
+    ordered: list[str] = []
+    while pending:
+        ready = next((a for a in pending if not (set(specs[a].test.get("DEPENDENCIES") or ()) & wanted
+                                                  - set(ordered) - {a})), None)
+        if ready is None:
+            raise ConfigurationError(
+                pending[0], f"DATABASES[{pending[0]!r}]['TEST']['DEPENDENCIES']",
+                f"circular dependency between {', '.join(map(repr, pending))}",
+                "remove one of the DEPENDENCIES that point back",
+            )
+        pending.remove(ready)
+        ordered.append(ready)
+    return ordered

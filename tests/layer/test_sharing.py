@@ -1,0 +1,40 @@
+"""``sharing.py``: which aliases are one database, mirrors, and the order of TEST["DEPENDENCIES"]."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_multidb.conf import ConfigurationError, DatabaseSpec
+from pytest_multidb.sharing import dependency_order, mirrors, signature
+
+PG = {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "db", "PORT": "5432"}
+
+
+def spec(alias: str, test: dict | None = None, **settings: str) -> DatabaseSpec:
+    return DatabaseSpec(alias, {**PG, **settings}, test=test or {})
+
+
+def test_same_server_and_name_is_one_database_whatever_the_options():
+    assert signature(spec("a", OPTIONS="x")) == signature(spec("b"))
+    assert signature(spec("a")) != signature(spec("b", NAME="other"))
+    assert signature(spec("a")) != signature(spec("b", PORT="5433"))
+    assert signature(spec("a", {"NAME": "test_x"})) != signature(spec("b"))
+
+
+def test_mirrors_and_their_mistakes():
+    specs = {"a": spec("a"), "r": spec("r", {"MIRROR": "a"})}
+    assert mirrors(specs) == {"r": "a"}
+    with pytest.raises(ConfigurationError, match=r"\['TEST'\]\['MIRROR'\] \(alias 'r'\): names 'x', which is not"):
+        mirrors({**specs, "r": spec("r", {"MIRROR": "x"})})
+    with pytest.raises(ConfigurationError, match="is itself a mirror"):
+        mirrors({**specs, "s": spec("s", {"MIRROR": "r"})})
+
+
+def test_dependencies_order_only_the_aliases_needed():
+    specs = {"default": spec("default"), "a": spec("a", {"DEPENDENCIES": ["b"]}),
+             "b": spec("b", {"DEPENDENCIES": ["default"]})}
+    assert dependency_order(["a", "b"], specs) == ["b", "a"]  # 'default' is not needed: not waited for
+    assert dependency_order(["a", "b", "default"], specs) == ["default", "b", "a"]
+    specs["b"] = spec("b", {"DEPENDENCIES": ["a"]})
+    with pytest.raises(ConfigurationError, match="circular dependency between 'a', 'b'"):
+        dependency_order(["a", "b"], specs)
