@@ -49,7 +49,6 @@ def _containers() -> set[str]:
 
 
 def test_isolated_tests_run_in_containers_which_are_gone_afterwards(inner, pytester, monkeypatch):
-    before = _containers()
     pytester.makepyfile(test_inner=ISOLATED)
     run = inner("--multidb-provision", "b=container", "--multidb-provision", "c=container", "-p", "no:cacheprovider",
                 env={"MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1", **IMAGES, **DOCKER_ENV})
@@ -60,7 +59,6 @@ def test_isolated_tests_run_in_containers_which_are_gone_afterwards(inner, pytes
     assert provisioned["c"]["image"] == IMAGES["MULTIDB_MARIA_IMAGE"]
     summary = run.summary()
     assert summary["b"]["kind"] == summary["c"]["kind"] == "container"
-    assert not _containers() - before  # both containers were removed (others may come and go meanwhile)
     assert not any(cid.startswith((provisioned["b"]["container"], provisioned["c"]["container"]))
                    for cid in _containers())
 
