@@ -158,3 +158,26 @@ def test_transaction_modes(inner, pytester, backend):
     run.result.assert_outcomes(passed=12, failed=2)
     assert re.findall(r"^FAILED (\S+)", run.out, re.MULTILINE) == [
         "test_modes.py::test_12_fails_as_expected", "test_modes.py::test_13_committing_fails_as_expected"]
+
+
+TUNED = '''
+    import pytest
+    from django.db import connections
+
+
+    @pytest.mark.uses_db("a", "b")
+    def test_test_files_skip_durability(multidb):
+        for alias in ("a", "b"):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode")
+                assert cursor.fetchone()[0] == "memory", alias
+                cursor.execute("PRAGMA synchronous")
+                assert cursor.fetchone()[0] == 0, alias
+            assert multidb[alias]["pragmas"] == ["PRAGMA journal_mode = MEMORY", "PRAGMA synchronous = OFF"]
+'''
+
+
+def test_sqlite_test_databases_keep_their_journal_in_memory(inner, pytester):
+    """A disposable sqlite file needs no durability: every connection to it gets the two pragmas."""
+    pytester.makepyfile(test_tuned=TUNED)
+    inner().result.assert_outcomes(passed=1)
