@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -237,39 +234,44 @@ def test_a_lost_port_is_retried(
     assert list(registry.records()) == []
 
 
-@pytest.fixture
-def fake_bindir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty bin dir that the server's (possibly unprivileged) user can read, searched instead of the real one."""
-    bindir = Path(tempfile.mkdtemp(prefix="multidb-fake-bin-"))
-    bindir.chmod(0o755)
-    monkeypatch.setenv(PostgresProcess.bindir_env, str(bindir))
-    yield bindir
-    shutil.rmtree(bindir)
+class BadLocalePostgres(PostgresProcess):
+    """The real ``initdb``, asked for a locale that does not exist: it fails as on a misconfigured machine."""
+
+    def init_command(self) -> list[str]:
+        return [*super().init_command(), "--locale=xx_XX.no-such-locale"]
 
 
-def fake_binary(bindir: Path, name: str, script: str) -> None:
-    path = bindir / name
-    path.write_text(f"#!/bin/sh\n{script}\n")
-    path.chmod(0o755)
+class BadSettingPostgres(PostgresProcess):
+    """The real ``postgres``, started with a setting it refuses."""
+
+    def server_command(self) -> list[str]:
+        return [*super().server_command(), "-c", "shared_buffers=plenty"]
 
 
-@pytest.mark.parametrize(("initdb", "postgres", "problem"), [
-    ("echo 'initdb: disk on fire'; exit 1", "exit 0", "initdb failed (exit code 1)"),
-    ("exit 0", "echo 'FATAL:  bad setting'; exit 2", "the server exited (code 2) while starting"),
-], ids=["init fails", "server exits"])
+class BadSettingMariaDB(MariaDBProcess):
+    """The real ``mariadbd``, started with an option it does not know."""
+
+    def server_command(self) -> list[str]:
+        return [*super().server_command(), "--no-such-option=1"]
+
+
+@needs(PostgresProcess, MariaDBProcess)
+@pytest.mark.parametrize(("server_class", "problem", "logged"), [
+    (BadLocalePostgres, "initdb failed (exit code 1)", "invalid locale name"),
+    (BadSettingPostgres, "the server exited (code 1) while starting", 'invalid value for parameter "shared_buffers"'),
+    (BadSettingMariaDB, "the server exited (code 7) while starting", "unknown variable 'no-such-option=1'"),
+], ids=["initdb fails", "postgres refuses a setting", "mariadbd refuses an option"])
 def test_a_failed_start_removes_what_it_made(
-    fake_bindir: Path, registry: Registry, tmp_path: Path, initdb: str, postgres: str, problem: str
+    registry: Registry, tmp_path: Path, server_class: type[ServerProcess], problem: str, logged: str
 ) -> None:
-    fake_binary(fake_bindir, "initdb", initdb)
-    fake_binary(fake_bindir, "postgres", postgres)
-    server = PostgresProcess("b", tmp_path / "server.log", registry)
+    server = server_class("b", tmp_path / "server.log", registry)
 
     with pytest.raises(ProvisionError) as raised:
         server.start()
 
     message = str(raised.value)
-    assert message.startswith(f"alias 'b' ({process.SETTING}): PostgreSQL: {problem}; the end of ")
-    assert ("disk on fire" if "initdb" in problem else "FATAL:  bad setting") in message
+    assert message.startswith(f"alias 'b' ({process.SETTING}): {server.label}: {problem}; the end of ")
+    assert logged in message  # the server's own words, from its log
     assert server.root is not None and not server.root.exists()
     assert list(registry.records()) == []
 
