@@ -194,12 +194,25 @@ SUMMARY_LINE = re.compile(
 )
 
 
+#: Written into every inner run and loaded with ``-p inner_pidfile``: the inner process's pid, as soon as pytest
+#: starts (before anything is provisioned). A plain run names its server test databases
+#: ``test_<NAME>_<pid><4 hex>``, so the pid finds whatever it left.
+PID_PLUGIN = """
+import os
+
+with open(os.environ["INNER_PID_FILE"], "w") as out:
+    out.write(str(os.getpid()))
+"""
+
+
 @dataclass
 class Inner:
-    """The result of an inner run, with the run's worker token (part of every test database name it made)."""
+    """The result of an inner run: its pid, and the xdist worker token it ran as (``worker=True``; part of
+    every test database name it made), else ``""``."""
 
     result: pytest.RunResult
     token: str
+    pid: int | None = None
 
     @property
     def out(self) -> str:
@@ -227,8 +240,12 @@ class Inner:
         return found
 
     def leftovers(self) -> set[str]:
-        """Server databases whose name carries this run's token: test databases it did not remove."""
-        return {name for name in server_databases() if self.token in name}
+        """Server databases this run made and did not remove (found by its worker token, or by its pid)."""
+        if self.token:
+            return {name for name in server_databases() if self.token in name}
+        assert self.pid is not None, "the inner run never started"
+        made = re.compile(rf"^(pg|maria):test_\w+_{self.pid}[0-9a-f]{{4}}$")
+        return {name for name in server_databases() if made.match(name)}
 
 
 class InnerRunner:
@@ -237,7 +254,7 @@ class InnerRunner:
     def __init__(self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
         self.pytester = pytester
         self.monkeypatch = monkeypatch
-        pytester.makepyfile(inner_helpers=HELPERS)
+        pytester.makepyfile(inner_helpers=HELPERS, inner_pidfile=PID_PLUGIN)
         # Exists, so that anything opening the real sqlite files would create them there (and be caught).
         self.real_dir.mkdir()
         monkeypatch.setenv("PYTHONPATH", str(ROOT))
@@ -252,11 +269,12 @@ class InnerRunner:
         return self.pytester.path / "real"
 
     def __call__(self, *args: str, backend: Backend = SQLITE, settings: bool = True, plugins: bool = True,
-                 env: dict[str, str] | None = None, worker: bool = True, timeout: float = 120) -> Inner:
-        # The plugin names server test databases test_<NAME>_<run>_<xdist worker>; a unique "worker" id makes
-        # every database of this run recognisable afterwards (see Inner.leftovers). worker=False: a plain run.
-        token = f"t{uuid.uuid4().hex[:8]}"
-        variables = {"INNER_SERVER_ALIAS": backend.alias, **(env or {})}
+                 env: dict[str, str] | None = None, worker: bool = False, timeout: float = 120) -> Inner:
+        # A plain run by default, as users run it. worker=True: run as an xdist worker with a unique id, which
+        # the plugin puts in every server test database name (test_<NAME>_<run>_<worker>).
+        token = f"t{uuid.uuid4().hex[:8]}" if worker else ""
+        pid_file = self.pytester.path / f"inner-{uuid.uuid4().hex[:8]}.pid"
+        variables = {"INNER_SERVER_ALIAS": backend.alias, "INNER_PID_FILE": str(pid_file), **(env or {})}
         if worker:
             variables["PYTEST_XDIST_WORKER"] = token
         if backend.pg:
@@ -266,9 +284,10 @@ class InnerRunner:
         with self.monkeypatch.context() as patch:
             for name, value in variables.items():
                 patch.setenv(name, value)
-            full = [*(PLUGINS if plugins else ()), *(SETTINGS if settings else ()), *args]
+            full = [*(PLUGINS if plugins else ()), "-p", "inner_pidfile", *(SETTINGS if settings else ()), *args]
             result = self.pytester.runpytest_subprocess(*full, timeout=timeout)
-        return Inner(result, token)
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
+        return Inner(result, token, pid)
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def test_only_needed_aliases_are_provisioned_after_deselection(inner, pytester, 
 @pytest.mark.servers
 def test_report_has_one_line_per_provisioned_alias(inner, pytester, both_servers):
     pytester.makepyfile(test_p=TESTS)
-    run = inner(env={**both_servers, "INNER_EXPECTED": "a,b,c"})
+    run = inner(env={**both_servers, "INNER_EXPECTED": "a,b,c"}, worker=True)
     run.result.assert_outcomes(passed=4)
     summary = run.summary()
     assert list(summary) == ["a", "b", "c", "default"]  # the markers' aliases together, then the fixture's

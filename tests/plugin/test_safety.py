@@ -53,7 +53,7 @@ SUITE = '''
 def test_real_databases_untouched_and_nothing_left(inner, pytester, real):
     before = real.contents()
     pytester.makepyfile(test_suite=SUITE)
-    run = inner(env=BOTH)
+    run = inner(env=BOTH, worker=True)
     run.result.assert_outcomes(passed=4)
     summary = run.summary()
     assert set(summary) == {"default", "a", "b", "c"}
