@@ -9,9 +9,13 @@ server process or container is killed with SIGKILL in the middle of a test.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from pytest_multidb.provision.process import PostgresProcess
+from pytest_multidb.provision.registry import Registry
 from tests.plugin.test_container import DOCKER_ENV, IMAGES
 
 TERMINATE = '''
@@ -87,6 +91,7 @@ def test_broken_connection_on_a_committing_alias_after_a_swap(inner, pytester, b
 
 DYING_SUITE = '''
 import contextlib
+import os
 import signal
 
 import docker
@@ -100,8 +105,8 @@ from sample_models.widgets.models import Widget
 def test_1_server_dies(multidb):
     Widget.objects.create(code="w", weight=1)
     details = multidb["b"]
-    if details["kind"] == "process":  # the server and its backends, as an OOM kill or a crash would
-        server = psutil.Process(details["pid"])
+    if details["kind"] in ("process", "server"):  # the server and its backends, as an OOM kill or a crash would
+        server = psutil.Process(details.get("pid") or int(os.environ["INNER_SERVER_PID"]))
         backends = server.children(recursive=True)
         server.send_signal(signal.SIGKILL)
         for process in backends:
@@ -126,19 +131,42 @@ def test_3_other_aliases_still_work():
 '''
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[PostgresProcess]:
+    """A PostgreSQL server of the test's own, to be the configured server of a ``server`` alias and be killed
+    (the machine's shared servers cannot be)."""
+    server = PostgresProcess("b", tmp_path / "own-postgresql.log", Registry(tmp_path / "own-registry"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.mark.servers
-@pytest.mark.parametrize("kind", ["process", "container"])
-def test_server_killed_mid_run(inner, pytester, kind, real):
+@pytest.mark.parametrize("kind", ["server", "process", "container"])
+def test_server_killed_mid_run(inner, pytester, kind, real, request):
     before = real.contents()
     pytester.makepyfile(test_dying=DYING_SUITE)
-    run = inner("--multidb-provision", f"b={kind}", "-p", "no:cacheprovider", backend=_pg(),
-                env={**IMAGES, **DOCKER_ENV})
-    # The test that meets the dead server fails, the later ones of 'b' error in setup; the one of 'a' passes.
-    run.result.assert_outcomes(passed=1, failed=1, errors=2)
+    env = {**IMAGES, **DOCKER_ENV, "MULTIDB_REGISTRY": str(pytester.path / "registry")}
+    if kind == "server":
+        server = request.getfixturevalue("own_server")
+        env.update(MULTIDB_PG_PORT=str(server.port), INNER_SERVER_PID=str(server.pid))
+    run = inner("--multidb-provision", f"b={kind}", "-p", "no:cacheprovider", backend=_pg(), env=env)
+    # The test that meets the dead server fails, the later ones of 'b' error in setup; the one of 'a' passes. A
+    # server kind's test database cannot be dropped at the end: one more line, and its record is kept.
+    run.result.assert_outcomes(passed=1, failed=1, errors=3 if kind == "server" else 2)
     text = run.out + run.err
+    records = list((pytester.path / "registry").glob("*.json"))
+    if kind == "server":
+        assert "multidb: could not remove the test database of 'b': server unreachable at 127.0.0.1:" in text
+        assert len(records) == 1  # kept, to be removed by a later run once the server is back
+    else:
+        assert records == []
     line = re.compile(rf"^multidb: test_dying\.py::(?P<test>test_[12]\w*(\[\d\])?): alias 'b': its database server "
-                      rf"\({kind}, 127\.0\.0\.1:\d+\) stopped answering \(.+\); see (its log \S+-postgresql\.log|"
-                      r"`docker logs \w+`)\. Every later test that uses 'b' fails with this line\.$")
+                      rf"\({kind}, 127\.0\.0\.1:\d+\) stopped answering \(.+\); (see its log \S+-postgresql\.log|"
+                      r"see `docker logs \w+`|check that the server runs)\. Every later test that uses 'b' fails with "
+                      r"this line\.$")
     reported = [match["test"] for match in map(line.match, text.splitlines()) if match]
     assert sorted(reported) == ["test_1_server_dies", "test_2_later_tests_of_the_alias[0]",
                         "test_2_later_tests_of_the_alias[1]"], text  # one line each
