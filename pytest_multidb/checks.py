@@ -3,6 +3,9 @@
 - ``multidb.W001``: a relation (foreign key, one-to-one, many-to-many) between models on different connections.
   Django cannot join across connections and the schema builder leaves the constraint out. A relation whose
   field sets ``db_constraint=False`` is taken as intended and not reported.
+- ``multidb.W002``: a managed model references an unmanaged model (foreign key, one-to-one, many-to-many)
+  that lives on an alias whose test database would lack its table: neither ``TEST["UNMANAGED"] = "create"``
+  nor ``TEST["PROVISION"] = "existing"``. Its migration (or a query joining the table) fails in the tests.
 - ``multidb.E001``: a bad ``OTHER_DATABASES`` entry (keys, engine, ``MODELS`` type, alias clash).
 - ``multidb.E002``: the same ``MODELS`` selector under two aliases.
 - ``multidb.E003``: a ``MODELS`` selector naming no installed app or model.
@@ -23,7 +26,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.db import models, router
 
-from .conf import ConfigurationError, model_selectors, other_database_specs
+from .conf import ConfigurationError, database_specs, model_selectors, other_database_specs
 from .routing import validate_selectors
 
 TAG = "multidb"
@@ -31,6 +34,13 @@ TAG = "multidb"
 HINT_W001 = (
     "Move both models to one alias (list them in the same OTHER_DATABASES MODELS), or set db_constraint=False "
     "on the field if the cross-connection reference is intended (that also silences this warning)."
+)
+
+
+HINT_W002 = (
+    "Set TEST['UNMANAGED'] = 'create' on that alias (or run pytest with --multidb-unmanaged=create) so the test "
+    "database gets the unmanaged tables, or TEST['PROVISION'] = 'existing' if the alias is a real database tests "
+    "only read."
 )
 
 
@@ -64,6 +74,54 @@ def cross_connection_warnings(model_list: Iterable[type[models.Model]]) -> list[
                     hint=HINT_W001, obj=field, id="multidb.W001",
                 ))
     return warnings
+
+
+def _targets(model: type[models.Model]) -> list[tuple[Any, type[models.Model]]]:
+    """``(field, related model)`` for every relation of ``model`` (foreign keys, one-to-ones, many-to-manys)."""
+    fields = [*(f for f in model._meta.local_fields if f.is_relation), *model._meta.local_many_to_many]
+    return [(field, field.related_model) for field in fields if isinstance(field.related_model, type)]
+
+
+def _has_table(test: dict[str, Any]) -> bool:
+    return test.get("UNMANAGED") == "create" or test.get("PROVISION") == "existing"
+
+
+def unmanaged_reference_warnings(model_list: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    """``multidb.W002`` for every relation of a managed model in ``model_list`` to an unmanaged model whose
+    alias's test database would lack the table."""
+    tests = {alias: dict(spec.test) for alias, spec in database_specs().items()}
+    warnings: list[CheckMessage] = []
+    for model in model_list:
+        if not model._meta.managed or model._meta.proxy:
+            continue
+        for field, target in _targets(model):
+            if target._meta.managed or target._meta.proxy:
+                continue
+            alias = router.db_for_write(target)
+            if _has_table(tests.get(alias, {})):
+                continue
+            warnings.append(CheckWarning(
+                f"{_label(model)} references the unmanaged model {target._meta.label} (table "
+                f"{target._meta.db_table!r}), which alias {alias!r}'s test database will not have: the alias "
+                "neither creates unmanaged tables (TEST['UNMANAGED'] = 'create') nor is TEST['PROVISION'] = "
+                "'existing'.",
+                hint=HINT_W002, obj=field, id="multidb.W002",
+            ))
+    return warnings
+
+
+@register(Tags.models, TAG)
+def check_unmanaged_references(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``multidb.W002`` for the models of ``app_configs`` (all installed apps when ``None``)."""
+    model_list = apps.get_models() if app_configs is None else chain.from_iterable(
+        app_config.get_models() for app_config in app_configs
+    )
+    try:
+        return unmanaged_reference_warnings(model_list)
+    except ConfigurationError:
+        return []  # Bad settings: check_multidb_settings reports why.
 
 
 @register(Tags.models, TAG)

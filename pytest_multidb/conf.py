@@ -56,6 +56,9 @@ DRIVER_FIXES: Mapping[str, str] = {
     "oracle": "pip install oracledb (cx_Oracle before Django 5.0)",
 }
 
+#: The values of ``TEST["UNMANAGED"]`` (and ``--multidb-unmanaged``): make unmanaged models' tables or not.
+UNMANAGED_MODES = ("create", "skip")
+
 #: Settings of a connection that must be dicts when given.
 DICT_KEYS = ("OPTIONS", "TEST")
 
@@ -170,6 +173,11 @@ def check_connection_value(alias: str, where: str, key: str, modern: str, value:
         raise ConfigurationError(
             alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
             "write one of 'auto', 'sqlite', 'server', 'process', 'container'",
+        )
+    if modern == "TEST" and value.get("UNMANAGED") is not None and value["UNMANAGED"] not in UNMANAGED_MODES:
+        raise ConfigurationError(
+            alias, f"{setting}['UNMANAGED']", f"unknown value {value['UNMANAGED']!r}",
+            f"write one of {', '.join(map(repr, UNMANAGED_MODES))} (default 'skip': no tables, as in Django)",
         )
 
 

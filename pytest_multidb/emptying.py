@@ -8,6 +8,7 @@ baseline table whose row count changed is emptied and reloaded from the snapshot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -42,10 +43,13 @@ class Baseline:
 
     counts: dict[str, int]
     snapshot: dict[str, str]
+    #: Tables Django does not count as its own that the install made (unmanaged models', ``unmanaged.py``).
+    extra: tuple[str, ...] = ()
 
     @classmethod
-    def take(cls, alias: str) -> Baseline:
-        tables = sorted(connections[alias].introspection.django_table_names(only_existing=True, include_views=False))
+    def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
+        extra = tuple(extra)
+        tables = _tables(alias, extra)
         counts = _counts(alias, tables, exists_only=False)
         models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
         snapshot = {
@@ -53,7 +57,13 @@ class Baseline:
             for table in counts
             if table in models
         }
-        return cls(counts, snapshot)
+        return cls(counts, snapshot, extra)
+
+
+def _tables(alias: str, extra: Iterable[str]) -> list[str]:
+    """Django's tables on ``alias`` (models, many-to-many tables) and ``extra`` ones."""
+    found = connections[alias].introspection.django_table_names(only_existing=True, include_views=False)
+    return sorted({*found, *extra})
 
 
 def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline | None = None) -> list[str]:
@@ -61,7 +71,7 @@ def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline |
     baseline tables it changed. Returns the tables that were written."""
     conn = connections[alias]
     baseline = baseline or Baseline({}, {})
-    tables = sorted(conn.introspection.django_table_names(only_existing=True, include_views=False))
+    tables = _tables(alias, baseline.extra)
     fresh = [t for t in tables if t not in baseline.counts]
     kept = [t for t in tables if t in baseline.counts]
     written = written_tables(alias, fresh)

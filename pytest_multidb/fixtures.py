@@ -59,6 +59,10 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     except ProvisionError as error:
         stop_run(request, f"multidb: {error}")
     committing = set(aliases) if commit is True else set(commit or ())
+    for alias in sorted(committing & run.read_only):
+        pytest.fail(f"multidb: {request.node.nodeid}: uses_db({alias!r}, transaction=...) commits on {alias!r}, "
+                    "which is TEST['PROVISION'] = 'existing': its real database, read-only in tests. "
+                    f"Fix: keep {alias!r} in rollback mode, or write to a test database alias.", pytrace=False)
     for alias in aliases:
         if alias in run.broken:
             pytest.fail(f"multidb: {request.node.nodeid}: {run.broken[alias]}", pytrace=False)
@@ -132,6 +136,11 @@ def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
     try:
         if builder.existing_tables():
             return
+        if alias in state.read_only:  # its real database: no table is made there, not even for one test
+            pytest.fail(f"multidb: swap_db({model._meta.label}, {alias!r}): {alias!r} is TEST['PROVISION'] = "
+                        f"'existing' and has no table {model._meta.db_table!r}; nothing is created in its real "
+                        "database. Fix: swap to an alias that has the table, or to a test database alias.",
+                        pytrace=False)
         if alias in state.rollback and own.features.can_rollback_ddl:
             with connections[alias].cursor() as cursor:
                 for statement in builder.create_sql():

@@ -12,6 +12,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.db.backends.base.base import (
@@ -19,8 +20,10 @@ from django.db.backends.base.base import (
 )
 from django.db.backends.signals import connection_created
 
+from . import readonly
 from .emptying import Baseline, empty_written_tables
 from .guard import AccessGuard
+from .schema import SchemaBuilder
 
 
 class SharedConnections:
@@ -171,6 +174,8 @@ class TestDatabases:
     broken: Mapping[str, str] = field(default_factory=dict)
     #: ``TEST["MIRROR"]`` aliases -> their primary: opening a mirror opens its primary and reads through it.
     mirrors: Mapping[str, str] = field(default_factory=dict)
+    #: ``TEST["PROVISION"] = "existing"`` aliases: READ ONLY transactions, never committing, never reset.
+    read_only: frozenset[str] = frozenset()
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
@@ -213,9 +218,15 @@ class TestDatabases:
             self._open_mirror(alias, primary, commit)
             return
         self.guard.allow([alias])
-        if self.reset_sequences:  # before the test, like TransactionTestCase; outside its transaction (MySQL DDL)
-            baseline = self.baselines.get(alias)
-            reset_sequences(alias, keep=baseline.counts if baseline else ())
+        read_only = alias in self.read_only
+        if commit and read_only:
+            raise readonly.ReadOnlyAliasError(
+                f"{self.test_id}: transaction=True on {alias!r}, which is {readonly.SETTING}: its real database, "
+                f"read-only in tests. Fix: keep {alias!r} in rollback mode, or write to a test database alias."
+            )
+        if self.reset_sequences and not read_only:  # before the test, like TransactionTestCase; outside its
+            baseline = self.baselines.get(alias)   # transaction (MySQL DDL)
+            reset_sequences(alias, keep=baseline.counts if baseline else (), extra=baseline.extra if baseline else ())
         if commit:
             if not self.committing:
                 connection_created.connect(self._connection_created, weak=False, dispatch_uid=id(self))
@@ -223,11 +234,15 @@ class TestDatabases:
             self._undo.callback(self._step, f"emptying what the test committed on {alias!r}", alias,
                                 functools.partial(self._empty, alias), retry=True)
         else:
+            if read_only:
+                readonly.begin(connections[alias])
             atomic = transaction.atomic(using=alias)
             atomic.__enter__()
             self.rollback[alias] = atomic
             self._undo.callback(self._step, f"rolling back {alias!r}", alias,
                                 functools.partial(self._roll_back, alias, atomic))
+            if read_only:
+                readonly.began(connections[alias])
             self._share(alias)
         for hook in self.on_open:
             hook(alias)
@@ -345,14 +360,16 @@ class TestDatabases:
         ]
 
 
-def reset_sequences(alias: str, keep: Iterable[str] = ()) -> None:
+def reset_sequences(alias: str, keep: Iterable[str] = (), extra: Iterable[str] = ()) -> None:
     """Restart the sequences of the tables on ``alias`` (but ``keep``: tables holding install-time rows), so
-    that a test's first row in each gets id 1."""
+    that a test's first row in each gets id 1. ``extra``: tables of unmanaged models made by the install."""
     conn = connections[alias]
     if not conn.features.supports_sequence_reset:
         return
-    keep = set(keep)
-    sequences = [s for s in conn.introspection.sequence_list() if s["table"] not in keep]
+    keep, extra = set(keep), set(extra)
+    unmanaged = [m for m in apps.get_models() if not m._meta.managed and m._meta.db_table in extra]
+    sequences = [s for s in [*conn.introspection.sequence_list(), *SchemaBuilder(alias, unmanaged).sequences()]
+                 if s["table"] not in keep]
     statements = conn.ops.sequence_reset_by_name_sql(no_style(), sequences)
     if statements:
         with transaction.atomic(using=alias), conn.cursor() as cursor:

@@ -69,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="Build every table with the schema builder instead of running migrations.")
     group.addoption("--multidb-rebuild", action="store_true",
                     help="Rebuild every test schema instead of reusing the cached one (the cache is refreshed).")
+    group.addoption("--multidb-unmanaged", choices=("create", "skip"), default=None,
+                    help="create: every alias's test database gets tables for its unmanaged (managed = False) models; "
+                    "skip: none do (default: each alias's TEST['UNMANAGED'], else skip, as in Django).")
     group.addoption("--multidb-clean", action="store_true",
                     help="List and remove what interrupted runs left behind (test databases, servers, containers), "
                     "then exit. Resources of live runs are never touched.")

@@ -25,6 +25,7 @@ from .guard import AccessGuard
 from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
+from .provision.base import EXISTING
 from .session import DatabaseSession, SessionOptions
 from .sharing import mirrors
 
@@ -63,6 +64,9 @@ class MultiDB:
             raise pytest.UsageError(f"multidb: {error}") from None
         self.provision = provision_requests(getattr(config.known_args_namespace, "multidb_provision", None) or [],
                                             self.specs)
+        #: ``TEST["PROVISION"] = "existing"`` aliases: their real databases, read-only in tests.
+        self.read_only = frozenset(alias for alias in self.specs if alias not in self.mirrors
+                                   and self._kind(alias) == EXISTING)
         self.declarations: dict[str, Declaration] = {}
         self.needed: list[str] = []
         #: How a test declares its aliases, tried in order (``compat.pytest_django`` adds ``django_db``).
@@ -74,6 +78,12 @@ class MultiDB:
         self.broken: dict[str, str] = {}
         self.announced: set[str] = set()
         self.session: DatabaseSession | None = None
+
+    def _kind(self, alias: str) -> str | None:
+        try:
+            return select_kind(self.specs[alias], self.provision)
+        except ProvisionError:  # reported by the provisioning itself
+            return None
 
     @staticmethod
     def of(config: pytest.Config) -> MultiDB | None:
@@ -116,6 +126,7 @@ class MultiDB:
                 continue
             if found is not None:
                 item.stash[DECLARATION_KEY] = self.declarations[item.nodeid] = found
+                errors += self._writes_read_only(item, found)
         known = list(self.specs)
         for nodeid, found in self.declarations.items():
             where = "@pytest.mark.uses_db" if found.source == MARKER else found.source
@@ -139,6 +150,22 @@ class MultiDB:
         self.needed = list(dict.fromkeys(a for found in self.declarations.values() for a in found.aliases))
         self.serialized = {a for found in self.declarations.values() if found.serialized_rollback
                            for a in found.aliases}
+
+    def _writes_read_only(self, item: pytest.Item, found: Declaration) -> list[str]:
+        """Usage errors for a test that would commit on an ``existing`` alias (``transaction=``, or a Django
+        ``TransactionTestCase``, which flushes every table afterwards)."""
+        commits = found.committing
+        cls = django_test_class(item) if found.django_class else None
+        if cls is not None:
+            from django.test import TestCase, TransactionTestCase
+
+            commits = found.aliases if issubclass(cls, TransactionTestCase) and not issubclass(cls, TestCase) else ()
+        how = f"{cls.__qualname__} (a TransactionTestCase) commits" if cls is not None else "commits (transaction=)"
+        return [
+            f"{item.nodeid}: {how} on {alias!r}, which is TEST['PROVISION'] = 'existing': its real database, "
+            f"read-only in tests. Fix: keep {alias!r} in rollback mode, or write to a test database alias."
+            for alias in commits if alias in self.read_only
+        ]
 
     def _declaration(self, item: pytest.Item) -> Declaration | None:
         cls = django_test_class(item)
@@ -181,13 +208,21 @@ class MultiDB:
             migrations=not self.config.getoption("multidb_no_migrations"),
             cache_dir=cache.mkdir("multidb") if cache is not None else None,
             rebuild=self.config.getoption("multidb_rebuild"),
+            unmanaged=self.config.getoption("multidb_unmanaged"),
         )
-        self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._take_baseline)
+        self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._installed)
         self.session.announced = self.announced
         return self.session
 
-    def _take_baseline(self, alias: str) -> None:
-        self.baselines[alias] = Baseline.take(alias)
+    def take_baseline(self, alias: str) -> None:
+        """Snapshot what ``alias`` holds now (kept after committing tests); nothing for an ``existing`` alias."""
+        assert self.session is not None
+        if self.session.read_only(alias):
+            return
+        self.baselines[alias] = Baseline.take(alias, self.session.unmanaged_tables(alias))
+
+    def _installed(self, alias: str) -> None:
+        self.take_baseline(alias)
         if alias in self.serialized:  # what Django's test runner does in create_test_db(serialize=True)
             conn = connections[alias]
             conn._test_serialized_contents = conn.creation.serialize_db_to_string()
@@ -199,7 +234,7 @@ class MultiDB:
         found = item.stash.get(DECLARATION_KEY, None)
         return TestDatabases(item.nodeid, self.guard, reset_sequences=bool(found and found.reset_sequences),
                              baselines=self.baselines, diagnose=self.diagnose, broken=self.broken,
-                             mirrors=self.mirrors)
+                             mirrors=self.mirrors, read_only=self.read_only)
 
     def diagnose(self, alias: str, error: BaseException) -> str | None:
         """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every

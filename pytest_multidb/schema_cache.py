@@ -38,14 +38,15 @@ from .conf import model_selectors
 from .provision.registry import STAMP_PREFIX
 from .provision.server import read_stamp, stamp_database
 from .schema import routed_models
+from .unmanaged import unmanaged_models
 
 CACHE_VERSION = "1"
 TEMPLATE_PREFIX = "multidb_tpl_"
 TEMPLATE_INDEX = "templates.json"
 
 
-def fingerprint(alias: str, migrations: bool) -> str:
-    """A hash of everything that shapes ``alias``'s test schema."""
+def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
+    """A hash of everything that shapes ``alias``'s test schema (``unmanaged``: its unmanaged models' tables too)."""
     settings = connections.settings[alias]
     digest = hashlib.sha256()
 
@@ -54,7 +55,10 @@ def fingerprint(alias: str, migrations: bool) -> str:
 
     add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
         migrations, sorted(model_selectors().items()))
-    for model in sorted(routed_models(alias), key=lambda m: m._meta.label_lower):
+    models = [*routed_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
+    if unmanaged:
+        add("unmanaged")
+    for model in sorted(models, key=lambda m: m._meta.label_lower):
         opts = model._meta
         fields = [MigrationWriter.serialize(f)[0] for f in (*opts.local_fields, *opts.local_many_to_many)]
         add(opts.label_lower, opts.db_table, fields, MigrationWriter.serialize(
@@ -227,11 +231,11 @@ class SchemaCache:
         assert self.directory is not None
         return FileLock(self.directory / f"{key}.lock")
 
-    def key(self, alias: str, vendor: str, kind: str, migrations: bool) -> str | None:
+    def key(self, alias: str, vendor: str, kind: str, migrations: bool, unmanaged: bool = False) -> str | None:
         """The cache key of ``alias``'s schema, or ``None`` when it is not cached."""
         if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
             return None
-        return f"{vendor}-{fingerprint(alias, migrations)}"
+        return f"{vendor}-{fingerprint(alias, migrations, unmanaged)}"
 
     def clone_source(self, key: str | None, real_name: str) -> str | None:
         """For PostgreSQL: the template database a provisioner may create the test database from."""

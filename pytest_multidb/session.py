@@ -25,11 +25,12 @@ from django.db import connections
 
 from .conf import ConfigurationError, DatabaseSpec, database_specs
 from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
-from .provision.base import ProvisionContext, timed
+from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
-from .schema import SchemaBuilder, unmigrated_models
+from .schema import SchemaBuilder, routed_models, unmigrated_models
 from .schema_cache import SchemaCache
 from .sharing import dependency_order, mirrors, signature
+from .unmanaged import built_as_managed, create_schemas, creates, split, tables, unmanaged_models
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,33 @@ class SessionOptions:
     migrations: bool = True
     cache_dir: Path | None = None
     rebuild: bool = False
+    #: ``--multidb-unmanaged``: ``create`` / ``skip`` for every alias (else each alias's ``TEST["UNMANAGED"]``).
+    unmanaged: str | None = None
 
 
-def install_schema(alias: str, migrations: bool) -> None:
+def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> None:
     """Migrate the apps that have migrations, build the rest with the schema builder, then run the
-    post-migrate handlers (contenttypes, permissions), once every table exists."""
+    post-migrate handlers (contenttypes, permissions), once every table exists.
+
+    ``unmanaged``: also build the tables of the alias's unmanaged models (``unmanaged.py``): the ones that need
+    no managed table before ``migrate`` (a managed model's foreign key to them migrates), the others after.
+    """
+    early, late = split(alias, unmanaged_models(alias)) if unmanaged else ([], [])
+    create_schemas(alias, [*early, *late])
     if not migrations:
-        SchemaBuilder(alias).install()
+        managed = routed_models(alias)
+        with built_as_managed([*early, *late]):
+            SchemaBuilder(alias, [*managed, *early, *late]).install()
         emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
         return
+    if early:
+        with built_as_managed(early):
+            SchemaBuilder(alias, early).install()
     with post_migrate_deferred() as deferred:
         call_command("migrate", database=alias, run_syncdb=False, verbosity=0, interactive=False)
-    SchemaBuilder(alias, unmigrated_models(alias)).install()
+    unmigrated = unmigrated_models(alias)
+    with built_as_managed(late):
+        SchemaBuilder(alias, [*unmigrated, *late]).install()
     for args, kwargs in deferred:
         emit_post_migrate_signal(*args, **kwargs)
 
@@ -117,6 +133,18 @@ class DatabaseSession:
     def kind(self, alias: str) -> str:
         return select_kind(self.specs[alias], self.options.provision)
 
+    def read_only(self, alias: str) -> bool:
+        """Whether ``alias`` is ``TEST["PROVISION"] = "existing"``: its real database, read-only, untouched."""
+        return alias not in self.mirrors and self.kind(alias) == EXISTING
+
+    def creates_unmanaged(self, alias: str) -> bool:
+        """Whether ``alias``'s test database gets the tables of its unmanaged models."""
+        return creates(self.specs[alias].test, self.options.unmanaged) and not self.read_only(alias)
+
+    def unmanaged_tables(self, alias: str) -> list[str]:
+        """The tables made for ``alias``'s unmanaged models (none unless it creates them)."""
+        return tables(unmanaged_models(alias)) if self.creates_unmanaged(alias) else []
+
     def ensure(self, aliases: Iterable[str]) -> None:
         """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas.
 
@@ -135,6 +163,8 @@ class DatabaseSession:
             raise ProvisionError(error.alias or "?", error.setting, error.problem, error.fix) from None
         joins: dict[str, str] = {}  # alias -> the alias whose test database it uses
         for alias in order:
+            if self.read_only(alias):  # its real database: never shared with (nor joined by) a test database
+                continue
             leader = self.mirrors.get(alias) or self._leaders.setdefault(signature(self.specs[alias]), alias)
             if leader != alias:
                 joins[alias] = leader
@@ -152,9 +182,11 @@ class DatabaseSession:
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
         self.clean_leftovers()
         migrations = self.options.migrations
-        self.cache_keys.update(
-            {alias: self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations) for alias in missing}
-        )
+        self.cache_keys.update({
+            alias: None if kinds[alias] == EXISTING else
+            self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations, self.creates_unmanaged(alias))
+            for alias in missing
+        })
         templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
         context = ProvisionContext(
             self._tmp_dir(), self.run_id, self.worker, self.registry,
@@ -221,10 +253,16 @@ class DatabaseSession:
             provisioned.details["schema"] = f"mirror of {provisioned.details['joins']!r}"
             self.summary.append(self.describe(alias))
             return
+        if provisioned.kind == EXISTING:  # the real database: no schema, no cache, no baseline
+            provisioned.details["schema"] = "existing, read-only"
+            self.summary.append(self.describe(alias))
+            return
         start = time.perf_counter()
+        unmanaged = self.creates_unmanaged(alias)
         with self._opened([alias]):
             provisioned.details["schema"] = self.cache.install(
-                alias, self.cache_keys[alias], lambda: install_schema(alias, migrations), self._real_name(alias),
+                alias, self.cache_keys[alias], lambda: install_schema(alias, migrations, unmanaged),
+                self._real_name(alias),
                 cloned=provisioned.details.get("cloned", False),
             )
             self._on_installed(alias)

@@ -312,14 +312,12 @@ def django_db_setup(
 def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: None) -> None:
     """Run ``django_db_setup`` (or a conftest's override) before a pytest-django-style test's databases open;
     afterwards, what it loaded becomes part of each alias's baseline (kept after committing tests)."""
-    from ..emptying import Baseline
-
     run = _run(request)
     if run is None or run.session is None:
         return
     for alias in run.session.provisioned:
         with run.guard.opened([alias]):
-            run.baselines[alias] = Baseline.take(alias)
+            run.take_baseline(alias)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -12,6 +12,8 @@ from ..conf import DatabaseSpec
 from .registry import Registry
 
 AUTO = "auto"
+#: The kind that provisions nothing: the configured database, read-only (``existing.py``).
+EXISTING = "existing"
 
 
 class ProvisionError(Exception):
@@ -99,7 +101,7 @@ def select_kind(spec: DatabaseSpec, requested: Mapping[str, str]) -> str:
             spec.alias, "TEST['PROVISION'] / --multidb-provision", f"unknown kind {kind!r}",
             f"use one of {', '.join(['auto', *sorted(PROVISIONERS)])}",
         )
-    if (kind == "sqlite") != (spec.vendor == "sqlite"):
+    if kind != EXISTING and (kind == "sqlite") != (spec.vendor == "sqlite"):
         raise ProvisionError(
             spec.alias, "TEST['PROVISION'] / --multidb-provision",
             f"kind {kind!r} does not fit engine {spec.engine!r}",

@@ -34,7 +34,7 @@ def test_posix_only_modules_are_hidden():
 def test_every_provisioner_module_is_loaded():
     from pytest_multidb.provision import PROVISIONERS
 
-    assert set(PROVISIONERS) == {"sqlite", "server", "process", "container"}
+    assert set(PROVISIONERS) == {"sqlite", "server", "process", "container", "existing"}
 
 
 @pytest.mark.uses_db("a", "b", "c")
