@@ -172,7 +172,7 @@ def check_connection_value(alias: str, where: str, key: str, modern: str, value:
     if modern == "TEST" and value.get("PROVISION") is not None and not isinstance(value["PROVISION"], str):
         raise ConfigurationError(
             alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
-            "write one of 'auto', 'sqlite', 'server', 'process', 'container'",
+            "write one of 'auto', 'sqlite', 'server', 'process', 'container', 'existing'",
         )
     if modern == "TEST" and value.get("UNMANAGED") is not None and value["UNMANAGED"] not in UNMANAGED_MODES:
         raise ConfigurationError(

@@ -134,7 +134,7 @@ BACKENDS = ("django.db.backends.mysql, django.db.backends.oracle, django.db.back
                  "Fix: write 'OPTIONS' as a dict, e.g. {'connect_timeout': 5}.", id="options-str"),
     pytest.param('OTHER_DATABASES["b"]["TEST"]["PROVISION"] = ["server"]',
                  "OTHER_DATABASES['b']['TEST']['PROVISION'] (alias 'b'): expected the name of a kind, got "
-                 "['server']. Fix: write one of 'auto', 'sqlite', 'server', 'process', 'container'.",
+                 "['server']. Fix: write one of 'auto', 'sqlite', 'server', 'process', 'container', 'existing'.",
                  id="provision-list"),
     pytest.param('DATABASES["default"]["ENGINE"] = "django.db.backends.nosuch"',
                  "DATABASES['default']['ENGINE'] (alias 'default'): no database backend 'django.db.backends.nosuch' "
