@@ -274,7 +274,10 @@ class InnerRunner:
         # the plugin puts in every server test database name (test_<NAME>_<run>_<worker>).
         token = f"t{uuid.uuid4().hex[:8]}" if worker else ""
         pid_file = self.pytester.path / f"inner-{uuid.uuid4().hex[:8]}.pid"
-        variables = {"INNER_SERVER_ALIAS": backend.alias, "INNER_PID_FILE": str(pid_file), **(env or {})}
+        # Each inner run has a registry of its own: what other runs on this machine left (or are doing) never
+        # shows in its output. A test about the registry passes MULTIDB_REGISTRY itself.
+        variables = {"INNER_SERVER_ALIAS": backend.alias, "INNER_PID_FILE": str(pid_file),
+                     "MULTIDB_REGISTRY": str(self.pytester.path / "registry"), **(env or {})}
         if worker:
             variables["PYTEST_XDIST_WORKER"] = token
         if backend.pg:
