@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -103,6 +104,42 @@ def _template_index(directory: Path) -> Iterator[dict[str, Any]]:
             os.replace(tmp, path)
 
 
+def template_stamp(cache_id: str, directory: Path) -> str:
+    """The stamp of a template: the cache that made it, by id, host and directory."""
+    return f"{STAMP_PREFIX}template {cache_id} cache={socket.gethostname()}:{directory.resolve()}"
+
+
+def orphaned(stamp: str | None) -> bool:
+    """Whether ``stamp`` is a template's whose cache is gone: on this host, its directory no longer holds the
+    index of the cache that made it (deleted, or made anew by a fresh checkout at the same path).
+
+    Nothing can restore such a template through its cache any more: it is dropped, so fresh checkouts and CI
+    workspaces do not pile templates up on the server. Another cache that clones it by name meanwhile just
+    builds its own next time.
+    """
+    if not stamp or not stamp.startswith(f"{STAMP_PREFIX}template ") or " cache=" not in stamp:
+        return False
+    made_by, _, where = stamp.removeprefix(f"{STAMP_PREFIX}template ").partition(" cache=")
+    host, _, directory = where.partition(":")
+    if host != socket.gethostname():
+        return False
+    try:
+        return json.loads((Path(directory) / TEMPLATE_INDEX).read_text()).get("id") != made_by
+    except (OSError, ValueError, AttributeError):
+        return True  # no index (any more): that cache is gone
+
+
+def _drop_orphaned_templates(cursor: Any, quote: Callable[[str], str]) -> None:
+    """Drop the templates on this server whose own stamp says their cache is gone (see ``orphaned``)."""
+    cursor.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database")
+    for name, stamp in cursor.fetchall():
+        if orphaned(stamp):
+            try:
+                cursor.execute(f"DROP DATABASE {quote(name)}")
+            except DatabaseError:
+                continue  # being cloned right now: dropped another time
+
+
 def _sqlite_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
     connections[alias].close()
     target = directory / f"{key}.sqlite3"
@@ -129,7 +166,8 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
     template, server = prefix + key.rpartition("-")[2], _server_of(conn.settings_dict)
     quote = conn.ops.quote_name
     with _template_index(directory) as index, conn.creation._nodb_cursor() as cursor:
-        stamp, entries = f"{STAMP_PREFIX}template {index['id']}", index["templates"]
+        stamp, entries = template_stamp(index["id"], directory), index["templates"]
+        _drop_orphaned_templates(cursor, quote)
         ours = [entry for entry in entries if entry["server"] == server and entry["name"].startswith(prefix)]
         for entry in ours:  # templates of earlier schemas of this database (and of this one, on rebuild)
             exists, found = read_stamp(conn, cursor, entry["name"])

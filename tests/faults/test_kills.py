@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pytest_multidb.provision.registry import Registry, is_alive
+from pytest_multidb.schema_cache import template_stamp
 from tests.support import MARIA, MARIADB, PG, POSTGRES, Backend
 
 pytestmark = pytest.mark.servers
@@ -521,7 +522,8 @@ def test_a_cloned_test_database_is_stamped_and_templates_are_dropped_by_exact_na
         index = json.loads((pytester.path / ".pytest_cache" / "d" / "multidb" / "templates.json").read_text())
         [template] = templates() - {lookalike}
         assert index["templates"] == [{"server": server_of(POSTGRES), "name": template}]
-        assert database_stamp(servers, POSTGRES, template) == (True, f"pytest-multidb template {index['id']}")
+        cache_dir = pytester.path / ".pytest_cache" / "d" / "multidb"
+        assert database_stamp(servers, POSTGRES, template) == (True, template_stamp(index["id"], cache_dir))
 
         clone = runs.start("clone", "test", cache=True)
         runs.wait(clone)
