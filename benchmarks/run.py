@@ -1,0 +1,238 @@
+"""pytest-multidb beside pytest-django and the hand-written floor, on a realistic multi-database project.
+
+    python benchmarks/run.py [--rounds N] [--quick] [--json] [--keep DIR]
+
+Generates a project (64 models over 4 apps with migrations, FKs, M2Ms and indexes; aliases ``default`` and
+``archive`` on sqlite, ``pg`` on PostgreSQL at 127.0.0.1:5432, ``maria`` on MariaDB at 127.0.0.1:3306; a
+router), one copy per flavour, and runs every suite through:
+
+- **multidb**: ``pytest -p no:django`` (``uses_db`` markers; the ``django_db`` and TestCase suites unchanged);
+- **django**: ``pytest -p no:multidb --reuse-db`` (``django_db(databases=...)``; sqlite test databases are
+  pytest-django's default, in memory);
+- **floor**: ``pytest -p no:django -p no:multidb`` with a ten-line conftest that opens ``atomic()`` per
+  declared alias and rolls it back, on databases migrated beforehand: the physical floor of isolation.
+
+Every pytest session is a fresh process, timed from outside (wall clock). Rounds are interleaved (each round
+runs every suite of every flavour, the flavours' order rotating) and medians taken. Per-test overhead of a
+suite = (suite - the no-DB suite of the same size and shape, same flavour, same round) / tests; it includes
+session start (provisioning, migrations or cache restore) spread over the suite. A figure whose median is
+<= 0 is reported as ``negative``, one whose rounds spread wider than its median as ``noisy``; neither is
+divided into a ratio. Ratios: multidb / django and multidb / floor (lower is better).
+
+Start-up: one 4-alias test net of one no-DB test: ``warm`` (schema cache / ``--reuse-db`` databases ready),
+``cold`` (``--multidb-rebuild`` / ``--reuse-db --create-db``), ``warm_nocache`` (the warm run with
+``-p no:cacheprovider``).
+
+Every database the benchmark makes carries a random token in its name; all are dropped at the end (also on
+failure or Ctrl-C), and the run fails if one is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from project import START_DB, START_NODB, Suite, clean_env, generate, suites  # noqa: E402
+
+COMMON = ["-q", "-p", "no:randomly", "-p", "no:xdist"]
+FLAGS = {
+    "multidb": ["-p", "no:django"],
+    "django": ["-p", "no:multidb", "--reuse-db"],
+    "floor": ["-p", "no:django", "-p", "no:multidb"],
+}
+STARTUP = {  # kind: (multidb flags, django flags)
+    "cold": (["--multidb-rebuild"], ["--create-db"]),
+    "warm": ([], []),
+    "warm_nocache": (["-p", "no:cacheprovider"], ["-p", "no:cacheprovider"]),
+}
+
+
+class Bench:
+    """The generated project copies, their environment, and every timing taken (``times[key]`` per round)."""
+
+    def __init__(self, root: Path, quick: bool) -> None:
+        self.token = secrets.token_hex(4)
+        self.env = {**clean_env(), "DJANGO_SETTINGS_MODULE": "bench_settings",
+                    "BENCH_DB_PREFIX": f"bench_{self.token}"}
+        self.copies = generate(root, quick, self.env)
+        self.times: dict[tuple[str, ...], list[float]] = {}
+
+    def pytest(self, flavour: str, test_file: str, *extra: str, expect: int) -> float:
+        """Run one pytest session of ``flavour``; return its wall seconds. Fails loudly unless all passed."""
+        cwd = self.copies[flavour]
+        env = {**self.env, "PYTHONPATH": str(cwd), "BENCH_FLOOR": "1" if flavour == "floor" else ""}
+        args = [sys.executable, "-m", "pytest", *COMMON, *FLAGS[flavour], *extra, f"suites/{test_file}"]
+        start = time.perf_counter()
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        passed = re.search(r"(\d+) passed", done.stdout)
+        if done.returncode != 0 or passed is None or int(passed.group(1)) != expect:
+            sys.exit(f"{flavour}: {' '.join(args[3:])} failed (exit {done.returncode}, {expect} tests expected) "
+                     f"in {cwd}:\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}")
+        return seconds
+
+    def admin(self, *args: str, floor: bool = False) -> str:
+        cwd = self.copies["floor"]
+        env = {**self.env, "PYTHONPATH": str(cwd), "BENCH_FLOOR": "1" if floor else ""}
+        done = subprocess.run([sys.executable, "bench_admin.py", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench_admin.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def record(self, key: tuple[str, ...], seconds: float) -> None:
+        self.times.setdefault(key, []).append(seconds)
+
+    def startup_round(self) -> None:
+        """Cold, warm, warm without the cache provider: one 4-alias test, and one no-DB test beside each."""
+        for kind, (multidb_flags, django_flags) in STARTUP.items():
+            for tool, flags in (("multidb", multidb_flags), ("django", django_flags)):
+                nodb = ["-p", "no:cacheprovider"] if kind == "warm_nocache" else []
+                self.record(("startup", kind, tool), self.pytest(tool, f"test_{START_DB.name}.py", *flags, expect=1))
+                self.record(("startup", kind, tool, "nodb"),
+                            self.pytest(tool, f"test_{START_NODB.name}.py", *nodb, expect=1))
+
+    def suite_round(self, number: int, measured: list[Suite]) -> None:
+        for suite in measured:
+            flavours = ["multidb", "django"] + ([] if suite.transaction else ["floor"])
+            shift = number % len(flavours)
+            for flavour in flavours[shift:] + flavours[:shift]:
+                self.record(("suite", suite.name, flavour),
+                            self.pytest(flavour, f"test_{suite.name}.py", expect=suite.tests))
+
+
+def net(times: list[float], baseline: list[float], per: int) -> dict[str, object]:
+    """Median of the per-round (suite - baseline) / per, with its status: ok, negative or noisy."""
+    rounds = [(t - b) / per for t, b in zip(times, baseline)]
+    median = statistics.median(rounds)
+    spread = max(rounds) - min(rounds)
+    status = "negative" if median <= 0 else "noisy" if len(rounds) > 1 and spread > median else "ok"
+    return {"s": median, "status": status, "rounds": rounds}
+
+
+def ratio(a: dict[str, object] | None, b: dict[str, object] | None) -> float | None:
+    if a is None or b is None or a["status"] != "ok" or b["status"] != "ok":
+        return None
+    return round(a["s"] / b["s"], 3)
+
+
+def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
+    """The JSON result: per-test overheads and ratios of the suites, the no-DB suite, start-up."""
+    times, out = bench.times, {"suites": {}, "floor": {}, "startup": {}}
+    by_name = {suite.name: suite for suite in measured}
+    for suite in measured:
+        if not suite.baseline:
+            continue
+        base = by_name[suite.baseline]
+        row = {}
+        for flavour in ("multidb", "django", "floor"):
+            key = ("suite", suite.name, flavour)
+            row[flavour] = net(times[key], times[("suite", base.name, flavour)], suite.tests) if key in times else None
+        out["suites"][suite.name] = {
+            "tests": suite.tests,
+            **{f"{flavour}_s": (None if row[flavour] is None else round(row[flavour]["s"], 6))
+               for flavour in row},
+            "ratio": ratio(row["multidb"], row["django"]),
+            "ratio_to_floor": ratio(row["multidb"], row["floor"]),
+            "status": {flavour: row[flavour]["status"] for flavour in row if row[flavour]},
+        }
+    nodb = measured[0]
+    out["floor"] = {"tests": nodb.tests, **{f"{flavour}_s": round(statistics.median(times[("suite", nodb.name,
+                                                                                              flavour)]), 3)
+                                            for flavour in ("multidb", "django", "floor")}}
+    for kind in STARTUP:
+        row = {tool: net(times[("startup", kind, tool)], times[("startup", kind, tool, "nodb")], 1)
+               for tool in ("multidb", "django")}
+        out["startup"][kind] = {"multidb_s": round(row["multidb"]["s"], 3), "django_s": round(row["django"]["s"], 3),
+                                "ratio": ratio(row["multidb"], row["django"]),
+                                "status": {tool: row[tool]["status"] for tool in row}}
+    return out
+
+
+def table(result: dict[str, object], meta: dict[str, object]) -> str:
+    """The human-readable table of ``result``."""
+
+    def ms(value: float | None, status: str = "ok") -> str:
+        return "-" if value is None else f"{value * 1e3:.2f} ms" + ("" if status == "ok" else f" ({status})")
+
+    def x(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [f"pytest-multidb benchmark, {meta['date']}, {meta['machine']}, median of {meta['rounds']} rounds"
+             f"{' (quick)' if meta['quick'] else ''}", "",
+             "| per-test overhead | tests | pytest-django | pytest-multidb | floor | ratio | ratio to floor |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in result["suites"].items():
+        status = row["status"]
+        lines.append(f"| {name} | {row['tests']} | {ms(row['django_s'], status.get('django', 'ok'))} | "
+                     f"{ms(row['multidb_s'], status.get('multidb', 'ok'))} | "
+                     f"{ms(row['floor_s'], status.get('floor', 'ok'))} | {x(row['ratio'])} | "
+                     f"{x(row['ratio_to_floor'])} |")
+    floor = result["floor"]
+    lines += ["", f"no-DB suite ({floor['tests']} tests, whole session): pytest-django {floor['django_s']:.2f} s, "
+                  f"pytest-multidb {floor['multidb_s']:.2f} s, floor {floor['floor_s']:.2f} s", "",
+              "| start-up (one 4-alias test, net of a no-DB test) | pytest-django | pytest-multidb | ratio |",
+              "|---|---|---|---|"]
+    for kind, row in result["startup"].items():
+        status = row["status"]
+        lines.append(f"| {kind} | {row['django_s']:.3f} s{'' if status['django'] == 'ok' else ' (' + status['django'] + ')'}"
+                     f" | {row['multidb_s']:.3f} s{'' if status['multidb'] == 'ok' else ' (' + status['multidb'] + ')'}"
+                     f" | {x(row['ratio'])} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return f"{platform.node()} ({platform.system()} {platform.machine()}, {cpus} cores, load {load} at start)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--quick", action="store_true", help="a few tests per suite, one round: a smoke run")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    parser.add_argument("--keep", metavar="DIR", help="generate the project in DIR and keep it (not the databases)")
+    options = parser.parse_args()
+    rounds = 1 if options.quick else options.rounds
+    meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"), "machine": machine(),
+            "rounds": rounds, "quick": options.quick, "python": platform.python_version()}
+    root = Path(options.keep) if options.keep else Path(tempfile.mkdtemp(prefix="multidb-bench-"))
+    bench = None
+    try:
+        bench = Bench(root, options.quick)
+        bench.admin("create-floor", floor=True)
+        measured = suites(options.quick)
+        for number in range(rounds):
+            bench.startup_round()
+            bench.suite_round(number, measured)
+            print(f"round {number + 1}/{rounds} done", file=sys.stderr)
+        result = report(bench, measured)
+    finally:
+        if bench is not None:
+            dropped = bench.admin("drop", bench.token)
+            print(dropped, end="", file=sys.stderr)
+            left = bench.admin("drop", bench.token)
+            if left:
+                sys.exit(f"databases left on the servers after cleanup:\n{left}")
+        if not options.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    result["meta"] = meta
+    print(json.dumps(result, indent=2) if options.json else table(result, meta))
+
+
+if __name__ == "__main__":
+    main()
