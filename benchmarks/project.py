@@ -98,7 +98,7 @@ def work(app_labels, n, units=1):
             parent_model.objects.filter(pk=parent.pk).update(value=n + 1)
 '''
 
-ADMIN = '''"""Benchmark housekeeping: ``create-floor`` (the floor's databases, migrated) and ``drop TOKEN``."""
+ADMIN = '''"""Benchmark housekeeping: ``create-floor ALIAS...`` (the floor's databases, migrated), ``drop TOKEN``."""
 import sys
 
 import django
@@ -111,12 +111,12 @@ from django.db import connections  # noqa: E402
 SERVERS = ("pg", "maria")
 
 
-def create_floor():
-    for alias in SERVERS:
+def create_floor(aliases):
+    for alias in set(SERVERS) & set(aliases):
         conn = connections[alias]
         with conn.creation._nodb_cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {conn.ops.quote_name(conn.settings_dict['NAME'])}")
-    for alias in connections:
+    for alias in aliases:
         call_command("migrate", database=alias, verbosity=0)
 
 
@@ -137,7 +137,7 @@ def drop(token):
 
 
 if __name__ == "__main__":
-    create_floor() if sys.argv[1] == "create-floor" else drop(sys.argv[2])
+    create_floor(sys.argv[2:]) if sys.argv[1] == "create-floor" else drop(sys.argv[2])
 '''
 
 FLOOR_CONFTEST = '''"""The physical floor of isolation: one atomic per declared alias, rolled back. No plugin."""

@@ -1,6 +1,6 @@
 """pytest-multidb beside pytest-django and the hand-written floor, on a realistic multi-database project.
 
-    python benchmarks/run.py [--rounds N] [--quick] [--json] [--keep DIR]
+    python benchmarks/run.py [--rounds N] [--quick] [--json] [--suites NAME,...] [--no-startup] [--keep DIR]
 
 Generates a project (64 models over 4 apps with migrations, FKs, M2Ms and indexes; aliases ``default`` and
 ``archive`` on sqlite, ``pg`` on PostgreSQL at 127.0.0.1:5432, ``maria`` on MariaDB at 127.0.0.1:3306; a
@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from project import START_DB, START_NODB, Suite, clean_env, generate, suites  # noqa: E402
+from project import START_DB, START_NODB, Suite, clean_env, generate, suites
 
 COMMON = ["-q", "-p", "no:randomly", "-p", "no:xdist"]
 FLAGS = {
@@ -116,7 +116,7 @@ class Bench:
 
 def net(times: list[float], baseline: list[float], per: int) -> dict[str, object]:
     """Median of the per-round (suite - baseline) / per, with its status: ok, negative or noisy."""
-    rounds = [(t - b) / per for t, b in zip(times, baseline)]
+    rounds = [(t - b) / per for t, b in zip(times, baseline, strict=True)]
     median = statistics.median(rounds)
     spread = max(rounds) - min(rounds)
     status = "negative" if median <= 0 else "noisy" if len(rounds) > 1 and spread > median else "ok"
@@ -153,7 +153,7 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
     out["floor"] = {"tests": nodb.tests, **{f"{flavour}_s": round(statistics.median(times[("suite", nodb.name,
                                                                                               flavour)]), 3)
                                             for flavour in ("multidb", "django", "floor")}}
-    for kind in STARTUP:
+    for kind in STARTUP if ("startup", "warm", "multidb") in times else ():
         row = {tool: net(times[("startup", kind, tool)], times[("startup", kind, tool, "nodb")], 1)
                for tool in ("multidb", "django")}
         out["startup"][kind] = {"multidb_s": round(row["multidb"]["s"], 3), "django_s": round(row["django"]["s"], 3),
@@ -165,8 +165,11 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
 def table(result: dict[str, object], meta: dict[str, object]) -> str:
     """The human-readable table of ``result``."""
 
-    def ms(value: float | None, status: str = "ok") -> str:
-        return "-" if value is None else f"{value * 1e3:.2f} ms" + ("" if status == "ok" else f" ({status})")
+    def figure(value: float | None, status: str = "ok", unit: str = "ms") -> str:
+        if value is None:
+            return "-"
+        text = f"{value * 1e3:.2f} ms" if unit == "ms" else f"{value:.3f} s"
+        return text if status == "ok" else f"{text} ({status})"
 
     def x(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
@@ -176,10 +179,9 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
              "| per-test overhead | tests | pytest-django | pytest-multidb | floor | ratio | ratio to floor |",
              "|---|---|---|---|---|---|---|"]
     for name, row in result["suites"].items():
-        status = row["status"]
-        lines.append(f"| {name} | {row['tests']} | {ms(row['django_s'], status.get('django', 'ok'))} | "
-                     f"{ms(row['multidb_s'], status.get('multidb', 'ok'))} | "
-                     f"{ms(row['floor_s'], status.get('floor', 'ok'))} | {x(row['ratio'])} | "
+        cells = [figure(row[f"{flavour}_s"], row["status"].get(flavour, "ok")) for flavour in ("django", "multidb",
+                                                                                                 "floor")]
+        lines.append(f"| {name} | {row['tests']} | {' | '.join(cells)} | {x(row['ratio'])} | "
                      f"{x(row['ratio_to_floor'])} |")
     floor = result["floor"]
     lines += ["", f"no-DB suite ({floor['tests']} tests, whole session): pytest-django {floor['django_s']:.2f} s, "
@@ -187,10 +189,8 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
               "| start-up (one 4-alias test, net of a no-DB test) | pytest-django | pytest-multidb | ratio |",
               "|---|---|---|---|"]
     for kind, row in result["startup"].items():
-        status = row["status"]
-        lines.append(f"| {kind} | {row['django_s']:.3f} s{'' if status['django'] == 'ok' else ' (' + status['django'] + ')'}"
-                     f" | {row['multidb_s']:.3f} s{'' if status['multidb'] == 'ok' else ' (' + status['multidb'] + ')'}"
-                     f" | {x(row['ratio'])} |")
+        cells = [figure(row[f"{tool}_s"], row["status"][tool], unit="s") for tool in ("django", "multidb")]
+        lines.append(f"| {kind} | {' | '.join(cells)} | {x(row['ratio'])} |")
     return "\n".join(lines)
 
 
@@ -205,19 +205,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="a few tests per suite, one round: a smoke run")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    parser.add_argument("--suites", metavar="NAME,...", help="only these suites (their no-DB baselines too)")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
     parser.add_argument("--keep", metavar="DIR", help="generate the project in DIR and keep it (not the databases)")
     options = parser.parse_args()
     rounds = 1 if options.quick else options.rounds
     meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"), "machine": machine(),
             "rounds": rounds, "quick": options.quick, "python": platform.python_version()}
+    measured = suites(options.quick)
+    if options.suites:
+        wanted = set(options.suites.split(","))
+        unknown = wanted - {suite.name for suite in measured if suite.baseline}
+        if unknown:
+            parser.error(f"unknown suite(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(suite.name for suite in measured if suite.baseline)}")
+        wanted |= {suite.baseline for suite in measured if suite.name in wanted}
+        measured = [suite for suite in measured if suite.name in wanted or suite.name == "nodb"]
     root = Path(options.keep) if options.keep else Path(tempfile.mkdtemp(prefix="multidb-bench-"))
     bench = None
     try:
         bench = Bench(root, options.quick)
-        bench.admin("create-floor", floor=True)
-        measured = suites(options.quick)
+        floor_aliases = sorted({alias for suite in measured if not suite.transaction for alias in suite.aliases})
+        if floor_aliases:
+            bench.admin("create-floor", *floor_aliases, floor=True)
         for number in range(rounds):
-            bench.startup_round()
+            if not options.no_startup:
+                bench.startup_round()
             bench.suite_round(number, measured)
             print(f"round {number + 1}/{rounds} done", file=sys.stderr)
         result = report(bench, measured)
