@@ -2,6 +2,8 @@
 
     python benchmarks/run.py [--rounds N] [--quick] [--json] [--suites NAME,...] [--no-startup] [--keep DIR]
 
+(``--json``: the JSON on stdout, the table on stderr.)
+
 Generates a project (64 models over 4 apps with migrations, FKs, M2Ms and indexes; aliases ``default`` and
 ``archive`` on sqlite, ``pg`` on PostgreSQL at 127.0.0.1:5432, ``maria`` on MariaDB at 127.0.0.1:3306; a
 router), one copy per flavour, and runs every suite through:
@@ -10,7 +12,8 @@ router), one copy per flavour, and runs every suite through:
 - **django**: ``pytest -p no:multidb --reuse-db`` (``django_db(databases=...)``; sqlite test databases are
   pytest-django's default, in memory);
 - **floor**: ``pytest -p no:django -p no:multidb`` with a ten-line conftest that opens ``atomic()`` per
-  declared alias and rolls it back, on databases migrated beforehand: the physical floor of isolation.
+  declared alias and rolls it back, on databases migrated beforehand: the physical floor of isolation
+  (its sqlite aliases are plain files, Django's defaults).
 
 Every pytest session is a fresh process, timed from outside (wall clock). Rounds are interleaved (each round
 runs every suite of every flavour, the flavours' order rotating) and medians taken. Per-test overhead of a
@@ -148,11 +151,12 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
             "ratio": ratio(row["multidb"], row["django"]),
             "ratio_to_floor": ratio(row["multidb"], row["floor"]),
             "status": {flavour: row[flavour]["status"] for flavour in row if row[flavour]},
+            "rounds_s": {flavour: [round(r, 6) for r in row[flavour]["rounds"]] for flavour in row if row[flavour]},
         }
     nodb = measured[0]
-    out["floor"] = {"tests": nodb.tests, **{f"{flavour}_s": round(statistics.median(times[("suite", nodb.name,
-                                                                                              flavour)]), 3)
-                                            for flavour in ("multidb", "django", "floor")}}
+    out["floor"] = {"tests": nodb.tests}
+    for flavour in ("multidb", "django", "floor"):
+        out["floor"][f"{flavour}_s"] = round(statistics.median(times[("suite", nodb.name, flavour)]), 3)
     for kind in STARTUP if ("startup", "warm", "multidb") in times else ():
         row = {tool: net(times[("startup", kind, tool)], times[("startup", kind, tool, "nodb")], 1)
                for tool in ("multidb", "django")}
@@ -244,6 +248,8 @@ def main() -> None:
         if not options.keep:
             shutil.rmtree(root, ignore_errors=True)
     result["meta"] = meta
+    if options.json:
+        print(table(result, meta), file=sys.stderr)
     print(json.dumps(result, indent=2) if options.json else table(result, meta))
 
 
