@@ -47,8 +47,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from project import START_DB, START_NODB, Suite, clean_env, generate, suites
+from project import START_DB, START_NODB, Suite, clean_env, generate, suites  # benchmarks/ (the script's dir)
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout measured: its pytest_multidb comes first on the path
 
 COMMON = ["-q", "-p", "no:randomly", "-p", "no:xdist"]
 FLAGS = {
@@ -76,7 +77,7 @@ class Bench:
     def pytest(self, flavour: str, test_file: str, *extra: str, expect: int) -> float:
         """Run one pytest session of ``flavour``; return its wall seconds. Fails loudly unless all passed."""
         cwd = self.copies[flavour]
-        env = {**self.env, "PYTHONPATH": str(cwd), "BENCH_FLOOR": "1" if flavour == "floor" else ""}
+        env = {**self.env, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "BENCH_FLOOR": "1" if flavour == "floor" else ""}
         args = [sys.executable, "-m", "pytest", *COMMON, *FLAGS[flavour], *extra, f"suites/{test_file}"]
         start = time.perf_counter()
         done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
@@ -178,7 +179,8 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
     def x(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
-    lines = [f"pytest-multidb benchmark, {meta['date']}, {meta['machine']}, median of {meta['rounds']} rounds"
+    lines = [f"pytest-multidb {meta['revision']} benchmark, {meta['date']}, {meta['machine']}, "
+             f"median of {meta['rounds']} rounds"
              f"{' (quick)' if meta['quick'] else ''}", "",
              "| per-test overhead | tests | pytest-django | pytest-multidb | floor | ratio | ratio to floor |",
              "|---|---|---|---|---|---|---|"]
@@ -198,6 +200,15 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def revision() -> str:
+    """The measured checkout's commit, ``+dirty`` with uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--", "pytest_multidb")
+                                                   else "")
+
+
 def machine() -> str:
     cpus = os.cpu_count()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -215,7 +226,8 @@ def main() -> None:
     options = parser.parse_args()
     rounds = 1 if options.quick else options.rounds
     meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"), "machine": machine(),
-            "rounds": rounds, "quick": options.quick, "python": platform.python_version()}
+            "rounds": rounds, "quick": options.quick, "python": platform.python_version(),
+            "revision": revision()}
     measured = suites(options.quick)
     if options.suites:
         wanted = set(options.suites.split(","))
