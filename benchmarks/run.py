@@ -252,9 +252,13 @@ def main() -> None:
         result = report(bench, measured)
     finally:
         if bench is not None:
-            dropped = bench.admin("drop", bench.token)
-            print(dropped, end="", file=sys.stderr)
-            left = bench.admin("drop", bench.token)
+            try:
+                print(bench.admin("drop", bench.token), end="", file=sys.stderr)
+                left = bench.admin("drop", bench.token)
+            except RuntimeError as error:
+                sys.exit(f"{error}\nthe benchmark's databases may be left on the servers; drop them with:\n"
+                         f"  cd {bench.copies['floor']} && PYTHONPATH=. DJANGO_SETTINGS_MODULE=bench_settings "
+                         f"{sys.executable} bench_admin.py drop {bench.token}")
             if left:
                 sys.exit(f"databases left on the servers after cleanup:\n{left}")
         if not options.keep:
