@@ -238,7 +238,7 @@ def main() -> None:
         wanted |= {suite.baseline for suite in measured if suite.name in wanted}
         measured = [suite for suite in measured if suite.name in wanted or suite.name == "nodb"]
     root = Path(options.keep) if options.keep else Path(tempfile.mkdtemp(prefix="multidb-bench-"))
-    bench = None
+    bench, finished = None, False
     try:
         bench = Bench(root, options.quick)
         floor_aliases = sorted({alias for suite in measured if not suite.transaction for alias in suite.aliases})
@@ -250,17 +250,21 @@ def main() -> None:
             bench.suite_round(number, measured)
             print(f"round {number + 1}/{rounds} done", file=sys.stderr)
         result = report(bench, measured)
+        finished = True
     finally:
         if bench is not None:
             try:
                 print(bench.admin("drop", bench.token), end="", file=sys.stderr)
                 left = bench.admin("drop", bench.token)
             except RuntimeError as error:
-                sys.exit(f"{error}\nthe benchmark's databases may be left on the servers; drop them with:\n"
-                         f"  cd {bench.copies['floor']} && PYTHONPATH=. DJANGO_SETTINGS_MODULE=bench_settings "
-                         f"{sys.executable} bench_admin.py drop {bench.token}")
-            if left:
-                sys.exit(f"databases left on the servers after cleanup:\n{left}")
+                left = f"{error}\nthe benchmark's databases may be left on the servers; drop them with:\n" \
+                       f"  cd {bench.copies['floor']} && PYTHONPATH=. DJANGO_SETTINGS_MODULE=bench_settings " \
+                       f"{sys.executable} bench_admin.py drop {bench.token}"
+            if left:  # printed, not raised: an error of the run itself stays the one reported
+                print(f"cleanup failed, left on the servers:\n{left}", file=sys.stderr)
+                options.keep = True  # the project stays, for bench_admin.py
+                if finished:
+                    sys.exit(1)
         if not options.keep:
             shutil.rmtree(root, ignore_errors=True)
     result["meta"] = meta
