@@ -9,8 +9,10 @@ server stopped answering.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -202,11 +204,10 @@ class MultiDB:
 
     def start_session(self, tmp_dir: Callable[[], Path], report: Callable[[str], None]) -> DatabaseSession:
         """The session's databases (nothing is provisioned yet)."""
-        cache = getattr(self.config, "cache", None)  # None with -p no:cacheprovider
         options = SessionOptions(
             provision=self.provision,
             migrations=not self.config.getoption("multidb_no_migrations"),
-            cache_dir=cache.mkdir("multidb") if cache is not None else None,
+            cache_dir=schema_cache_dir(self.config),
             rebuild=self.config.getoption("multidb_rebuild"),
             unmanaged=self.config.getoption("multidb_unmanaged"),
         )
@@ -275,6 +276,26 @@ class MultiDB:
         reason = (str(probe_error).strip().splitlines() or [type(probe_error).__name__])[0]
         return (f"alias {alias!r}: its database server ({kind}, {where}) stopped answering ({reason}); {look}. "
                 f"Every later test that uses {alias!r} fails with this line.")
+
+
+#: Where the schema cache lives when pytest's cache provider is off (``-p no:cacheprovider``).
+CACHE_DIR_ENV = "MULTIDB_CACHE_DIR"
+
+
+def schema_cache_dir(config: pytest.Config) -> Path:
+    """pytest's cache directory (``.pytest_cache/d/multidb``); with the cache provider off, ``$MULTIDB_CACHE_DIR``
+    or ``<tmp>/pytest-multidb-cache/<project>``, so a run without it still reuses its schemas."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return cache.mkdir("multidb")
+    fallback = os.environ.get(CACHE_DIR_ENV)
+    if fallback:
+        directory = Path(fallback)
+    else:
+        project = hashlib.sha256(str(config.rootpath).encode()).hexdigest()[:12]
+        directory = Path(tempfile.gettempdir()) / "pytest-multidb-cache" / project
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory
 
 
 def settings_source(config: pytest.Config) -> tuple[str, str] | None:

@@ -275,9 +275,11 @@ class InnerRunner:
         token = f"t{uuid.uuid4().hex[:8]}" if worker else ""
         pid_file = self.pytester.path / f"inner-{uuid.uuid4().hex[:8]}.pid"
         # Each inner run has a registry of its own: what other runs on this machine left (or are doing) never
-        # shows in its output. A test about the registry passes MULTIDB_REGISTRY itself.
+        # shows in its output. A test about the registry passes MULTIDB_REGISTRY itself. With -p no:cacheprovider
+        # the schema cache goes to the test's own directory too.
         variables = {"INNER_SERVER_ALIAS": backend.alias, "INNER_PID_FILE": str(pid_file),
-                     "MULTIDB_REGISTRY": str(self.pytester.path / "registry"), **(env or {})}
+                     "MULTIDB_REGISTRY": str(self.pytester.path / "registry"),
+                     "MULTIDB_CACHE_DIR": str(self.pytester.path / "multidb-cache"), **(env or {})}
         if worker:
             variables["PYTEST_XDIST_WORKER"] = token
         if backend.pg:

@@ -163,8 +163,8 @@ class Runs:
         env = dict(os.environ)
         for name in ("PYTEST_XDIST_WORKER", "FIXED_TEST_NAME", "PAUSE_AT", "PYTEST_ADDOPTS", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
-        env.update({"MULTIDB_REGISTRY": str(self.registry), "INNER_SERVER_ALIAS": self.backend.alias, **IMAGES,
-                    **DOCKER_ENV, **self.extra, **extra})
+        env.update({"MULTIDB_REGISTRY": str(self.registry), "MULTIDB_CACHE_DIR": str(self.registry.parent / "cache"),
+                    "INNER_SERVER_ALIAS": self.backend.alias, **IMAGES, **DOCKER_ENV, **self.extra, **extra})
         env["MULTIDB_SAMPLE_PG" if self.backend.pg else "MULTIDB_SAMPLE_MARIA"] = "1"
         if fixed:
             env["FIXED_TEST_NAME"] = fixed

@@ -174,7 +174,8 @@ def _alive(pid: int) -> bool:
 def test_kill_9_leftovers_are_removed_by_the_next_run_but_a_live_run_is_left_alone(pytester, monkeypatch, servers):
     pytester.makepyfile(test_hanging=HANGING)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1",
-           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry")}
+           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry"),
+           "MULTIDB_CACHE_DIR": str(pytester.path / "multidb-cache")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("PYTEST_ADDOPTS", None)
 
@@ -232,7 +233,8 @@ def test_quick():
 def test_multidb_clean_lists_and_removes_leftovers(pytester, servers):
     pytester.makepyfile(test_hanging=HANGING)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIDB_SAMPLE_PG": "1", "MULTIDB_SAMPLE_MARIA": "1",
-           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry")}
+           "MULTIDB_SAMPLE_DIR": str(pytester.path / "real"), "MULTIDB_REGISTRY": str(pytester.path / "registry"),
+           "MULTIDB_CACHE_DIR": str(pytester.path / "multidb-cache")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("PYTEST_ADDOPTS", None)
     name = f"cleanme{uuid.uuid4().hex[:6]}"
