@@ -110,16 +110,20 @@ def unmanaged_reference_warnings(model_list: Iterable[type[models.Model]]) -> li
     return warnings
 
 
+def _models_of(app_configs: Sequence[AppConfig] | None) -> Iterable[Any]:
+    """The models of ``app_configs``, or of every installed app when ``None``."""
+    if app_configs is None:
+        return apps.get_models()
+    return chain.from_iterable(app_config.get_models() for app_config in app_configs)
+
+
 @register(Tags.models, TAG)
 def check_unmanaged_references(
     app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """``multidb.W002`` for the models of ``app_configs`` (all installed apps when ``None``)."""
-    model_list = apps.get_models() if app_configs is None else chain.from_iterable(
-        app_config.get_models() for app_config in app_configs
-    )
     try:
-        return unmanaged_reference_warnings(model_list)
+        return unmanaged_reference_warnings(_models_of(app_configs))
     except ConfigurationError:
         return []  # Bad settings: check_multidb_settings reports why.
 
@@ -129,11 +133,8 @@ def check_cross_connection_relations(
     app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """``multidb.W001`` for the models of ``app_configs`` (all installed apps when ``None``)."""
-    model_list = apps.get_models() if app_configs is None else chain.from_iterable(
-        app_config.get_models() for app_config in app_configs
-    )
     try:
-        return cross_connection_warnings(model_list)
+        return cross_connection_warnings(_models_of(app_configs))
     except ConfigurationError:
         return []  # Bad MODELS: routing cannot be decided; check_multidb_settings reports why.
 

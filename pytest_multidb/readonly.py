@@ -116,16 +116,15 @@ def release(alias: str) -> None:
 
 def begin(conn: BaseDatabaseWrapper) -> None:
     """Before a test's transaction on a read-only alias (MariaDB, sqlite: the session is read-only)."""
-    statements = BEFORE_SQL.get(conn.vendor, [])
-    if statements:
-        with conn.cursor() as cursor:
-            for sql in statements:
-                cursor.execute(sql)
+    _execute(conn, BEFORE_SQL.get(conn.vendor, []))
 
 
 def began(conn: BaseDatabaseWrapper) -> None:
     """The first statement of a test's transaction on a read-only alias (PostgreSQL: this transaction)."""
-    statements = FIRST_SQL.get(conn.vendor, [])
+    _execute(conn, FIRST_SQL.get(conn.vendor, []))
+
+
+def _execute(conn: BaseDatabaseWrapper, statements: list[str]) -> None:
     if statements:
         with conn.cursor() as cursor:
             for sql in statements:
