@@ -45,19 +45,38 @@ class Baseline:
     snapshot: dict[str, str]
     #: Tables Django does not count as its own that the install made (unmanaged models', ``unmanaged.py``).
     extra: tuple[str, ...] = ()
+    #: Every table the database had (Django's or not).
+    all_tables: frozenset[str] = frozenset()
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
         extra = tuple(extra)
         tables = _tables(alias, extra)
         counts = _counts(alias, tables, exists_only=False)
+        all_tables = frozenset(connections[alias].introspection.table_names())
         models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
         snapshot = {
             table: serializers.serialize("json", models[table]._base_manager.using(alias).order_by("pk"))
             for table in counts
             if table in models
         }
-        return cls(counts, snapshot, extra)
+        return cls(counts, snapshot, extra, all_tables)
+
+    def differences(self, alias: str) -> str | None:
+        """How ``alias``'s database differs from this baseline now (tables, row counts), ``None`` if it does not.
+
+        What row counts cannot see (a committed UPDATE of an install-time row) goes unnoticed here, as it does
+        when a committing test's writes are emptied (``empty_written_tables``).
+        """
+        tables = frozenset(connections[alias].introspection.table_names())
+        if tables != self.all_tables:
+            changed = sorted(tables ^ self.all_tables)
+            return f"tables were added or dropped since its schema was installed ({', '.join(changed[:5])})"
+        counts = _counts(alias, _tables(alias, self.extra), exists_only=False)
+        changed = sorted(t for t in {*counts, *self.counts} if counts.get(t, 0) != self.counts.get(t, 0))
+        if changed:
+            return f"rows were left in {', '.join(changed[:5])}"
+        return None
 
 
 def _tables(alias: str, extra: Iterable[str]) -> list[str]:

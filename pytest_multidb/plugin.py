@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from . import fixtures
+from . import fixtures, warm
 from .compat import pytest_django
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_django_class,
@@ -26,7 +26,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
 )
 from .markers import MARKER_HELP
 from .provision.registry import Registry
-from .run import MultiDB
+from .run import MultiDB, schema_cache_dir
 
 __all__ = [
     "_multidb_django_class",
@@ -69,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="Build every table with the schema builder instead of running migrations.")
     group.addoption("--multidb-rebuild", action="store_true",
                     help="Rebuild every test schema instead of reusing the cached one (the cache is refreshed).")
+    group.addoption("--multidb-no-warm", action="store_true",
+                    help="Drop the test databases at the end instead of keeping them warm for the next run with the "
+                    "same schema (also: MULTIDB_WARM=0).")
     group.addoption("--multidb-unmanaged", choices=("create", "skip"), default=None,
                     help="create: every alias's test database gets tables for its unmanaged (managed = False) models; "
                     "skip: none do (default: each alias's TEST['UNMANAGED'], else skip, as in Django).")
@@ -90,13 +93,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """``pytest --multidb-clean``: remove leftovers of dead runs and exit."""
+    """``pytest --multidb-clean``: remove leftovers of dead runs and this project's warm databases, and exit."""
     if not config.getoption("multidb_clean"):
         return None
     registry = Registry()
     leftovers = registry.leftovers()
     removed, failed = registry.clean()
     print(f"multidb: {len(leftovers)} leftover(s) of dead runs in {registry.directory}")
+    cache_dir = schema_cache_dir(config)
+    if cache_dir.is_dir():
+        warm_removed, warm_failed = warm.clean(cache_dir)
+        removed, failed = removed + warm_removed, failed + warm_failed
     for line in removed:
         print(f"multidb: removed {line}")
     for line in failed:

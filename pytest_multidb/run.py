@@ -30,6 +30,7 @@ from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
 from .session import DatabaseSession, SessionOptions
 from .sharing import mirrors
+from .warm import WARM_ENV
 
 RUN_KEY = pytest.StashKey["MultiDB"]()
 DECLARATION_KEY = pytest.StashKey[Declaration]()
@@ -210,8 +211,9 @@ class MultiDB:
             cache_dir=schema_cache_dir(self.config),
             rebuild=self.config.getoption("multidb_rebuild"),
             unmanaged=self.config.getoption("multidb_unmanaged"),
+            warm=not self.config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
         )
-        self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._installed)
+        self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._installed, self._changed)
         self.session.announced = self.announced
         return self.session
 
@@ -221,6 +223,13 @@ class MultiDB:
         if self.session.read_only(alias):
             return
         self.baselines[alias] = Baseline.take(alias, self.session.unmanaged_tables(alias))
+
+    def _changed(self, alias: str) -> str | None:
+        """How ``alias``'s test database differs now from what its schema install left (``None``: it does not)."""
+        if alias in self.broken:
+            return "its server stopped answering"
+        baseline = self.baselines.get(alias)
+        return "no snapshot of its install was taken" if baseline is None else baseline.differences(alias)
 
     def _installed(self, alias: str) -> None:
         self.take_baseline(alias)
@@ -288,6 +297,11 @@ def schema_cache_dir(config: pytest.Config) -> Path:
     cache = getattr(config, "cache", None)
     if cache is not None:
         return cache.mkdir("multidb")
+    if config.pluginmanager.has_plugin("cacheprovider"):
+        # Before pytest_configure (``--multidb-clean``) there is no config.cache yet: the directory it will
+        # have, as pytest's Cache.for_config resolves the ini option cache_dir, plus Cache.mkdir's "d/".
+        root = config.rootpath / os.path.expandvars(os.path.expanduser(config.getini("cache_dir")))
+        return root / "d" / "multidb"
     fallback = os.environ.get(CACHE_DIR_ENV)
     if fallback:
         directory = Path(fallback)

@@ -37,7 +37,7 @@ from filelock import FileLock
 
 from .conf import model_selectors
 from .provision.registry import STAMP_PREFIX
-from .provision.server import read_stamp, stamp_database
+from .provision.server import has_schema_comments, read_stamp, stamp_database
 from .schema import routed_models
 from .unmanaged import unmanaged_models
 
@@ -82,8 +82,9 @@ def _server_of(settings: dict[str, Any]) -> str:
 
 
 @contextmanager
-def _template_index(directory: Path) -> Iterator[dict[str, Any]]:
-    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...]}``, written back.
+def cache_index(directory: Path) -> Iterator[dict[str, Any]]:
+    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...], "warm": [...]}``,
+    written back (``warm``: the warm test databases, ``warm.py``).
 
     Every template it lists is also stamped ``pytest-multidb template <id>``: a name alone proves nothing.
     """
@@ -96,6 +97,7 @@ def _template_index(directory: Path) -> Iterator[dict[str, Any]]:
         except (OSError, ValueError, KeyError, TypeError):
             # None yet, or unreadable: a new id, so that templates named there are left on the server untouched.
             index = {"id": secrets.token_hex(8), "templates": []}
+        index.setdefault("warm", [])
         try:
             yield index
         finally:
@@ -104,9 +106,14 @@ def _template_index(directory: Path) -> Iterator[dict[str, Any]]:
             os.replace(tmp, path)
 
 
-def template_stamp(cache_id: str, directory: Path) -> str:
-    """The stamp of a template: the cache that made it, by id, host and directory."""
-    return f"{STAMP_PREFIX}template {cache_id} cache={socket.gethostname()}:{directory.resolve()}"
+def template_stamp(cache_id: str, directory: Path, what: str = "template") -> str:
+    """The stamp of a template (``what``: or of a warm test database, ``warm.py``): the cache that made it, by
+    id, host and directory."""
+    return f"{STAMP_PREFIX}{what} {cache_id} cache={socket.gethostname()}:{directory.resolve()}"
+
+
+#: The kinds of database a cache stamps as its own (``template_stamp``'s ``what``).
+CACHE_STAMPS = ("template", "warm")
 
 
 def orphaned(stamp: str | None) -> bool:
@@ -117,9 +124,10 @@ def orphaned(stamp: str | None) -> bool:
     workspaces do not pile templates up on the server. Another cache that clones it by name meanwhile just
     builds its own next time.
     """
-    if not stamp or not stamp.startswith(f"{STAMP_PREFIX}template ") or " cache=" not in stamp:
+    what = next((w for w in CACHE_STAMPS if stamp and stamp.startswith(f"{STAMP_PREFIX}{w} ")), None)
+    if not stamp or what is None or " cache=" not in stamp:
         return False
-    made_by, _, where = stamp.removeprefix(f"{STAMP_PREFIX}template ").partition(" cache=")
+    made_by, _, where = stamp.removeprefix(f"{STAMP_PREFIX}{what} ").partition(" cache=")
     host, _, directory = where.partition(":")
     if host != socket.gethostname():
         return False
@@ -129,9 +137,16 @@ def orphaned(stamp: str | None) -> bool:
         return True  # no index (any more): that cache is gone
 
 
-def _drop_orphaned_templates(cursor: Any, quote: Callable[[str], str]) -> None:
-    """Drop the templates on this server whose own stamp says their cache is gone (see ``orphaned``)."""
-    cursor.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database")
+def drop_orphans(wrapper: Any, cursor: Any) -> None:
+    """Drop the templates and warm databases on this server whose own stamp says their cache is gone
+    (see ``orphaned``)."""
+    quote = wrapper.ops.quote_name
+    if wrapper.vendor == "postgresql":
+        cursor.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database")
+    elif has_schema_comments(cursor):
+        cursor.execute("SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA")
+    else:
+        return
     for name, stamp in cursor.fetchall():
         if orphaned(stamp):
             try:
@@ -165,9 +180,9 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
     prefix, name = _template_prefix(real_name), conn.settings_dict["NAME"]
     template, server = prefix + key.rpartition("-")[2], _server_of(conn.settings_dict)
     quote = conn.ops.quote_name
-    with _template_index(directory) as index, conn.creation._nodb_cursor() as cursor:
+    with cache_index(directory) as index, conn.creation._nodb_cursor() as cursor:
         stamp, entries = template_stamp(index["id"], directory), index["templates"]
-        _drop_orphaned_templates(cursor, quote)
+        drop_orphans(conn, cursor)
         ours = [entry for entry in entries if entry["server"] == server and entry["name"].startswith(prefix)]
         for entry in ours:  # templates of earlier schemas of this database (and of this one, on rebuild)
             exists, found = read_stamp(conn, cursor, entry["name"])

@@ -31,6 +31,7 @@ from .schema import SchemaBuilder, routed_models, unmigrated_models
 from .schema_cache import SchemaCache
 from .sharing import dependency_order, mirrors, signature
 from .unmanaged import built_as_managed, create_schemas, creates, split, tables, unmanaged_models
+from .warm import WarmDatabases
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class SessionOptions:
     rebuild: bool = False
     #: ``--multidb-unmanaged``: ``create`` / ``skip`` for every alias (else each alias's ``TEST["UNMANAGED"]``).
     unmanaged: str | None = None
+    #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
+    warm: bool = True
 
 
 def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> None:
@@ -101,12 +104,15 @@ class DatabaseSession:
 
     def __init__(self, options: SessionOptions, tmp_dir: Callable[[], Path], opened: Opener,
                  report: Callable[[str], None] = lambda line: None,
-                 on_installed: Callable[[str], None] = lambda alias: None) -> None:
+                 on_installed: Callable[[str], None] = lambda alias: None,
+                 changed: Callable[[str], str | None] = lambda alias: "unknown") -> None:
         self.options = options
         self._tmp_dir = tmp_dir
         self._opened = opened
         self._report = report
         self._on_installed = on_installed
+        #: ``changed(alias)``: how its test database differs from what its schema install left (``None``: not).
+        self._changed = changed
         self.specs: dict[str, DatabaseSpec] = {
             alias: DatabaseSpec(alias, copy.deepcopy(spec.settings), spec.models, spec.from_other_databases,
                                 copy.deepcopy(dict(spec.test)))
@@ -120,6 +126,7 @@ class DatabaseSession:
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
         self.cache = SchemaCache(options.cache_dir, options.rebuild)
+        self.warm = WarmDatabases(options.cache_dir, options.rebuild, options.warm)
         self.cache_keys: dict[str, str | None] = {}
         self.mirrors = mirrors(self.specs)
         #: Database signature -> the alias that provisioned (or provisions) its test database.
@@ -197,7 +204,9 @@ class DatabaseSession:
                 self._report(self.announcement(alias, kinds[alias]))
 
         def make(alias: str) -> Provisioned:
-            return timed(lambda: PROVISIONERS[kinds[alias]]().provision(self.specs[alias], context))
+            spec, kind = self.specs[alias], kinds[alias]
+            return timed(lambda: self.warm.provision(spec, kind, self.cache_keys[alias], context)
+                         or PROVISIONERS[kind]().provision(spec, context))
 
         with self._opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
             futures = {alias: pool.submit(make, alias) for alias in missing}
@@ -260,11 +269,14 @@ class DatabaseSession:
         start = time.perf_counter()
         unmanaged = self.creates_unmanaged(alias)
         with self._opened([alias]):
-            provisioned.details["schema"] = self.cache.install(
-                alias, self.cache_keys[alias], lambda: install_schema(alias, migrations, unmanaged),
-                self._real_name(alias),
-                cloned=provisioned.details.get("cloned", False),
-            )
+            if provisioned.details.get("warm") == "reused":  # as the last session left it: what the install made
+                provisioned.details["schema"] = "warm"
+            else:
+                provisioned.details["schema"] = self.cache.install(
+                    alias, self.cache_keys[alias], lambda: install_schema(alias, migrations, unmanaged),
+                    self._real_name(alias),
+                    cloned=provisioned.details.get("cloned", False),
+                )
             self._on_installed(alias)
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
@@ -279,14 +291,19 @@ class DatabaseSession:
         )
 
     def teardown(self) -> list[str]:
-        """Close every connection and remove every provisioned database. Returns the errors met."""
+        """Close every connection and remove every provisioned database (or keep it warm, when it is as its
+        schema install left it). Returns the errors met."""
         errors = []
         for alias in reversed(list(self.provisioned)):
             provisioned = self.provisioned.pop(alias)
             try:
+                keep = provisioned.keep is not None and self._unchanged(alias)
                 with self._opened([alias]), contextlib.suppress(Exception):  # a broken connection is closed anyway
                     connections[alias].close()
-                provisioned.cleanup()
+                if keep:
+                    provisioned.keep()
+                else:
+                    provisioned.cleanup()
                 for record in provisioned.records:
                     self.registry.remove(record)
             except Exception as error:  # keep removing the others; the registry keeps their records
@@ -295,6 +312,17 @@ class DatabaseSession:
                 connections.settings[alias].clear()
                 connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
         return errors
+
+    def _unchanged(self, alias: str) -> bool:
+        """Whether ``alias``'s test database holds what its schema install left (else it is not kept warm)."""
+        try:
+            with self._opened([alias]):
+                change = self._changed(alias)
+        except Exception as error:  # a broken connection, a server gone: nothing known, nothing kept
+            change = f"it cannot be checked ({type(error).__name__}: {error})".splitlines()[0]
+        if change is not None:
+            self._report(f"multidb: the test database of {alias!r} is not kept warm: {change}")
+        return change is None
 
     def info(self) -> dict[str, dict[str, Any]]:
         """Per provisioned alias: kind, settings, timings and test database name."""

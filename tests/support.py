@@ -269,15 +269,18 @@ class InnerRunner:
         return self.pytester.path / "real"
 
     def __call__(self, *args: str, backend: Backend = SQLITE, settings: bool = True, plugins: bool = True,
-                 env: dict[str, str] | None = None, worker: bool = False, timeout: float = 120) -> Inner:
+                 env: dict[str, str] | None = None, worker: bool = False, warm: bool = False,
+                 timeout: float = 120) -> Inner:
         # A plain run by default, as users run it. worker=True: run as an xdist worker with a unique id, which
         # the plugin puts in every server test database name (test_<NAME>_<run>_<worker>).
         token = f"t{uuid.uuid4().hex[:8]}" if worker else ""
         pid_file = self.pytester.path / f"inner-{uuid.uuid4().hex[:8]}.pid"
         # Each inner run has a registry of its own: what other runs on this machine left (or are doing) never
         # shows in its output. A test about the registry passes MULTIDB_REGISTRY itself. With -p no:cacheprovider
-        # the schema cache goes to the test's own directory too.
+        # the schema cache goes to the test's own directory too. Test databases are dropped at the end unless
+        # warm=True (a test about warm databases), so that each test sees a run make its own.
         variables = {"INNER_SERVER_ALIAS": backend.alias, "INNER_PID_FILE": str(pid_file),
+                     "MULTIDB_WARM": "1" if warm else "0",
                      "MULTIDB_REGISTRY": str(self.pytester.path / "registry"),
                      "MULTIDB_CACHE_DIR": str(self.pytester.path / "multidb-cache"), **(env or {})}
         if worker:

@@ -60,6 +60,8 @@ class Provisioned:
     install_seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
     records: list[Path] = field(default_factory=list)
+    #: Instead of ``cleanup``, keep the database for the next run (``warm.py``); ``None``: always removed.
+    keep: Callable[[], None] | None = None
 
     @property
     def name(self) -> str:

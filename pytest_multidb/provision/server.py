@@ -71,7 +71,7 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _mariadb_comments(cursor: Any) -> bool:
+def has_schema_comments(cursor: Any) -> bool:
     """Whether this MySQL-family server keeps schema comments (MariaDB 10.5+; MySQL has none)."""
     cursor.execute("SELECT VERSION()")
     version = cursor.fetchone()[0]
@@ -83,7 +83,7 @@ def read_stamp(wrapper: Any, cursor: Any, name: str) -> tuple[bool, str | None]:
     """Whether database ``name`` exists, and its stamp (comment), ``None`` if it has none."""
     if wrapper.vendor == "postgresql":
         cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
-    elif _mariadb_comments(cursor):
+    elif has_schema_comments(cursor):
         cursor.execute("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name])
     else:
         cursor.execute("SELECT NULL FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name])
@@ -99,7 +99,7 @@ def stamp_database(wrapper: Any, cursor: Any, name: str, stamp: str) -> bool:
     literal = "'" + stamp.replace("'", "''") + "'"  # utility statements take no bind parameters
     if wrapper.vendor == "postgresql":
         cursor.execute(f"COMMENT ON DATABASE {wrapper.ops.quote_name(name)} IS {literal}")
-    elif _mariadb_comments(cursor):
+    elif has_schema_comments(cursor):
         cursor.execute(f"ALTER DATABASE {wrapper.ops.quote_name(name)} COMMENT = {literal}")
     else:
         return False
@@ -231,7 +231,10 @@ class ServerProvisioner:
     kind: ClassVar[str] = "server"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
-        name = context.database_name(spec)
+        return self.provision_named(spec, context, context.database_name(spec))
+
+    def provision_named(self, spec: DatabaseSpec, context: ProvisionContext, name: str) -> Provisioned:
+        """Create test database ``name`` (recorded, then made from the alias's template if there is one, stamped)."""
         clash = {name, spec.test.get("NAME")} & real_names(spec)  # TEST['NAME'] itself too (xdist adds a suffix)
         if clash:
             raise ProvisionError(
@@ -252,5 +255,5 @@ class ServerProvisioner:
         return Provisioned(
             spec.alias, self.kind, {**spec.settings, "NAME": name},
             lambda: drop_database(spec.alias, spec.settings, name, stamp), records=[record],
-            details={"cloned": created.cloned},
+            details={"cloned": created.cloned, "stamped": created.stamped},
         )

@@ -34,6 +34,14 @@ def _tune(sender: Any, connection: Any, **kwargs: Any) -> None:
 connection_created.connect(_tune, dispatch_uid="pytest_multidb.provision.sqlite")
 
 
+def tuned(path: str, on: bool = True) -> None:
+    """Give (``on``) or stop giving every new connection to the test database file ``path`` the ``PRAGMAS``."""
+    if on:
+        _test_files.add(path)
+    else:
+        _test_files.discard(path)
+
+
 @register
 class SqliteProvisioner:
     """A temp sqlite file per alias; removed with pytest's temp dir."""
@@ -43,10 +51,10 @@ class SqliteProvisioner:
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         path = context.tmp_dir / f"{spec.alias}.sqlite3"
         path.unlink(missing_ok=True)
-        _test_files.add(str(path))
+        tuned(str(path))
 
         def cleanup() -> None:
-            _test_files.discard(str(path))
+            tuned(str(path), on=False)
             path.unlink(missing_ok=True)
 
         return Provisioned(spec.alias, self.kind, {**spec.settings, "NAME": str(path)}, cleanup,

@@ -1,0 +1,293 @@
+"""Warm test databases: kept at the end of a session, claimed by the next one with the same schema.
+
+A session's test database whose schema is unchanged next time need not be made, filled and dropped again.
+At the end of a session it is kept *warm* if it holds exactly what its schema install left (the same tables,
+the same row counts: ``emptying.Baseline.differences``); the next session with the same schema fingerprint
+(``schema_cache.fingerprint``, part of the cache key) claims it instead of making one.
+
+- Where: ``<cache dir>/warm/<alias>-<key>-<slot>.sqlite3`` for sqlite; ``test_<NAME>_<cache id><fingerprint>_<slot>``
+  on the alias's PostgreSQL / MariaDB server (the cache id keeps two checkouts or machines apart).
+- One run at a time: a slot is claimed by holding its file lock (``<cache dir>/warm/<name>.lock``) for the
+  whole session; a run that finds a slot held by a live run tries the next (xdist workers, concurrent runs)
+  and after ``SLOTS`` makes a database of its own, as without warm databases. The lock is the operating
+  system's: a killed run holds none.
+- Crash-safe, under the registry's rules (``provision/registry.py``): a claimed server database is stamped with
+  the run's token and recorded like any test database the run makes; kept warm, it is stamped ``pytest-multidb
+  warm <cache id> cache=<host>:<dir>`` *before* its record is removed. A run killed in between leaves it
+  stamped with its token, and the next run drops it (what a killed test left in it is unknown). A sqlite file
+  is marked ``.claimed`` while in use: a marker with nobody holding the lock means the same.
+- Removed when the fingerprint changes (a new warm database of an alias drops that alias's warm databases of
+  other schemas), on ``--multidb-rebuild``, by ``--multidb-clean``, when their cache directory is gone
+  (``schema_cache.orphaned``), and when a session ends with it changed. ``--multidb-no-warm`` or
+  ``MULTIDB_WARM=0`` turns them off. Never with ``TEST["NAME"]`` (that name is the user's), nor for server
+  processes and containers (new every session), nor on MySQL (no schema comments to stamp them with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from .conf import DatabaseSpec
+from .provision.base import ProvisionContext, Provisioned
+from .provision.server import (
+    ServerProvisioner,
+    admin_cursor,
+    drop_database,
+    drop_owned,
+    has_schema_comments,
+    read_stamp,
+    server_settings,
+    stamp_database,
+)
+from .provision.sqlite import tuned
+from .schema_cache import cache_index, drop_orphans, template_stamp
+
+#: Warm databases per alias and schema: one per concurrent run or xdist worker.
+SLOTS = 8
+WARM_DIR = "warm"
+#: The provisioning kinds whose databases are kept warm.
+KINDS = ("sqlite", "server")
+#: ``MULTIDB_WARM=0`` turns warm databases off (as ``--multidb-no-warm`` does).
+WARM_ENV = "MULTIDB_WARM"
+
+
+def _lock(path: Path) -> FileLock:
+    """A slot's lock: taken in a provisioning thread, released by the main thread at the session's end."""
+    return FileLock(path, thread_local=False)
+
+
+def _server_of(settings: dict[str, Any]) -> str:
+    return f"{settings.get('ENGINE', '')}@{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
+
+
+class WarmDatabases:
+    """Claims a warm test database for an alias, and keeps it (or removes it) at the end of the session."""
+
+    def __init__(self, directory: Path | None, rebuild: bool = False, enabled: bool = True,
+                 report: Callable[[str], None] = lambda line: None) -> None:
+        self.directory = directory / WARM_DIR if directory is not None and enabled else None
+        self.cache_dir = directory
+        self.rebuild = rebuild
+        self._report = report
+
+    def usable(self, spec: DatabaseSpec, kind: str, key: str | None) -> bool:
+        """Whether ``spec``'s test database may be warm: cached schema, a kind that keeps, no ``TEST["NAME"]``."""
+        return self.directory is not None and key is not None and kind in KINDS and not spec.test.get("NAME")
+
+    def provision(self, spec: DatabaseSpec, kind: str, key: str | None,
+                  context: ProvisionContext) -> Provisioned | None:
+        """A claimed warm test database for ``spec`` (``details["warm"]``: ``"reused"`` or ``"new"``), or
+        ``None`` when none can be had (the caller provisions as usual)."""
+        if not self.usable(spec, kind, key):
+            return None
+        assert self.directory is not None and key is not None
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        claim = self._sqlite if kind == "sqlite" else self._server
+        for slot in range(SLOTS):
+            with self._slot(spec, key, slot) as (name, lock):
+                if lock is None:
+                    continue  # a live run has it
+                provisioned = claim(spec, key, name, context)
+                if provisioned is None:
+                    lock.release()
+                    continue
+                _release_after(provisioned, lock)
+                return provisioned
+        return None
+
+    @contextmanager
+    def _slot(self, spec: DatabaseSpec, key: str, slot: int) -> Iterator[tuple[str, FileLock | None]]:
+        """The slot's database name and its lock, held (``None``: another run holds it). On an error, released."""
+        assert self.directory is not None and self.cache_dir is not None
+        if spec.vendor == "sqlite":
+            name = str(self.directory / f"{spec.alias}-{key}-{slot}.sqlite3")
+        else:
+            with cache_index(self.cache_dir) as index:
+                cache_id = index["id"]
+            real = str(spec.settings.get("NAME") or "db")[:16]
+            name = f"test_{real}_{cache_id[:6]}{key.rpartition('-')[2][:10]}_{slot}"
+        lock = _lock(self.directory / f"{Path(name).name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            yield name, None
+            return
+        try:
+            yield name, lock
+        except BaseException:
+            lock.release()
+            raise
+
+    # -- sqlite: a file in the cache directory ------------------------------------------------------------------
+
+    def _sqlite(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext) -> Provisioned:
+        path = Path(name)
+        marker = path.with_suffix(".claimed")
+        reused = path.exists() and not marker.exists() and not self.rebuild
+        if not reused:  # none yet, a killed run's (marker, lock free), or --multidb-rebuild
+            path.unlink(missing_ok=True)
+            self._drop_other_schemas_files(spec.alias, key)
+        marker.write_text(context.registry.stamp)
+        tuned(name)
+
+        def keep() -> None:
+            tuned(name, on=False)
+            marker.unlink(missing_ok=True)
+
+        def cleanup() -> None:
+            tuned(name, on=False)
+            path.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+
+        return Provisioned(spec.alias, "sqlite", {**spec.settings, "NAME": name}, cleanup, keep=keep,
+                           details={"warm": "reused" if reused else "new"})
+
+    def _drop_other_schemas_files(self, alias: str, key: str) -> None:
+        """Remove ``alias``'s warm files of other schemas that no live run holds."""
+        assert self.directory is not None
+        for path in self.directory.glob(f"{alias}-*.sqlite3"):
+            if path.name.startswith(f"{alias}-{key}-") and not self.rebuild:
+                continue
+            lock = _lock(self.directory / f"{path.name}.lock")
+            try:
+                with lock.acquire(timeout=0):
+                    path.unlink(missing_ok=True)
+                    path.with_suffix(".claimed").unlink(missing_ok=True)
+            except Timeout:
+                continue
+
+    # -- PostgreSQL and MariaDB: a database on the alias's server ---------------------------------------------
+
+    def _server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext) -> Provisioned | None:
+        assert self.cache_dir is not None
+        settings, server = server_settings(spec.settings), _server_of(spec.settings)
+        with cache_index(self.cache_dir) as index:
+            warm = template_stamp(index["id"], self.cache_dir, "warm")
+        with admin_cursor(spec.alias, spec.settings) as (wrapper, cursor):
+            if wrapper.vendor != "postgresql" and not has_schema_comments(cursor):
+                return None  # MySQL: nothing to stamp a warm database with
+            exists, stamp = read_stamp(wrapper, cursor, name)
+            drop_orphans(wrapper, cursor)
+        if exists and stamp != warm:
+            return None  # not ours, or claimed by a run of another registry: left alone
+        if exists and not self.rebuild:
+            provisioned = self._claim(spec, name, context)
+        else:
+            if exists:  # --multidb-rebuild
+                drop_owned(spec.alias, settings, name, warm)
+            entry = {"server": server, "alias": spec.alias, "key": key, "name": name, "settings": settings}
+            with cache_index(self.cache_dir) as index:
+                self._drop_other_schemas(index, entry, warm)
+                if entry not in index["warm"]:
+                    index["warm"].append(entry)  # listed before it is made
+            # The slot's lock is held: nobody else makes this name meanwhile (the index is not locked for this).
+            provisioned = ServerProvisioner().provision_named(spec, context, name)
+            provisioned.details["warm"] = "new"
+        if not provisioned.details.get("stamped", True):
+            return provisioned  # no stamp, so it cannot be kept: dropped at the end as usual
+
+        def keep() -> None:
+            with admin_cursor(spec.alias, settings) as (wrapper, cursor):
+                if read_stamp(wrapper, cursor, name) != (True, context.registry.stamp):
+                    raise RuntimeError(f"test database {name!r} is no longer this run's: not kept warm")
+                stamp_database(wrapper, cursor, name, warm)  # before the record goes (see the module's doc)
+
+        provisioned.keep = keep
+        return provisioned
+
+    def _claim(self, spec: DatabaseSpec, name: str, context: ProvisionContext) -> Provisioned:
+        """Make the warm database ``name`` this run's: recorded, then stamped with the run's token."""
+        registry, settings = context.registry, server_settings(spec.settings)
+        record = registry.add({"type": "database", "alias": spec.alias, "name": name, "settings": settings})
+        try:
+            with admin_cursor(spec.alias, settings) as (wrapper, cursor):
+                stamp_database(wrapper, cursor, name, registry.stamp)
+        except BaseException:
+            registry.remove(record)  # still stamped warm (or not at all changed): the next run may claim it
+            raise
+        registry.update(record, state="made", stamped=True)
+        stamp = registry.stamp
+        return Provisioned(spec.alias, "server", {**spec.settings, "NAME": name},
+                           lambda: drop_database(spec.alias, settings, name, stamp), records=[record],
+                           details={"warm": "reused", "stamped": True})
+
+    def _drop_other_schemas(self, index: dict[str, Any], entry: dict[str, Any], warm: str) -> None:
+        """Drop the unclaimed warm databases of ``entry``'s alias and server with another schema (on
+        ``--multidb-rebuild``, with this one too)."""
+        for other in list(index["warm"]):
+            if (other["server"], other["alias"]) != (entry["server"], entry["alias"]) or other == entry:
+                continue
+            if other["key"] == entry["key"] and not self.rebuild:
+                continue  # another slot of this schema (another xdist worker's, a concurrent run's)
+            try:
+                note = drop_owned(other["alias"], other["settings"], other["name"], warm)
+            except Exception:
+                continue  # unreachable or in use: kept in the index, dropped another time
+            if note is None or note == "already gone" or not note.startswith("not ours"):
+                index["warm"].remove(other)
+            # "not ours": claimed by a live run right now: it stays listed and is dropped another time
+
+
+def _release_after(provisioned: Provisioned, lock: FileLock) -> None:
+    """Release the slot's lock after the database was kept or removed (whatever happened)."""
+    cleanup, keep = provisioned.cleanup, provisioned.keep
+
+    def cleanup_then_release() -> None:
+        try:
+            cleanup()
+        finally:
+            lock.release()
+
+    def keep_then_release() -> None:
+        try:
+            keep()
+        finally:
+            lock.release()
+
+    provisioned.cleanup = cleanup_then_release
+    provisioned.keep = keep_then_release if keep is not None else None
+
+
+def clean(cache_dir: Path) -> tuple[list[str], list[str]]:
+    """``--multidb-clean``: remove every warm database of this cache that no live run holds.
+
+    Returns (what was removed, what could not be), one line each.
+    """
+    removed: list[str] = []
+    failed: list[str] = []
+    directory = cache_dir / WARM_DIR
+    if not directory.is_dir():
+        return removed, failed
+    for path in sorted(directory.glob("*.sqlite3")):
+        try:
+            with _lock(directory / f"{path.name}.lock").acquire(timeout=0):
+                path.unlink(missing_ok=True)
+                path.with_suffix(".claimed").unlink(missing_ok=True)
+                removed.append(f"warm test database {str(path)!r}")
+        except Timeout:
+            failed.append(f"warm test database {str(path)!r}: in use by a live run")
+    with cache_index(cache_dir) as index:
+        warm = template_stamp(index["id"], cache_dir, "warm")
+        for entry in list(index["warm"]):
+            what = f"warm test database {entry['name']!r} of alias {entry['alias']!r} ({entry['server']})"
+            lock = _lock(directory / f"{entry['name']}.lock")
+            try:
+                with lock.acquire(timeout=0):
+                    note = drop_owned(entry["alias"], entry["settings"], entry["name"], warm)
+            except Timeout:
+                failed.append(f"{what}: in use by a live run")
+                continue
+            except Exception as error:  # Unreachable, or the drop failed: listed for the next clean
+                failed.append(f"{what}: {(str(error).strip().splitlines() or [type(error).__name__])[0]}")
+                continue
+            index["warm"].remove(entry)
+            if note is None:
+                removed.append(what)
+            elif note != "already gone":
+                removed.append(f"record of {what}: {note}")
+    return removed, failed

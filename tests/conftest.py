@@ -1,0 +1,10 @@
+"""The project's own suite.
+
+Every pytest run this suite starts (inner runs, benchmarks, demos) drops its test databases at the end, so that
+each test sees a run make its own and nothing piles up on the servers: ``MULTIDB_WARM=0``, inherited by their
+processes. The tests of warm databases (``tests/plugin/test_warm.py``) turn them on for their runs.
+"""
+
+import os
+
+os.environ["MULTIDB_WARM"] = "0"

@@ -1,0 +1,284 @@
+"""Warm test databases (``pytest_multidb/warm.py``): kept between runs, on sqlite, PostgreSQL and MariaDB at once.
+
+Reused when the schema is unchanged, rebuilt on a model change and on ``--multidb-rebuild``, never shared by two
+live runs, dropped (not reused) after a ``kill -9`` or when a session leaves them changed, removed by
+``--multidb-clean``. Each test's project has databases of its own name, and drops whatever is left of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.servers
+
+SETTINGS = """
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "shopapp"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "real_default.db"}}
+OTHER_DATABASES = {
+    "pg": {"ENGINE": "postgresql", "NAME": "NAME", "HOST": "127.0.0.1", "USER": "postgres",
+           "MODELS": ["shopapp.Order"]},
+    "maria": {"ENGINE": "mysql", "NAME": "NAME", "HOST": "127.0.0.1", "USER": "root",
+              "MODELS": ["shopapp.Invoice"]},
+}
+"""
+MODELS = """
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=20)
+
+
+class Order(models.Model):
+    code = models.CharField(max_length=20)
+
+
+class Invoice(models.Model):
+    total = models.IntegerField(default=0)
+"""
+TESTS = """
+import json, os
+import pytest
+from django.db import connections
+from shopapp.models import Invoice, Note, Order
+
+ALIASES = ("default", "pg", "maria")
+
+
+def write_and_record():
+    assert (Note.objects.count(), Order.objects.count(), Invoice.objects.count()) == (0, 0, 0)
+    Note.objects.create(text="n")
+    Order.objects.create(code="o")
+    Invoice.objects.create()
+    with open(os.environ["NAMES_FILE"], "w") as out:
+        json.dump({alias: connections[alias].settings_dict["NAME"] for alias in ALIASES}, out)
+
+
+@pytest.mark.uses_db(*ALIASES)
+def test_rolled_back():
+    write_and_record()
+
+
+@pytest.mark.uses_db(*ALIASES, transaction=True)
+def test_committed():
+    write_and_record()
+"""
+HANGING = """
+import os, time
+import pytest
+from test_shop import ALIASES, write_and_record
+
+
+@pytest.mark.uses_db(*ALIASES, transaction=True)
+def test_hangs():
+    write_and_record()
+    open(os.environ["READY_FILE"], "w").close()
+    while not os.path.exists(os.environ["RELEASE_FILE"]):
+        time.sleep(0.05)
+"""
+CHANGING = """
+import pytest
+from django.db import connections
+from test_shop import ALIASES
+
+
+@pytest.mark.uses_db(*ALIASES, transaction=True)
+def test_adds_a_table():
+    for alias in ALIASES:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("CREATE TABLE left_behind (x INTEGER)")
+"""
+
+
+class Project:
+    """The shop project in ``pytester``'s directory, its real databases named ``multidb_warm_<random>``."""
+
+    def __init__(self, pytester: pytest.Pytester, servers) -> None:
+        self.pytester, self.servers = pytester, servers
+        self.name = f"multidb_warm_{uuid.uuid4().hex[:6]}"
+        pytester.makepyfile(inner_settings=SETTINGS.replace('"NAME"', f'"{self.name}"'), test_shop=TESTS)
+        (pytester.path / "shopapp").mkdir()
+        (pytester.path / "shopapp" / "__init__.py").write_text("")
+        (pytester.path / "shopapp" / "models.py").write_text(MODELS)
+        self.names_file = pytester.path / "names.json"
+        self.env = {**os.environ, "PYTHONPATH": f"{pytester.path}{os.pathsep}{ROOT}", "MULTIDB_WARM": "1",
+                    "MULTIDB_REGISTRY": str(pytester.path / "registry"), "NAMES_FILE": str(self.names_file)}
+        for variable in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER"):
+            self.env.pop(variable, None)
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:randomly",
+                "--multidb-settings", "inner_settings", *args]
+
+    def run(self, *args: str, passed: int | None = 2) -> subprocess.CompletedProcess:
+        """A run of ``args`` (default: test_shop.py); asserts how many tests passed."""
+        done = subprocess.run(self.command(*(args or ("test_shop.py",))), cwd=self.pytester.path, env=self.env,
+                              capture_output=True, text=True, timeout=180)
+        if passed is not None:
+            assert f"{passed} passed" in done.stdout and "failed" not in done.stdout, done.stdout + done.stderr
+        return done
+
+    def start(self, label: str) -> tuple[subprocess.Popen, Path]:
+        """A run of the hanging test, once it committed its rows; returns it and the file that releases it."""
+        self.pytester.makepyfile(test_hanging=HANGING)
+        ready, release = self.pytester.path / f"{label}.ready", self.pytester.path / f"{label}.release"
+        process = subprocess.Popen(
+            self.command("test_hanging.py"), cwd=self.pytester.path, text=True,
+            env={**self.env, "READY_FILE": str(ready), "RELEASE_FILE": str(release),
+                 "NAMES_FILE": str(self.pytester.path / f"{label}.names.json")},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the hanging run never reached its test"
+            time.sleep(0.05)
+        return process, release
+
+    def names(self, label: str = "") -> dict[str, str]:
+        """The test database each alias used in the last run (``label``: of that started run)."""
+        path = self.pytester.path / f"{label}.names.json" if label else self.names_file
+        return json.loads(path.read_text())
+
+    @staticmethod
+    def sources(done: subprocess.CompletedProcess) -> dict[str, str]:
+        """alias -> where its schema came from: ``warm``, ``cached`` or ``built`` (the report's summary lines)."""
+        found = {}
+        for line in done.stdout.splitlines():
+            if line.startswith("multidb: ") and "schema" in line and line.rstrip().endswith(")"):
+                found[line.split(":")[1].strip()] = line.rsplit(", ", 1)[1].rstrip(")")
+        return found
+
+    def stamp(self, alias: str, name: str) -> str | None:
+        """The warm database's stamp on its server (``"file"`` for a kept sqlite file), ``None`` if it is gone."""
+        if alias == "default":
+            path = Path(name)
+            return "file" if path.exists() and not path.with_suffix(".claimed").exists() else None
+        if alias == "pg":
+            rows = self.servers.pg(f"SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                   f"WHERE datname = '{name}'")
+        else:
+            rows = self.servers.maria(f"SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA "
+                                      f"WHERE SCHEMA_NAME = '{name}'")
+        return rows[0][0] if rows else None
+
+    def assert_warm(self, names: dict[str, str]) -> None:
+        for alias, name in names.items():
+            stamp = self.stamp(alias, name)
+            assert stamp == "file" or (stamp or "").startswith("pytest-multidb warm "), (alias, name, stamp)
+
+    def assert_gone(self, names: dict[str, str]) -> None:
+        for alias, name in names.items():
+            assert self.stamp(alias, name) is None and not Path(name).exists(), (alias, name)
+
+    def drop_everything(self) -> None:
+        """What is left of this project's databases on the servers (whatever a failing test left)."""
+        for (name,) in self.servers.pg(f"SELECT datname FROM pg_database WHERE datname LIKE '%{self.name}%'"):
+            self.servers.pg(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for (name,) in self.servers.maria(f"SHOW DATABASES LIKE '%{self.name[:16]}%'"):
+            self.servers.maria(f"DROP DATABASE `{name}`")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, servers):
+    made = Project(pytester, servers)
+    yield made
+    made.drop_everything()
+
+
+def test_reused_while_the_schema_is_unchanged_rebuilt_on_a_change_and_removed_by_clean(project):
+    first = project.run()
+    assert project.sources(first) == {"default": "built", "pg": "built", "maria": "built"}
+    names = project.names()
+    project.assert_warm(names)
+
+    # Unchanged: the same databases, not made again, and nothing of the last run's rows (committed or not).
+    again = project.run()
+    assert project.sources(again) == {"default": "warm", "pg": "warm", "maria": "warm"}
+    assert project.names() == names
+    project.assert_warm(names)
+
+    # A new column on every model: new databases with the new schema; the old schema's are dropped.
+    models = project.pytester.path / "shopapp" / "models.py"
+    models.write_text(MODELS.replace("(models.Model):", "(models.Model):\n    extra = models.IntegerField(default=3)"))
+    changed = project.run()
+    assert project.sources(changed) == {"default": "built", "pg": "built", "maria": "built"}
+    new_names = project.names()
+    assert all(new_names[alias] != names[alias] for alias in names), (names, new_names)
+    project.assert_gone(names)
+    project.assert_warm(new_names)
+
+    # --multidb-rebuild: built again, in the same places.
+    rebuilt = project.run("--multidb-rebuild", "test_shop.py")
+    assert project.sources(rebuilt) == {"default": "built", "pg": "built", "maria": "built"}
+    assert project.names() == new_names
+    project.assert_warm(new_names)
+
+    cleaned = project.run("--multidb-clean", passed=None)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    for name in new_names.values():
+        assert f"multidb: removed warm test database {name!r}" in cleaned.stdout, cleaned.stdout
+    project.assert_gone(new_names)
+    assert project.sources(project.run()) == {"default": "cached", "pg": "cached", "maria": "cached"}
+
+
+def test_a_live_run_never_shares_its_warm_databases(project):
+    project.run()
+    warm = project.names()
+    holder, release = project.start("holder")  # claims the warm databases, and keeps them while it hangs
+    try:
+        beside = project.run()
+        assert project.sources(beside) == {"default": "cached", "pg": "cached", "maria": "cached"}, beside.stdout
+        assert project.names("holder") == warm
+        assert all(project.names()[alias] != warm[alias] for alias in warm), (warm, project.names())
+    finally:
+        release.touch()
+        holder.wait(timeout=60)
+    assert holder.returncode == 0, holder.stdout.read()
+    project.assert_warm(warm)
+    project.assert_warm(project.names())
+    # Both are warm now, and a run takes the first free one.
+    assert project.sources(project.run()) == {"default": "warm", "pg": "warm", "maria": "warm"}
+    assert project.names() == warm
+
+
+def test_a_killed_run_s_warm_databases_are_dropped_not_reused(project):
+    project.run()
+    warm = project.names()
+    killed, _ = project.start("killed")  # has committed a row on every alias
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    after = project.run()  # its tests assert that they start with no rows
+    sources = project.sources(after)
+    assert sources == {"default": "cached", "pg": "cached", "maria": "cached"}, after.stdout
+    for alias in ("pg", "maria"):
+        assert f"multidb: removed leftover database {warm[alias]!r}" in after.stdout, after.stdout
+    assert project.names() == warm  # made again in the same place
+    project.assert_warm(warm)
+
+
+def test_a_database_left_changed_is_not_kept_warm(project):
+    project.pytester.makepyfile(test_changing=CHANGING)
+    project.run()
+    warm = project.names()
+    changing = project.run("test_changing.py", passed=1)
+    for alias in ("default", "pg", "maria"):
+        assert (f"multidb: the test database of {alias!r} is not kept warm: tables were added or dropped since "
+                "its schema was installed (left_behind)") in changing.stdout, changing.stdout
+    project.assert_gone(warm)
+    assert project.sources(project.run()) == {"default": "cached", "pg": "cached", "maria": "cached"}
+    project.assert_warm(project.names())
