@@ -4,6 +4,11 @@ Test databases start empty apart from rows the schema install put there (data mi
 handlers such as contenttypes and permissions): the *baseline*, snapshotted once per alias. After a
 committing test, a table with rows that is not in the baseline was written by the test and is emptied; a
 baseline table whose row count changed is emptied and reloaded from the snapshot.
+
+Emptying deletes rows rather than truncating tables where Django's flush would truncate (PostgreSQL without
+sequence resets): a ``TRUNCATE`` gives every table a new file, and costs far more than the ``DELETE`` of the
+few rows a test writes (measured on this project's 2-core CI machine, 8 tables of one row each: ``TRUNCATE
+... CASCADE`` 178 ms, the ``DELETE`` statements in one transaction 7.7 ms).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.core import serializers
 from django.core.management.color import no_style
-from django.db import connections
+from django.db import DatabaseError, IntegrityError, connections, transaction
 
 
 def _counts(alias: str, tables: list[str], exists_only: bool) -> dict[str, int]:
@@ -47,6 +52,8 @@ class Baseline:
     extra: tuple[str, ...] = ()
     #: Every table the database had (Django's or not).
     all_tables: frozenset[str] = frozenset()
+    #: Django's tables and ``extra``: the ones a committing test's writes are looked for in.
+    tables: tuple[str, ...] = ()
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
@@ -60,7 +67,7 @@ class Baseline:
             for table in counts
             if table in models
         }
-        return cls(counts, snapshot, extra, all_tables)
+        return cls(counts, snapshot, extra, all_tables, tuple(tables))
 
     def differences(self, alias: str) -> str | None:
         """How ``alias``'s database differs from this baseline now (tables, row counts), ``None`` if it does not.
@@ -79,10 +86,37 @@ class Baseline:
         return None
 
 
+def _deleted(alias: str, tables: list[str]) -> bool:
+    """``DELETE`` every row of ``tables`` in one transaction; ``False`` (nothing changed) if a constraint refuses.
+
+    Django's foreign keys on PostgreSQL are ``DEFERRABLE INITIALLY DEFERRED``: the order of the statements does
+    not matter, and the constraints are checked before the commit, so a refusal rolls everything back and Django's
+    ``TRUNCATE ... CASCADE`` is used instead (a constraint that is not deferrable, rows of another table pointing in).
+    """
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    try:
+        with transaction.atomic(using=alias), conn.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {quote(table)}")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except IntegrityError:
+        return False
+    return True
+
+
 def _tables(alias: str, extra: Iterable[str]) -> list[str]:
     """Django's tables on ``alias`` (models, many-to-many tables) and ``extra`` ones."""
     found = connections[alias].introspection.django_table_names(only_existing=True, include_views=False)
     return sorted({*found, *extra})
+
+
+def _written(alias: str, tables: list[str],
+             baseline: Baseline) -> tuple[list[str], list[str], list[str], dict[str, int]]:
+    """(tables without baseline rows, tables with, those of the first holding rows now, counts of the second)."""
+    fresh = [t for t in tables if t not in baseline.counts]
+    kept = [t for t in tables if t in baseline.counts]
+    return fresh, kept, written_tables(alias, fresh), _counts(alias, kept, exists_only=False)
 
 
 def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline | None = None) -> list[str]:
@@ -90,17 +124,17 @@ def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline |
     baseline tables it changed. Returns the tables that were written."""
     conn = connections[alias]
     baseline = baseline or Baseline({}, {})
-    tables = _tables(alias, baseline.extra)
-    fresh = [t for t in tables if t not in baseline.counts]
-    kept = [t for t in tables if t in baseline.counts]
-    written = written_tables(alias, fresh)
-    now = _counts(alias, kept, exists_only=False)
+    try:  # the tables as the baseline found them: no query per test to list them
+        fresh, kept, written, now = _written(alias, list(baseline.tables) or _tables(alias, baseline.extra), baseline)
+    except DatabaseError:  # the test dropped or renamed one of them: look again
+        fresh, kept, written, now = _written(alias, _tables(alias, baseline.extra), baseline)
     changed = [t for t in kept if now.get(t, 0) != baseline.counts[t]]
     flush = [*written, *changed] if not reset_sequences else fresh + changed
     if flush:
-        statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
         with conn.constraint_checks_disabled():
-            conn.ops.execute_sql_flush(statements)
+            if reset_sequences or conn.vendor != "postgresql" or not _deleted(alias, flush):
+                statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
+                conn.ops.execute_sql_flush(statements)
             for table in changed:
                 for obj in serializers.deserialize("json", baseline.snapshot.get(table, "[]"), using=alias):
                     obj.save(using=alias)

@@ -25,7 +25,7 @@ the same row counts: ``emptying.Baseline.differences``); the next session with t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,12 +68,10 @@ def _server_of(settings: dict[str, Any]) -> str:
 class WarmDatabases:
     """Claims a warm test database for an alias, and keeps it (or removes it) at the end of the session."""
 
-    def __init__(self, directory: Path | None, rebuild: bool = False, enabled: bool = True,
-                 report: Callable[[str], None] = lambda line: None) -> None:
+    def __init__(self, directory: Path | None, rebuild: bool = False, enabled: bool = True) -> None:
         self.directory = directory / WARM_DIR if directory is not None and enabled else None
         self.cache_dir = directory
         self.rebuild = rebuild
-        self._report = report
 
     def usable(self, spec: DatabaseSpec, kind: str, key: str | None) -> bool:
         """Whether ``spec``'s test database may be warm: cached schema, a kind that keeps, no ``TEST["NAME"]``."""
@@ -168,18 +166,31 @@ class WarmDatabases:
         settings, server = server_settings(spec.settings), _server_of(spec.settings)
         with cache_index(self.cache_dir) as index:
             warm = template_stamp(index["id"], self.cache_dir, "warm")
+        registry = context.registry
         with admin_cursor(spec.alias, spec.settings) as (wrapper, cursor):
             if wrapper.vendor != "postgresql" and not has_schema_comments(cursor):
                 return None  # MySQL: nothing to stamp a warm database with
             exists, stamp = read_stamp(wrapper, cursor, name)
-            drop_orphans(wrapper, cursor)
-        if exists and stamp != warm:
-            return None  # not ours, or claimed by a run of another registry: left alone
-        if exists and not self.rebuild:
-            provisioned = self._claim(spec, name, context)
-        else:
-            if exists:  # --multidb-rebuild
-                drop_owned(spec.alias, settings, name, warm)
+            if exists and stamp != warm:
+                return None  # not ours, or claimed by a run of another registry: left alone
+            if exists and not self.rebuild:  # claim it: recorded, then stamped with this run's token
+                record = registry.add({"type": "database", "alias": spec.alias, "name": name, "settings": settings})
+                try:
+                    stamp_database(wrapper, cursor, name, registry.stamp)
+                except BaseException:
+                    registry.remove(record)  # still stamped warm: the next run may claim it
+                    raise
+                registry.update(record, state="made", stamped=True)
+                provisioned = Provisioned(
+                    spec.alias, "server", {**spec.settings, "NAME": name},
+                    lambda: drop_database(spec.alias, settings, name, registry.stamp), records=[record],
+                    details={"warm": "reused", "stamped": True})
+            else:
+                drop_orphans(wrapper, cursor)
+                if exists:  # --multidb-rebuild
+                    drop_owned(spec.alias, settings, name, warm)
+                provisioned = None
+        if provisioned is None:
             entry = {"server": server, "alias": spec.alias, "key": key, "name": name, "settings": settings}
             with cache_index(self.cache_dir) as index:
                 self._drop_other_schemas(index, entry, warm)
@@ -199,22 +210,6 @@ class WarmDatabases:
 
         provisioned.keep = keep
         return provisioned
-
-    def _claim(self, spec: DatabaseSpec, name: str, context: ProvisionContext) -> Provisioned:
-        """Make the warm database ``name`` this run's: recorded, then stamped with the run's token."""
-        registry, settings = context.registry, server_settings(spec.settings)
-        record = registry.add({"type": "database", "alias": spec.alias, "name": name, "settings": settings})
-        try:
-            with admin_cursor(spec.alias, settings) as (wrapper, cursor):
-                stamp_database(wrapper, cursor, name, registry.stamp)
-        except BaseException:
-            registry.remove(record)  # still stamped warm (or not at all changed): the next run may claim it
-            raise
-        registry.update(record, state="made", stamped=True)
-        stamp = registry.stamp
-        return Provisioned(spec.alias, "server", {**spec.settings, "NAME": name},
-                           lambda: drop_database(spec.alias, settings, name, stamp), records=[record],
-                           details={"warm": "reused", "stamped": True})
 
     def _drop_other_schemas(self, index: dict[str, Any], entry: dict[str, Any], warm: str) -> None:
         """Drop the unclaimed warm databases of ``entry``'s alias and server with another schema (on
