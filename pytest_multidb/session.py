@@ -176,16 +176,29 @@ class DatabaseSession:
             if leader != alias:
                 joins[alias] = leader
         leaders = [alias for alias in order if alias not in joins]
-        if leaders:
-            self._provision(leaders)
-        for alias, leader in joins.items():
-            self._activate(self._joined(alias, leader))
-            self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
-        for alias in order:
-            self._install(self.provisioned[alias], schema=alias not in self.mirrors)
+        # Each alias's schema is installed as soon as its database is there, while the others' are still being
+        # made (a sqlite alias migrates while a server process or container starts).
+        with self._provisioning(leaders) as ready:
+            for alias in order:
+                if alias in joins:
+                    ready(joins[alias])
+                    self._activate(self._joined(alias, joins[alias]))
+                    self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
+                else:
+                    ready(alias)
+                self._install(self.provisioned[alias], schema=alias not in self.mirrors)
 
-    def _provision(self, missing: list[str]) -> None:
-        """Make a test database for each alias of ``missing`` (in parallel) and point the alias at it."""
+    @contextmanager
+    def _provisioning(self, missing: list[str]) -> Iterator[Callable[[str], None]]:
+        """Start making a test database for each alias of ``missing`` (in parallel); yields ``ready(alias)``,
+        which waits for that alias's and points the alias at it (an alias not in ``missing``: nothing to do).
+
+        The first error of any alias is raised as soon as it is known, by ``ready``. On the way out, every
+        database made is pointed at (so the session's teardown removes it), whatever happened.
+        """
+        if not missing:
+            yield lambda alias: None
+            return
         kinds = {alias: self.kind(alias) for alias in missing}  # bad kinds fail before anything is made
         self.clean_leftovers()
         migrations = self.options.migrations
@@ -208,18 +221,20 @@ class DatabaseSession:
             return timed(lambda: self.warm.provision(spec, kind, self.cache_keys[alias], context)
                          or PROVISIONERS[kind]().provision(spec, context))
 
+        def ready(alias: str) -> None:
+            failed = next((f for f in futures.values() if f.done() and f.exception() is not None), None)
+            if alias in futures and alias not in self.provisioned:
+                self._activate((failed or futures[alias]).result())  # raises the first error known
+
         with self._opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
             futures = {alias: pool.submit(make, alias) for alias in missing}
-        made, errors = {}, []
-        for alias, future in futures.items():
             try:
-                made[alias] = future.result()
-            except Exception as error:
-                errors.append(error)
-        for provisioned in made.values():
-            self._activate(provisioned)
-        if errors:
-            raise errors[0]
+                yield ready
+            finally:
+                for alias, future in futures.items():
+                    with contextlib.suppress(Exception):  # its error is raised by ready, or reported above it
+                        if alias not in self.provisioned:
+                            self._activate(future.result())
 
     def _joined(self, alias: str, leader: str) -> Provisioned:
         """``alias`` pointed at ``leader``'s test database (its own OPTIONS kept, e.g. a search_path)."""
