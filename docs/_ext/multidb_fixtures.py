@@ -1,8 +1,9 @@
 """A Sphinx extension: the ``fixture`` object type and a directive listing the fixtures a plugin module registers.
 
-``.. multidb-fixtures:: pytest_multidb.plugin`` renders one ``.. fixture::`` entry (name, scope, autouse, the
-docstring) for every pytest fixture in the module's namespace, so the reference cannot miss one; refer to one
-with ``:fixture:`swap_db``` (reST) or ``{fixture}`swap_db``` (MyST).
+``.. multidb-fixtures:: pytest_multidb.plugin`` (``:private:`` for the ``_``-named ones) renders one
+``.. fixture::`` entry (name, scope, autouse, the docstring) for every pytest fixture in the module's namespace,
+so the reference cannot miss one; refer to one with ``:fixture:`swap_db``` (reST) or ``{fixture}`swap_db```
+(MyST).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import inspect
 from typing import Any
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
@@ -28,7 +30,8 @@ def fixture_marker(obj: object) -> Any:
 
 
 def fixtures_of(module_name: str, private: bool = False) -> dict[str, Any]:
-    """``{name: fixture object}`` for the fixtures in ``module_name``'s namespace, in name order."""
+    """``{name: fixture object}`` for the public (or, with ``private``, the ``_``-named) fixtures in
+    ``module_name``'s namespace, in name order."""
     module = importlib.import_module(module_name)
     found = {}
     for attribute, obj in vars(module).items():
@@ -36,7 +39,7 @@ def fixtures_of(module_name: str, private: bool = False) -> dict[str, Any]:
         if marker is None:
             continue
         name = marker.name or attribute
-        if private or not name.startswith("_"):
+        if name.startswith("_") == private:
             found[name] = obj
     return dict(sorted(found.items()))
 
@@ -47,13 +50,15 @@ def fixture_function(obj: Any) -> Any:
 
 
 class FixturesDirective(SphinxDirective):
-    """``.. multidb-fixtures:: module``: every public fixture of ``module``."""
+    """``.. multidb-fixtures:: module``: every public fixture of ``module`` (with ``:private:``, its ``_``-named
+    ones: the plugin's own autouse machinery)."""
 
     required_arguments = 1
+    option_spec = {"private": directives.flag}
 
     def run(self) -> list[nodes.Node]:
         lines: list[str] = []
-        for name, obj in fixtures_of(self.arguments[0]).items():
+        for name, obj in fixtures_of(self.arguments[0], private="private" in self.options).items():
             marker = fixture_marker(obj)
             function = fixture_function(obj)
             facts = [f"Scope ``{marker.scope}``"] + (["autouse"] if marker.autouse else [])

@@ -92,10 +92,9 @@ def test_every_fixture_has_a_docstring_and_is_on_the_site(site: Path, tmp_path: 
     assert not undocumented, f"fixtures without a docstring: {undocumented}"
     page = (site / "reference.html").read_text()
     text = text_of(site / "reference.html")
-    public = [name for name in fixtures if not name.startswith("_")]
-    missing = [name for name in public if f'id="fixture-{name}"' not in page]
+    missing = [name for name in fixtures if f'id="fixture-{name}"' not in page]
     assert not missing, f"fixtures missing from the reference: {missing}"
-    for name in public:
+    for name in fixtures:
         assert " ".join(fixtures[name][0].replace("``", "").split()) in text, f"{name}'s docstring is not rendered"
 
 
