@@ -120,3 +120,9 @@ def test_internal_links_resolve(site: Path) -> None:
             assert built.exists(), f"{page.name} links to a missing page {path}"
             if anchor:
                 assert f'id="{anchor}"' in built.read_text(), f"{page.name} links to a missing anchor {path}#{anchor}"
+
+
+def test_the_site_shows_the_packages_version(site: Path) -> None:
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+    assert f"documentation of version {version}." in text_of(site / "index.html")
+    assert f"pytest-multidb {version}" in (site / "reference.html").read_text()  # every page's title
