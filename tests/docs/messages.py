@@ -4,12 +4,14 @@ A template is the text of a message with its placeholders cut out: ``f"alias {al
 becomes the fragments ``["alias", "is read-only"]``. Messages are the string arguments of
 
 - a ``raise X(...)`` (any callable: exception classes, ``self._error(...)``, ``refuse(...)``),
-- a call of anything named ``...Error``, ``...Exception``, ``...Warning``, ``fail`` or ``exit`` (errors that are
-  returned or collected before they are raised, pytest's ``fail`` / ``exit``, Django's check messages),
-- an ``.append(...)`` / ``.extend(...)`` on a list named like ``errors``, ``problems`` or ``failed`` (the
-  one-line reports of teardown and cleanup), and a teardown step's description (``defer(...)``, ``_step``),
+- a call of anything named ``...Error``, ``...Exception``, ``...Warning``, ``fail``, ``exit`` or ``...report``
+  (errors returned or collected before they are raised, pytest's ``fail`` / ``exit``, Django's check messages,
+  the session's report lines),
+- an ``.append(...)`` / ``.extend(...)`` on a list named like ``errors``, ``problems``, ``failed`` or ``removed``
+  (the one-line reports of teardown and cleanup), and a teardown step's description (``defer(...)``, ``_step``),
 - an exception's ``super().__init__(...)``,
-- a ``return`` in a function named like ``message``, ``diagnose`` or ``..._error`` (messages built by a helper),
+- a ``return`` in a function named like ``message``, ``diagnose``, ``..._error`` or ``..._changed`` (messages
+  built by a helper),
 
 and every string literal that contains ``Fix:`` (the project's convention for a message that tells the fix,
 wherever it is built). Names of module-level string constants (``hint=HINT_W001``) are resolved.
@@ -23,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Callees whose string arguments are messages (matched against the last part of the called name).
-MESSAGE_CALLEE = re.compile(r"(Error|Exception|Warning|^fail|^exit|^Unreachable)$")
+MESSAGE_CALLEE = re.compile(r"(Error|Exception|Warning|^fail|^exit|^Unreachable|report)$")
 #: Lists whose appended strings are report lines.
-REPORT_LIST = re.compile(r"error|problem|fail", re.IGNORECASE)
+REPORT_LIST = re.compile(r"error|problem|fail|removed", re.IGNORECASE)
 #: Teardown steps: their descriptions appear in the report line of a step that failed.
 STEP_CALLEE = frozenset({"defer", "_step"})
 #: Functions whose returned strings are messages.
-MESSAGE_FUNCTION = re.compile(r"message|diagnos|gone|error|problem|leftover", re.IGNORECASE)
+MESSAGE_FUNCTION = re.compile(r"message|diagnos|gone|error|problem|leftover|change|differen", re.IGNORECASE)
 #: A fragment shorter than this (in letters and digits) carries no text of its own (": ", "; ", " (").
 MIN_FRAGMENT = 3
 
@@ -84,6 +86,10 @@ class _Collector(ast.NodeVisitor):
         return None
 
     def take(self, node: ast.expr) -> None:
+        if isinstance(node, ast.IfExp):  # either text can be the message
+            self.take(node.body)
+            self.take(node.orelse)
+            return
         pieces = self.pieces(node)
         if pieces is not None and id(node) not in self.found:
             self.found[id(node)] = pieces
