@@ -28,6 +28,14 @@ ensure_build_deps() {
   fi
 }
 
+# The docs build (tests/docs) renders its diagrams with Graphviz's dot.
+ensure_docs_deps() {
+  if ! command -v dot >/dev/null 2>&1; then
+    log "installing graphviz (the docs' diagrams)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+  fi
+}
+
 # ensure_venv DIR PYTHON_VERSION "requirement ..." -> a venv with the project (editable, all extras).
 ensure_venv() {
   local dir=$1 version=$2; shift 2

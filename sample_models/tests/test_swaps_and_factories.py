@@ -41,7 +41,7 @@ def test_per_call_database(swap_db):
 
 @pytest.mark.uses_db("a", "b")
 def test_instance_loaded_elsewhere_saves_to_its_models_alias(swap_db):
-    """docs/guide.md: a routed model is routed even when an instance was loaded with .using("x")."""
+    """docs/layer.md: a routed model is routed even when an instance was loaded with .using("x")."""
     swap_db(Artist, "b")  # Artist's table on 'b' too, for this test
     Artist.objects.create(name="on b")
     Artist.objects.db = None  # back on its own alias, 'a'

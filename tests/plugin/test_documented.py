@@ -1,4 +1,4 @@
-"""Documented behaviours of the plugin that no other test checks (docs/guide.md)."""
+"""Documented behaviours of the plugin that no other test checks (docs/plugin.md and docs/layer.md)."""
 
 # "the plugin ... wires the layer even when pytest_multidb is not in INSTALLED_APPS": the sample settings
 # without the app (a team that adopts pytest-multidb for its tests only).
