@@ -28,7 +28,7 @@ ASYNC_TESTS = '''
     import pytest
     import pytest_asyncio
     from asgiref.sync import sync_to_async
-    from django.db import connections
+    from django.db import close_old_connections, connections
     from django.test import AsyncClient
     from inner_helpers import SERVER, add, committed, count
 
@@ -52,6 +52,19 @@ ASYNC_TESTS = '''
         return [await Artist.objects.acreate(name=name) for name in ("xena", "yann")]
 
 
+    def database_sync_to_async(function):
+        """channels' database_sync_to_async (channels is not a dependency): thread-sensitive sync_to_async that
+        calls Django's close_old_connections before and after the function."""
+        def call(*args):
+            close_old_connections()
+            try:
+                return function(*args)
+            finally:
+                close_old_connections()
+
+        return sync_to_async(call, thread_sensitive=True)
+
+
     async def empty():
         assert await Artist.objects.acount() == 0
         assert await sync_to_async(count)(SERVER) == 0
@@ -68,6 +81,9 @@ ASYNC_TESTS = '''
         await sync_to_async(add, thread_sensitive=False)(SERVER, "w2")
         assert await sync_to_async(count, thread_sensitive=False)(SERVER) == 2
         assert await sync_to_async(count)("a") == 3
+        await database_sync_to_async(add)(SERVER, "w3")
+        assert await database_sync_to_async(count)(SERVER) == 3
+        assert await Artist.objects.acount() == 3  # the connections closed "as old" were not the test's
 
 
     @pytest.mark.asyncio
