@@ -156,3 +156,45 @@ def test_async_tests_are_isolated(inner, pytester, backend, mode):
     assert "thread 'asyncio_" not in run.out  # the event loop's default executor (thread_sensitive=False)
     assert "could not remove" not in run.out
     assert run.leftovers() == set()
+
+
+BUSY = '''
+    import asyncio
+    import threading
+
+    import pytest
+    from asgiref.sync import sync_to_async
+    from inner_helpers import count
+
+    import pytest_multidb.isolation
+
+    pytest_multidb.isolation.LOCK_TIMEOUT = 1.0  # how long the teardown waits for the executor (30 s)
+    started, done = threading.Event(), threading.Event()
+
+
+    def busy():
+        count("a")  # a connection of the executor's own (committing alias)
+        started.set()
+        done.wait(10)
+
+
+    @pytest.mark.uses_db("a", transaction=True)
+    @pytest.mark.asyncio
+    async def test_leaves_sync_to_async_running():
+        task = asyncio.ensure_future(sync_to_async(busy)())
+        assert await sync_to_async(started.wait, thread_sensitive=False)(10)
+        task.cancel()  # the coroutine gives up; the executor thread goes on
+
+
+    def test_after():
+        done.set()
+'''
+
+
+def test_executor_still_busy_after_the_test_is_reported(inner, pytester):
+    pytester.makepyfile(test_busy=BUSY)
+    run = inner("-p", "asyncio", *ASYNCIO_INI)
+    run.result.assert_outcomes(passed=2, errors=1)
+    assert ("multidb: asgiref's executor thread 'ThreadPoolExecutor-0_0' was still busy 1 s after "
+            "test_busy.py::test_leaves_sync_to_async_running ended, holding a database connection (a); await every "
+            "sync_to_async call before the test ends") in run.out
