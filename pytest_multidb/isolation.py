@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,8 +92,9 @@ class ConnectionLock:
                 self._free.notify_all()
 
 
-def _locked_cursors(conn: BaseDatabaseWrapper, lock: ConnectionLock, users: set[int]) -> Callable[..., Any]:
-    """A ``_prepare_cursor`` for a shared connection: each cursor holds ``lock`` from creation to close."""
+def _locked_cursors(conn: BaseDatabaseWrapper, lock: ConnectionLock, seen: Callable[[], None]) -> Callable[..., Any]:
+    """A ``_prepare_cursor`` for a shared connection: each cursor holds ``lock`` from creation to close;
+    ``seen()`` is called in the thread that made it."""
     original = conn._prepare_cursor
 
     def prepare_cursor(cursor: Any) -> Any:
@@ -101,7 +104,7 @@ def _locked_cursors(conn: BaseDatabaseWrapper, lock: ConnectionLock, users: set[
         except BaseException:
             lock.release()
             raise
-        users.add(threading.get_ident())
+        seen()
         close, released = wrapper.close, []
 
         def close_and_release() -> None:
@@ -135,15 +138,36 @@ def _closed_by_owner_only(conn: BaseDatabaseWrapper) -> Callable[[], None]:
     return close
 
 
-def _executor_threads() -> set[threading.Thread]:
-    """The worker threads of asgiref's executors: ``sync_to_async`` (the async ORM) runs there. They outlive
-    every test by design and hold nothing between calls, so they are not the test's threads."""
+def _executors() -> dict[threading.Thread, Executor]:
+    """asgiref's executors by worker thread: ``sync_to_async`` (the async ORM, ``AsyncClient``'s views) runs
+    there. They outlive every test by design and hold nothing between calls, so they are not the test's
+    threads; each has one worker, so a job submitted to it runs in that thread."""
     try:
         from asgiref.sync import SyncToAsync
     except ImportError:  # asgiref comes with Django; without it there is nothing to exclude
-        return set()
+        return {}
     executors = [SyncToAsync.single_thread_executor, *getattr(SyncToAsync, "context_to_thread_executor", {}).values()]
-    return {thread for executor in executors for thread in getattr(executor, "_threads", ())}
+    return {thread: executor for executor in executors for thread in getattr(executor, "_threads", ())}
+
+
+def _runs_sync_to_async() -> bool:
+    """Whether this thread is running ``sync_to_async`` work now (asgiref marks such threads with the event
+    loop they work for)."""
+    try:
+        from asgiref.sync import SyncToAsync
+    except ImportError:
+        return False
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None
+
+
+def _close_from_here(conn: BaseDatabaseWrapper) -> None:
+    """Close another (finished or idle) thread's connection from this thread."""
+    conn.inc_thread_sharing()
+    try:
+        with suppress(Exception):  # a broken connection is as good as closed
+            conn.close()
+    finally:
+        conn.dec_thread_sharing()
 
 
 def _first_line(error: BaseException) -> str:
@@ -186,6 +210,8 @@ class TestDatabases:
     _problems: list[str] = field(default_factory=list)
     _shared: dict[str, BaseDatabaseWrapper] = field(default_factory=dict)
     _users: set[int] = field(default_factory=set)
+    #: Threads seen running ``sync_to_async`` work (asgiref's executors, an event loop's default executor).
+    _workers: set[threading.Thread] = field(default_factory=set)
     _threads_before: set[threading.Thread] = field(default_factory=set)
     _storage: Any = None
     #: Connections that other threads opened on committing aliases during the test.
@@ -204,6 +230,16 @@ class TestDatabases:
     def _connection_created(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         if connection.alias in self.committing and threading.get_ident() != self._owner:
             self._opened_elsewhere.append((threading.current_thread(), connection))
+            self._note_worker()
+
+    def _seen(self) -> None:
+        """A thread made a cursor on a shared connection."""
+        self._users.add(threading.get_ident())
+        self._note_worker()
+
+    def _note_worker(self) -> None:
+        if _runs_sync_to_async():
+            self._workers.add(threading.current_thread())
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -274,7 +310,7 @@ class TestDatabases:
         conn = connections[alias]
         conn.inc_thread_sharing()
         conn.close = _closed_by_owner_only(conn)  # type: ignore[method-assign]
-        conn._prepare_cursor = _locked_cursors(conn, ConnectionLock(alias), self._users)  # type: ignore[method-assign]
+        conn._prepare_cursor = _locked_cursors(conn, ConnectionLock(alias), self._seen)  # type: ignore[method-assign]
         self._shared[alias] = conn
         self._undo.callback(self._step, f"ending the sharing of {alias!r}", None,
                             functools.partial(self._unshare, conn))
@@ -334,7 +370,14 @@ class TestDatabases:
         if not self.committing:
             return
         connection_created.disconnect(dispatch_uid=id(self))
+        executors = _executors()
         for thread, conn in self._opened_elsewhere:
+            if thread in executors:
+                self._close_in_executor(executors[thread], thread, conn)
+                continue
+            if thread in self._workers:  # an idle worker of an event loop's executor (thread_sensitive=False)
+                _close_from_here(conn)
+                continue
             if thread.is_alive():
                 if thread not in self._threads_before and conn.connection is not None:
                     self._problems.append(
@@ -342,15 +385,25 @@ class TestDatabases:
                         f"({conn.alias}) after the test; join it before the test ends"
                     )
                 continue
-            conn.inc_thread_sharing()
-            try:
-                with suppress(Exception):  # a broken connection is as good as closed
-                    conn.close()
-            finally:
-                conn.dec_thread_sharing()
+            _close_from_here(conn)
+
+    def _close_in_executor(self, executor: Executor, thread: threading.Thread, conn: BaseDatabaseWrapper) -> None:
+        """Close a connection that an asgiref executor thread opened, in that thread, after its pending work."""
+        try:
+            executor.submit(conn.close).result(LOCK_TIMEOUT)
+        except FutureTimeout:
+            self._problems.append(
+                f"asgiref's executor thread {thread.name!r} was still busy {LOCK_TIMEOUT:.0f} s after "
+                f"{self.test_id} ended, holding a database connection ({conn.alias}); await every "
+                "sync_to_async call before the test ends"
+            )
+        except RuntimeError:  # the executor was shut down (interpreter exit): close from here
+            _close_from_here(conn)
+        except Exception:  # a broken connection is as good as closed
+            pass
 
     def _leftover_threads(self) -> list[str]:
-        ignored = self._threads_before | _executor_threads()
+        ignored = self._threads_before | set(_executors()) | self._workers
         alive = [t for t in threading.enumerate() if t not in ignored and t.is_alive()]
         using = [t for t in alive if t.ident in self._users]
         return [

@@ -89,3 +89,19 @@ ensure_prepared_transactions() {
     ensure_servers
   fi
 }
+
+# The browser tests (tests/plugin/test_browser.py, docs/browser.md) drive Debian's Chromium through its own
+# chromedriver: /usr/bin/chromium and /usr/bin/chromedriver. Nothing is downloaded but these packages.
+ensure_browser() {
+  local missing=()
+  dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+  dpkg -s chromium-driver >/dev/null 2>&1 || missing+=(chromium-driver)
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] || {
+    echo "error: /usr/bin/chromium or /usr/bin/chromedriver is missing after installing chromium chromium-driver" >&2
+    return 1
+  }
+}

@@ -27,7 +27,8 @@ from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("--multidb-settings", "sample_models.settings")
-PLUGINS = ("-p", "no:django", "-p", "no:randomly")
+#: pytest-asyncio and anyio are in the dev venv; inner runs load them only when they say so (``-p asyncio``).
+PLUGINS = ("-p", "no:django", "-p", "no:randomly", "-p", "no:asyncio", "-p", "no:anyio")
 
 PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("MULTIDB_PG_PORT", "5432")),
       "user": os.environ.get("MULTIDB_PG_USER", "postgres")}
