@@ -5,20 +5,25 @@ Public API::
     from pytest_multidb import connections, ConnectionInfo, use_db, atomic, SchemaBuilder, ConfigurationError
     from pytest_multidb import PartialCommitError, InDoubtTransactionError   # raised by atomic()
     from pytest_multidb import DatabaseAccessError                           # raised by the plugin's guard
+    from pytest_multidb import MissingConstraint, MissingConstraintWarning   # what install() left out
     from pytest_multidb.factories import ModelFactory                       # needs factory_boy
 
 - ``connections["a"]``: a ``ConnectionInfo`` (the alias as a ``str``, with ``.connection``, ``.settings``,
   ``.vendor``, ``.schema``); ``Model.objects.db`` reads one and takes an alias to swap the model.
 - ``use_db(Model, alias)``: a swap for this thread / asyncio task, inside a ``with`` block.
 - ``atomic(connections=[...], two_phase=False)``: commit all or roll back all, across connections.
-- ``SchemaBuilder(alias)``: create, drop and reset sequences of the models that live on an alias.
+- ``SchemaBuilder(alias)``: create, drop and reset sequences of the models that live on an alias;
+  ``Model.objects.schema`` is one for that model alone, on the connection its manager uses now.
 """
+
+#: The version of the package (``pyproject.toml`` reads it from here).
+__version__ = "0.1.0"
 
 from .conf import ConfigurationError
 from .db import ConnectionInfo, connections
 from .guard import DatabaseAccessError
 from .routing import use_db
-from .schema import SchemaBuilder
+from .schema import MissingConstraint, MissingConstraintWarning, SchemaBuilder
 from .transaction import InDoubtTransactionError, PartialCommitError, atomic
 
 __all__ = [
@@ -26,8 +31,11 @@ __all__ = [
     "ConnectionInfo",
     "DatabaseAccessError",
     "InDoubtTransactionError",
+    "MissingConstraint",
+    "MissingConstraintWarning",
     "PartialCommitError",
     "SchemaBuilder",
+    "__version__",
     "atomic",
     "connections",
     "use_db",
