@@ -6,6 +6,7 @@ Public API::
     from pytest_multidb import PartialCommitError, InDoubtTransactionError   # raised by atomic()
     from pytest_multidb import DatabaseAccessError                           # raised by the plugin's guard
     from pytest_multidb import MissingConstraint, MissingConstraintWarning   # what install() left out
+    from pytest_multidb import MigrateError                                  # raised by migrate_all()
     from pytest_multidb.factories import ModelFactory                       # needs factory_boy
 
 - ``connections["a"]``: a ``ConnectionInfo`` (the alias as a ``str``, with ``.connection``, ``.settings``,
@@ -14,6 +15,7 @@ Public API::
 - ``atomic(connections=[...], two_phase=False)``: commit all or roll back all, across connections.
 - ``SchemaBuilder(alias)``: create, drop and reset sequences of the models that live on an alias;
   ``Model.objects.schema`` is one for that model alone, on the connection its manager uses now.
+- ``migrate_all()``: what ``manage.py multidb_migrate`` runs (every alias, in dependency order).
 """
 
 #: The version of the package (``pyproject.toml`` reads it from here).
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 from .conf import ConfigurationError
 from .db import ConnectionInfo, connections
 from .guard import DatabaseAccessError
+from .migrate_all import MigrateError, migrate_all
 from .routing import use_db
 from .schema import MissingConstraint, MissingConstraintWarning, SchemaBuilder
 from .transaction import InDoubtTransactionError, PartialCommitError, atomic
@@ -31,6 +34,7 @@ __all__ = [
     "ConnectionInfo",
     "DatabaseAccessError",
     "InDoubtTransactionError",
+    "MigrateError",
     "MissingConstraint",
     "MissingConstraintWarning",
     "PartialCommitError",
@@ -38,5 +42,6 @@ __all__ = [
     "__version__",
     "atomic",
     "connections",
+    "migrate_all",
     "use_db",
 ]
