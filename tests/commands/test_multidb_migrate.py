@@ -219,3 +219,14 @@ def test_bad_arguments_and_settings_are_one_line(project):
         "'maria', 'pg'. Fix: remove one of the DEPENDENCIES that point back."
     ]
     assert project.sqlite_tables("default") == set()
+
+
+def test_the_command_imports_nothing_of_the_plugin():
+    code = ("import sys, django; django.setup(); import pytest_multidb.management.commands.multidb_migrate; "
+            "print(sorted(m for m in sys.modules if m in ('pytest', 'pytest_multidb.session', 'pytest_multidb.run', "
+            "'pytest_multidb.plugin', 'pytest_multidb.provision')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                               "DJANGO_SETTINGS_MODULE": "tests.migrate_settings"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

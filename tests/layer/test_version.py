@@ -1,0 +1,24 @@
+"""One version number: ``pytest_multidb.__version__``, read by ``pyproject.toml``, released in CHANGELOG.md
+and shown by the docs."""
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import pytest_multidb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_installed_metadata_has_the_version_of_the_package():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pytest_multidb.__version__)
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
+    assert importlib.metadata.version("pytest-multidb") == pytest_multidb.__version__
+
+
+def test_the_changelog_and_the_guide_show_it():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d\d-\d\d$", changelog, re.MULTILINE)
+    assert releases[0] == pytest_multidb.__version__
+    assert changelog.index("## [Unreleased]") < changelog.index(f"## [{releases[0]}]")
+    assert f"pytest-multidb {pytest_multidb.__version__}" in (ROOT / "docs" / "guide.md").read_text()
