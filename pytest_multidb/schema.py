@@ -104,10 +104,12 @@ class MissingConstraint:
 
     @property
     def table(self) -> str:
+        """The table holding the column."""
         return self.field.model._meta.db_table
 
     @property
     def target(self) -> Model:
+        """The model the foreign key points at."""
         return self.field.related_model
 
     @property
@@ -284,12 +286,13 @@ class SchemaBuilder:
 
     def _add_constraints(self, fields: Iterable[Any]) -> list[str]:
         connection = self.connection
+        candidates = [field for field in dict.fromkeys(fields)
+                      if field.db_constraint and router.db_for_write(field.related_model) == self.alias]
+        if not candidates:
+            return []
         existing = set(connection.introspection.table_names())
-        candidates = [
-            field for field in dict.fromkeys(fields)
-            if field.db_constraint and router.db_for_write(field.related_model) == self.alias
-            and {field.model._meta.db_table, field.related_model._meta.db_table} <= existing
-        ]
+        candidates = [field for field in candidates
+                      if {field.model._meta.db_table, field.related_model._meta.db_table} <= existing]
         constraints: dict[str, dict[str, Any]] = {}
         missing = [field for field in candidates if not _has_foreign_key(connection, field, constraints)]
         if missing:
