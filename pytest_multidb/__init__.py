@@ -18,8 +18,7 @@ Public API::
 - ``migrate_all()``: what ``manage.py multidb_migrate`` runs (every alias, in dependency order).
 """
 
-#: The version of the package (``pyproject.toml`` reads it from here).
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
 
 from .conf import ConfigurationError
 from .db import ConnectionInfo, connections
@@ -28,6 +27,12 @@ from .migrate_all import MigrateError, migrate_all
 from .routing import use_db
 from .schema import MissingConstraint, MissingConstraintWarning, SchemaBuilder
 from .transaction import InDoubtTransactionError, PartialCommitError, atomic
+
+try:
+    #: The version of the package: ``pyproject.toml``'s, from the installed package's metadata.
+    __version__ = _metadata.version("pytest-multidb")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ConfigurationError",
