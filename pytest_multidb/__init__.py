@@ -16,6 +16,7 @@ Public API::
 - ``SchemaBuilder(alias)``: create, drop and reset sequences of the models that live on an alias;
   ``Model.objects.schema`` is one for that model alone, on the connection its manager uses now.
 - ``migrate_all()``: what ``manage.py multidb_migrate`` runs (every alias, in dependency order).
+- ``__version__``: the installed version (``pyproject.toml``'s).
 """
 
 from importlib import metadata as _metadata
@@ -44,7 +45,6 @@ __all__ = [
     "MissingConstraintWarning",
     "PartialCommitError",
     "SchemaBuilder",
-    "__version__",
     "atomic",
     "connections",
     "migrate_all",

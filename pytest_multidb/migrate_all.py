@@ -148,15 +148,14 @@ def migrate_all(aliases: Iterable[str] | None, write: Callable[[str], None], pla
             else:
                 migrate(alias, write)
         except Exception as error:
-            done, left = order[:index], order[index + 1:]
+            done, left = ", ".join(order[:index]) or "none", ", ".join(order[index + 1:]) or "none"
             if plan_only:
-                message = (f"multidb_migrate --plan cannot read alias {alias!r} ({where(alias)}): "
-                           f"{_one_line(error)}. Fix {alias!r} (its DATABASES entry or its server) and run it again.")
-            else:
-                message = (
-                    f"multidb_migrate stopped at alias {alias!r} ({where(alias)}): {_one_line(error)}. "
-                    f"Migrated before it: {', '.join(done) or 'none'}; not attempted: {', '.join(left) or 'none'}. "
-                    f"Fix {alias!r} (its DATABASES entry, its server or the failing migration; --traceback shows "
-                    "where it failed) and run multidb_migrate again."
-                )
-            raise MigrateError(message, alias) from error
+                raise MigrateError(
+                    f"multidb_migrate --plan cannot read alias {alias!r} ({where(alias)}): {_one_line(error)}. "
+                    f"Fix {alias!r} (its DATABASES entry or its server) and run it again.", alias,
+                ) from error
+            raise MigrateError(
+                f"multidb_migrate stopped at alias {alias!r} ({where(alias)}): {_one_line(error)}. "
+                f"Migrated before it: {done}; not attempted: {left}. Fix {alias!r} (its DATABASES entry, its server "
+                "or the failing migration; --traceback shows where it failed) and run multidb_migrate again.", alias,
+            ) from error

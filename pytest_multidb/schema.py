@@ -119,6 +119,10 @@ class MissingConstraint:
         return opts.auto_created or self.field.model
 
     def __str__(self) -> str:
+        return self.message()
+
+    def message(self) -> str:
+        """Why the constraint is missing and what to do about it."""
         column = f"{self.table}.{self.field.column} ({self.owner._meta.label}.{self._field_name})"
         target = self.target._meta
         if self.reason == DEFERRED:
