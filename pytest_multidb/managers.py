@@ -1,12 +1,18 @@
-"""``Manager.db`` on every manager: read it for a ``ConnectionInfo``, assign it to swap the model."""
+"""``Manager.db`` on every manager: read it for a ``ConnectionInfo``, assign it to swap the model.
+``Manager.schema``: a ``SchemaBuilder`` for the manager's model on that connection (per-model installation)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from django.db import router
 from django.db.models.manager import BaseManager
 
 from . import routing
 from .db import ConnectionInfo
+
+if TYPE_CHECKING:
+    from .schema import SchemaBuilder
 
 
 def _get_db(manager: BaseManager) -> ConnectionInfo:
@@ -30,6 +36,22 @@ DB_PROPERTY = property(
 )
 
 
+def _get_schema(manager: BaseManager) -> SchemaBuilder:
+    from .schema import SchemaBuilder
+
+    return SchemaBuilder(_get_db(manager), models=[manager.model._meta.concrete_model])
+
+
+SCHEMA_PROPERTY = property(
+    _get_schema,
+    doc="A SchemaBuilder for this model alone (its table and auto-created many-to-many tables) on the "
+    "connection the manager uses now, swaps included: .create_sql(), .install(), .drop_sql(), .drop(), "
+    ".reset_sequences(). Read it again after a swap: it is built for the connection of the moment.",
+)
+
+
 def install_manager_db() -> None:
-    """Replace Django's read-only ``BaseManager.db`` with the readable and assignable one."""
+    """Replace Django's read-only ``BaseManager.db`` with the readable and assignable one, and give every
+    manager ``.schema``."""
     BaseManager.db = DB_PROPERTY
+    BaseManager.schema = SCHEMA_PROPERTY

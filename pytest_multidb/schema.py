@@ -7,8 +7,11 @@ and leaving out foreign-key constraints that would point at another connection.
 
 from __future__ import annotations
 
+import copy
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -71,7 +74,7 @@ def install_order(models: Iterable[Model]) -> list[Model]:
     return ordered
 
 
-def _relation_fields(models: Iterable[Model]) -> Iterator[Any]:
+def relation_fields(models: Iterable[Model]) -> Iterator[Any]:
     """Foreign keys of ``models`` and of their auto-created many-to-many tables."""
     for model in models:
         yield from (f for f in model._meta.local_fields if f.is_relation)
@@ -81,28 +84,114 @@ def _relation_fields(models: Iterable[Model]) -> Iterator[Any]:
                 yield from (f for f in through._meta.local_fields if f.is_relation)
 
 
-@contextmanager
-def _without_foreign_constraints(alias: str, models: list[Model]) -> Iterator[None]:
-    """Turn off ``db_constraint`` for foreign keys to models that live on another connection.
+class MissingConstraintWarning(UserWarning):
+    """``install()`` left out a foreign-key constraint whose target table is not on the connection yet."""
 
-    Such a constraint could never be created (the target table is elsewhere). Django has no switch for
-    that per schema-editor run, so the flag is flipped on the field for the duration of the run.
+
+#: Why a constraint was left out: its target's table is not there yet (it can be added later) / its target lives
+#: on another connection (it never can).
+DEFERRED, OTHER_CONNECTION = "deferred", "other connection"
+
+
+@dataclass(frozen=True)
+class MissingConstraint:
+    """A foreign-key constraint the schema builder left out; ``str()`` says why and what to do."""
+
+    alias: str
+    #: The field holding the column: of the model, or of the auto-created many-to-many table it declares.
+    field: Any
+    reason: str
+
+    @property
+    def table(self) -> str:
+        """The table holding the column."""
+        return self.field.model._meta.db_table
+
+    @property
+    def target(self) -> Model:
+        """The model the foreign key points at."""
+        return self.field.related_model
+
+    @property
+    def owner(self) -> Model:
+        """The model whose manager installs the table (the declaring model for a many-to-many table)."""
+        opts = self.field.model._meta
+        return opts.auto_created or self.field.model
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def message(self) -> str:
+        """Why the constraint is missing and what to do about it."""
+        column = f"{self.table}.{self.field.column} ({self.owner._meta.label}.{self._field_name})"
+        target = self.target._meta
+        if self.reason == DEFERRED:
+            return (
+                f"alias {self.alias!r}: {column} has no foreign-key constraint yet: {target.label} has no table "
+                f"{target.db_table!r} there. Install it ({target.object_name}.objects.schema.install() adds "
+                f"this constraint too), or once the table exists run "
+                f"{self.owner._meta.object_name}.objects.schema.add_missing_constraints()."
+            )
+        return (
+            f"alias {self.alias!r}: {column} has no foreign-key constraint: {target.label} lives on alias "
+            f"{router.db_for_write(self.target)!r}, and a database cannot enforce a reference into another one "
+            "(multidb.W001). Put both models on one alias, or set db_constraint=False on the field if intended."
+        )
+
+    @property
+    def _field_name(self) -> str:
+        opts = self.field.model._meta
+        if opts.auto_created:  # the many-to-many field of the declaring model, then the through column
+            m2m = next(f for f in opts.auto_created._meta.local_many_to_many
+                       if f.remote_field.through is self.field.model)
+            return f"{m2m.name}.{self.field.name}"
+        return self.field.name
+
+
+def omitted_constraints(alias: str, models: list[Model], existing: set[str],
+                        connection: Any) -> list[MissingConstraint]:
+    """The foreign-key constraints of ``models`` that cannot be created on ``alias`` now.
+
+    - to a model on another connection: never possible (the target table is elsewhere);
+    - to a model of the alias that is not among ``models`` and has no table in ``existing``: deferred, unless
+      the backend declares foreign keys inline (sqlite accepts a reference to a table that comes later).
     """
     members = set(models)
-    foreign = [
-        field
-        for field in _relation_fields(models)
-        if field.db_constraint
-        and field.related_model not in members
-        and router.db_for_write(field.related_model) != alias
-    ]
-    for field in foreign:
+    inline = bool(connection.SchemaEditorClass.sql_create_inline_fk)
+    found = []
+    for field in relation_fields(models):
+        target = field.related_model
+        if not field.db_constraint or target in members:
+            continue
+        if router.db_for_write(target) != alias:
+            found.append(MissingConstraint(alias, field, OTHER_CONNECTION))
+        elif target._meta.db_table not in existing and not inline and connection.features.supports_foreign_keys:
+            found.append(MissingConstraint(alias, field, DEFERRED))
+    return found
+
+
+@contextmanager
+def _constraints_off(omitted: Iterable[MissingConstraint]) -> Iterator[None]:
+    """Turn off ``db_constraint`` on the fields of ``omitted`` for the duration of a schema-editor run.
+
+    Django has no switch for that per run, so the flag is flipped on the field and put back afterwards.
+    """
+    fields = [m.field for m in omitted]
+    for field in fields:
         field.db_constraint = False
     try:
         yield
     finally:
-        for field in foreign:
+        for field in fields:
             field.db_constraint = True
+
+
+def _has_foreign_key(connection: Any, field: Any, constraints: dict[str, dict[str, Any]]) -> bool:
+    table = field.model._meta.db_table
+    if table not in constraints:
+        with connection.cursor() as cursor:
+            constraints[table] = connection.introspection.get_constraints(cursor, table)
+    return any(c["foreign_key"] and c["columns"] == [field.column] for c in constraints[table].values())
 
 
 class SchemaBuilder:
@@ -148,23 +237,75 @@ class SchemaBuilder:
 
     # -- create ------------------------------------------------------------------------------------------
     def create_sql(self) -> list[str]:
-        """``CREATE TABLE``/index/constraint statements; constraints that need later tables come last."""
+        """``CREATE TABLE``/index/constraint statements; constraints that need later tables come last.
+
+        They are the statements ``install()`` would run now: a constraint it would leave out is left out.
+        """
         with self._collecting() as editor:
-            self._create(editor)
+            self._create(editor, set(editor.connection.introspection.table_names()))
         return list(editor.collected_sql)
 
-    def install(self) -> None:
-        """Create the tables (and their constraints) on the connection."""
-        with self.connection.schema_editor() as editor:
-            self._create(editor)
+    def install(self) -> list[MissingConstraint]:
+        """Create the tables (and their constraints) on the connection.
 
-    def _create(self, editor: Any) -> None:
+        A foreign key whose target has no table on the connection yet gets its constraint later: a
+        ``MissingConstraintWarning`` says how, and installing the target adds it (``install()`` also adds the
+        missing constraints of the connection's other tables that point at the models it creates). Returns the
+        constraints left out, those to models on other connections included (a database cannot enforce them).
+        """
+        connection = self.connection
+        with connection.schema_editor() as editor:
+            omitted = self._create(editor, set(connection.introspection.table_names()))
+        self._add_constraints(self._incoming())
+        for missing in omitted:
+            if missing.reason == DEFERRED:
+                warnings.warn(str(missing), MissingConstraintWarning, stacklevel=2)
+        return omitted
+
+    def _create(self, editor: Any, existing: set[str]) -> list[MissingConstraint]:
         models = self.models
-        with _without_foreign_constraints(self.alias, models):
+        omitted = omitted_constraints(self.alias, models, existing, editor.connection)
+        with _constraints_off(omitted):
             for model in models:
                 editor.create_model(model)
             # Foreign keys are built into the deferred SQL now, while the flags are still off; the editor
             # runs it (or collects it) on exit, after every table exists.
+        return omitted
+
+    # -- constraints left out ----------------------------------------------------------------------------
+    def add_missing_constraints(self) -> list[str]:
+        """Add the foreign-key constraints that ``install()`` left out and that can exist now.
+
+        Covers the builder's models' own foreign keys and those of the connection's other models pointing at
+        them, when both tables are there. Returns the columns that got one, as ``"table.column"``.
+        """
+        members = set(self.models)
+        return self._add_constraints([*relation_fields(members), *self._incoming()])
+
+    def _incoming(self) -> list[Any]:
+        """Foreign keys of the alias's other models that point at the builder's models."""
+        members = set(self.models)
+        others = [model for model in routed_models(self.alias) if model not in members]
+        return [field for field in relation_fields(others) if field.related_model in members]
+
+    def _add_constraints(self, fields: Iterable[Any]) -> list[str]:
+        connection = self.connection
+        candidates = [field for field in dict.fromkeys(fields)
+                      if field.db_constraint and router.db_for_write(field.related_model) == self.alias]
+        if not candidates:
+            return []
+        existing = set(connection.introspection.table_names())
+        candidates = [field for field in candidates
+                      if {field.model._meta.db_table, field.related_model._meta.db_table} <= existing]
+        constraints: dict[str, dict[str, Any]] = {}
+        missing = [field for field in candidates if not _has_foreign_key(connection, field, constraints)]
+        if missing:
+            with connection.schema_editor() as editor:
+                for field in missing:
+                    without = copy.copy(field)
+                    without.db_constraint = False
+                    editor.alter_field(field.model, without, field)
+        return [f"{field.model._meta.db_table}.{field.column}" for field in missing]
 
     # -- drop --------------------------------------------------------------------------------------------
     def drop_sql(self) -> list[str]:

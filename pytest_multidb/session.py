@@ -19,18 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.core.management import call_command
-from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
 from .conf import ConfigurationError, DatabaseSpec, database_specs
+from .install import install_schema
 from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
-from .schema import SchemaBuilder, routed_models, unmigrated_models
 from .schema_cache import SchemaCache
 from .sharing import dependency_order, mirrors, signature
-from .unmanaged import built_as_managed, create_schemas, creates, split, tables, unmanaged_models
+from .unmanaged import creates, tables, unmanaged_models
 from .warm import WarmDatabases
 
 
@@ -46,53 +44,6 @@ class SessionOptions:
     unmanaged: str | None = None
     #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
     warm: bool = True
-
-
-def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> None:
-    """Migrate the apps that have migrations, build the rest with the schema builder, then run the
-    post-migrate handlers (contenttypes, permissions), once every table exists.
-
-    ``unmanaged``: also build the tables of the alias's unmanaged models (``unmanaged.py``): the ones that need
-    no managed table before ``migrate`` (a managed model's foreign key to them migrates), the others after.
-    """
-    early, late = split(alias, unmanaged_models(alias)) if unmanaged else ([], [])
-    create_schemas(alias, [*early, *late])
-    if not migrations:
-        managed = routed_models(alias)
-        with built_as_managed([*early, *late]):
-            SchemaBuilder(alias, [*managed, *early, *late]).install()
-        emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
-        return
-    if early:
-        with built_as_managed(early):
-            SchemaBuilder(alias, early).install()
-    with post_migrate_deferred() as deferred:
-        call_command("migrate", database=alias, run_syncdb=False, verbosity=0, interactive=False)
-    unmigrated = unmigrated_models(alias)
-    with built_as_managed(late):
-        SchemaBuilder(alias, [*unmigrated, *late]).install()
-    for args, kwargs in deferred:
-        emit_post_migrate_signal(*args, **kwargs)
-
-
-@contextmanager
-def post_migrate_deferred() -> Iterator[list[tuple[tuple[Any, ...], dict[str, Any]]]]:
-    """Record, instead of sending, the ``post_migrate`` signal of a ``migrate`` command.
-
-    ``migrate`` sends it at its end, but the apps without migrations (all of them with ``MIGRATION_MODULES``
-    disabling migrations) are built by the schema builder afterwards: their handlers (contenttypes,
-    permissions) would query tables that do not exist yet. Django has no option for this, so the command
-    module's reference to ``emit_post_migrate_signal`` is swapped for the duration of the call.
-    """
-    from django.core.management.commands import migrate
-
-    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    original = migrate.emit_post_migrate_signal
-    migrate.emit_post_migrate_signal = lambda *args, **kwargs: calls.append((args, kwargs))
-    try:
-        yield calls
-    finally:
-        migrate.emit_post_migrate_signal = original
 
 
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).

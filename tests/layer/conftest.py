@@ -77,3 +77,43 @@ def clean_tables():
         statements = conn.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
         with conn.constraint_checks_disabled():
             conn.ops.execute_sql_flush(statements)
+
+
+@pytest.fixture(scope="module", params=["a", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])
+def scratch(request, tmp_path_factory):
+    """A new, empty database beside a layer alias (same server, another NAME), as alias ``<alias>_scratch``.
+
+    Helpers for tests that use it are in ``scratch.py``; ``empty_scratch`` empties it after each test.
+    """
+    from django.db import connections as django_connections
+
+    from pytest_multidb import connections
+
+    server = django_connections[request.param]
+    alias = f"{request.param}_scratch"
+    if server.vendor == "sqlite":
+        name = str(tmp_path_factory.mktemp("scratch") / "scratch.db")
+    else:
+        name = f"multidb_scratch_{os.environ['MULTIDB_LAYER_RUN']}"
+        with server._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {server.ops.quote_name(name)}")
+    django_connections.settings[alias] = {**django_connections.settings[request.param], "NAME": name}
+    try:
+        yield connections[alias]
+    finally:
+        django_connections[alias].close()
+        del django_connections[alias]
+        del django_connections.settings[alias]
+        if server.vendor != "sqlite":
+            with server._nodb_cursor() as cursor:
+                cursor.execute(f"DROP DATABASE {server.ops.quote_name(name)}")
+
+
+@pytest.fixture
+def empty_scratch(scratch):
+    """Whatever a test installed on the scratch database is dropped after it, even when the test failed."""
+    yield
+    connection = scratch.connection
+    with connection.constraint_checks_disabled(), connection.schema_editor() as editor:
+        for table in connection.introspection.table_names():
+            editor.execute(editor.sql_delete_table % {"table": editor.quote_name(table)})

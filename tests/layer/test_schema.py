@@ -1,59 +1,16 @@
 """SchemaBuilder on a fresh scratch database of each backend: install order, cycles, drop, SQL previews, sequences."""
 
-import os
-from contextlib import contextmanager
-
 import pytest
 from django.db import IntegrityError, transaction
 from django.db import connections as django_connections
 
-from pytest_multidb import connections, use_db
 from pytest_multidb.schema import SchemaBuilder
 from sample_models.artists.models import Artist
 from sample_models.cycles.models import Author, Book, Category
 from sample_models.widgets.models import Exhibit, Widget
+from tests.layer.scratch import CYCLE_TABLES, CYCLES, cycles_routed_to, foreign_keys, make_cycle, tables
 
-CYCLES = [Author, Book, Category]
-CYCLE_TABLES = {"cycles_author", "cycles_book", "cycles_category", "cycles_book_categories"}
-
-
-@pytest.fixture(scope="module", params=["a", "pg", "maria"], ids=["sqlite", "postgresql", "mariadb"])
-def scratch(request, tmp_path_factory):
-    """A new, empty database beside a layer alias (same server, another NAME), as alias ``<alias>_scratch``."""
-    server = django_connections[request.param]
-    alias = f"{request.param}_scratch"
-    if server.vendor == "sqlite":
-        name = str(tmp_path_factory.mktemp("scratch") / "scratch.db")
-    else:
-        name = f"multidb_scratch_{os.environ['MULTIDB_LAYER_RUN']}"
-        with server._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {server.ops.quote_name(name)}")
-    django_connections.settings[alias] = {**django_connections.settings[request.param], "NAME": name}
-    try:
-        yield connections[alias]
-    finally:
-        django_connections[alias].close()
-        del django_connections[alias]
-        del django_connections.settings[alias]
-        if server.vendor != "sqlite":
-            with server._nodb_cursor() as cursor:
-                cursor.execute(f"DROP DATABASE {server.ops.quote_name(name)}")
-
-
-@contextmanager
-def cycles_routed_to(alias):
-    with use_db(Author, alias), use_db(Book, alias), use_db(Category, alias):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def leave_scratch_empty(scratch):
-    """Whatever a test installed on the scratch database is dropped after it, even when the test failed."""
-    yield
-    connection = scratch.connection
-    with connection.constraint_checks_disabled(), connection.schema_editor() as editor:
-        for table in tables(scratch):
-            editor.execute(editor.sql_delete_table % {"table": editor.quote_name(table)})
+pytestmark = pytest.mark.usefixtures("empty_scratch")
 
 
 @pytest.fixture
@@ -63,29 +20,6 @@ def cycles(scratch):
     builder.install()
     with cycles_routed_to(scratch):
         yield builder
-
-
-def tables(alias):
-    return set(connections[alias].connection.introspection.table_names())
-
-
-def foreign_keys(alias, table):
-    """``{column: (target table, target column)}`` of the table's foreign-key constraints."""
-    connection = connections[alias].connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
-    return {c["columns"][0]: c["foreign_key"] for c in constraints.values() if c["foreign_key"]}
-
-
-def make_cycle():
-    author = Author.objects.create(name="Ann")
-    book = Book.objects.create(title="Book", author=author)
-    author.favourite_book = book
-    author.save()
-    root = Category.objects.create(name="root")
-    child = Category.objects.create(name="child", parent=root)
-    book.categories.add(child)
-    return author, book
 
 
 def test_install_creates_the_tables_and_every_constraint_of_the_cycle(cycles, scratch):
