@@ -26,6 +26,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
 )
 from .markers import MARKER_HELP
 from .provision.registry import Registry
+from .provision.shared import WORKERINPUT_KEY, SharedRun, stop_owned
 from .run import MultiDB, schema_cache_dir
 
 __all__ = [
@@ -40,10 +41,12 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_load_initial_conftests",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_protocol",
+    "pytest_sessionfinish",
     "pytest_terminal_summary",
     "pytest_testnodedown",
     "pytest_unconfigure",
@@ -53,6 +56,7 @@ __all__ = [
 ]
 
 WORKER_LINES_KEY = pytest.StashKey[list[str]]()
+SHARED_KEY = pytest.StashKey[SharedRun]()
 #: The name of the plugin serving pytest-django's marker, fixtures and options when pytest-django is not loaded.
 COMPAT_PLUGIN = "multidb.pytest_django"
 
@@ -170,6 +174,29 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if run is not None and reporter is not None and session.config.option.verbose >= 0:
         reporter.write_line(run.needs())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist controller: every worker gets the run whose ``process`` / ``container`` servers they share."""
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    if MultiDB.of(config) is None:
+        return
+    if SHARED_KEY not in config.stash:
+        config.stash[SHARED_KEY] = SharedRun.for_controller(config._tmp_path_factory.getbasetemp())
+    node.workerinput[WORKERINPUT_KEY] = config.stash[SHARED_KEY].to_workerinput()  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist controller, every worker done: stop the shared servers and containers (``provision/shared.py``)."""
+    shared = session.config.stash.get(SHARED_KEY, None)
+    if shared is None:
+        return
+    removed, failed = stop_owned(Registry(), shared.owner)
+    lines = session.config.stash.setdefault(WORKER_LINES_KEY, [])
+    lines += [f"multidb: stopped the {what}" for what in removed]
+    lines += [f"multidb: could not stop the {what} (the next run removes it)" for what in failed]
 
 
 @pytest.hookimpl(optionalhook=True)

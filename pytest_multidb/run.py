@@ -28,6 +28,7 @@ from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
+from .provision.shared import SharedRun
 from .session import DatabaseSession, SessionOptions
 from .sharing import mirrors
 from .warm import WARM_ENV
@@ -212,6 +213,7 @@ class MultiDB:
             rebuild=self.config.getoption("multidb_rebuild"),
             unmanaged=self.config.getoption("multidb_unmanaged"),
             warm=not self.config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
+            shared=SharedRun.from_workerinput(getattr(self.config, "workerinput", None)),
         )
         self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._installed, self._changed)
         self.session.announced = self.announced

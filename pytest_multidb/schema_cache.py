@@ -268,7 +268,7 @@ STRATEGIES: dict[str, tuple[Strategy, Strategy]] = {
 
 
 #: (vendor, kind) pairs not worth caching: a PostgreSQL template lives on its server, and process and
-#: container servers are new every session.
+#: container servers are new every session (unless xdist workers share one: then it is built once and cloned).
 UNCACHED = {("postgresql", "process"), ("postgresql", "container")}
 
 
@@ -284,9 +284,11 @@ class SchemaCache:
         assert self.directory is not None
         return FileLock(self.directory / f"{key}.lock")
 
-    def key(self, alias: str, vendor: str, kind: str, migrations: bool, unmanaged: bool = False) -> str | None:
-        """The cache key of ``alias``'s schema, or ``None`` when it is not cached."""
-        if self.directory is None or vendor not in STRATEGIES or (vendor, kind) in UNCACHED:
+    def key(self, alias: str, vendor: str, kind: str, migrations: bool, unmanaged: bool = False,
+            shared: bool = False) -> str | None:
+        """The cache key of ``alias``'s schema, or ``None`` when it is not cached (``shared``: its server is
+        shared by xdist workers, so a template on it serves the run's other workers)."""
+        if self.directory is None or vendor not in STRATEGIES or ((vendor, kind) in UNCACHED and not shared):
             return None
         return f"{vendor}-{fingerprint(alias, migrations, unmanaged)}"
 

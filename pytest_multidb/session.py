@@ -26,6 +26,7 @@ from .install import install_schema
 from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
+from .provision.shared import SharedRun
 from .schema_cache import SchemaCache
 from .sharing import dependency_order, mirrors, signature
 from .unmanaged import creates, tables, unmanaged_models
@@ -44,6 +45,8 @@ class SessionOptions:
     unmanaged: str | None = None
     #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
     warm: bool = True
+    #: Under xdist: the run whose ``process`` / ``container`` servers the workers share (``provision/shared.py``).
+    shared: SharedRun | None = None
 
 
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
@@ -155,13 +158,14 @@ class DatabaseSession:
         migrations = self.options.migrations
         self.cache_keys.update({
             alias: None if kinds[alias] == EXISTING else
-            self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations, self.creates_unmanaged(alias))
+            self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations, self.creates_unmanaged(alias),
+                           shared=self.options.shared is not None)
             for alias in missing
         })
         templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
         context = ProvisionContext(
             self._tmp_dir(), self.run_id, self.worker, self.registry,
-            {alias: template for alias, template in templates.items() if template},
+            {alias: template for alias, template in templates.items() if template}, self.options.shared,
         )
         for alias in missing:
             if alias not in self.announced:

@@ -6,10 +6,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..conf import DatabaseSpec
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .shared import SharedRun
 
 AUTO = "auto"
 #: The kind that provisions nothing: the configured database, read-only (``existing.py``).
@@ -35,6 +38,8 @@ class ProvisionContext:
     registry: Registry = field(default_factory=Registry)
     #: alias -> a template database to create the test database from, if it exists (the schema cache's).
     templates: Mapping[str, str] = field(default_factory=dict)
+    #: Under xdist: the run whose ``process`` / ``container`` servers every worker shares (``shared.py``).
+    shared: SharedRun | None = None
 
     def test_name(self, name: str) -> str:
         """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``."""

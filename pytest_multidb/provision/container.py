@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
+from . import shared
 from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
+from .registry import Registry, docker_engine
 
 SETTING = "TEST['PROVISION'] = 'container'"
 
@@ -80,38 +83,71 @@ KINDS: dict[str, type[PostgresDB] | type[MariaDB]] = {kind.vendor: kind for kind
 
 @register
 class ContainerProvisioner:
-    """Starts one container per alias and points the alias at the database inside it."""
+    """Starts one container per alias and points the alias at the database inside it (under xdist, one container
+    per alias for the whole run, with a test database per worker inside: ``shared.py``)."""
 
     kind: ClassVar[str] = "container"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         database = for_vendor(KINDS, spec, self.kind)
         image = spec.test.get("IMAGE") or database.default_image
-        registry = context.registry
-        try:
-            # The labels go to Docker's create call (DockerContainer keeps extra keyword arguments for it).
-            container = database.container(image, context.database_name(spec), secrets.token_hex(8),
-                                           registry.labels())
-        except ImportError as error:
-            raise ProvisionError(spec.alias, SETTING, "testcontainers is not installed", str(error)) from error
-        except Exception as error:  # the Docker client is made here: no engine, ...
-            raise _start_error(spec.alias, image, error) from error
-        record = registry.add({"type": "container", "alias": spec.alias, "image": image, "id": None})
-        try:
-            container.start()
-        except Exception as error:
-            try:
-                _stop(container)
-            except Exception:  # the record stays: the next run finds the container by its label
-                pass
-            else:
-                registry.remove(record)
-            raise _start_error(spec.alias, image, error) from error
-        registry.update(record, state="made", id=container.get_wrapped_container().id)
-        address = {"HOST": _tcp_host(container), "PORT": str(container.get_exposed_port(database.port))}
-        settings = {**spec.settings, **address, **database.settings(container)}
+        if context.shared is not None:
+            return self._in_shared(spec, context, database, image)
+        container, record = start(spec.alias, database, image, context.database_name(spec), context.registry)
+        settings = {**spec.settings, **address(container, database), **database.settings(container)}
         return Provisioned(spec.alias, self.kind, settings, lambda: _stop(container), records=[record],
                            details={"image": image, "container": container.get_wrapped_container().short_id})
+
+    def _in_shared(self, spec: DatabaseSpec, context: ProvisionContext, database: type[PostgresDB] | type[MariaDB],
+                   image: str) -> Provisioned:
+        """Under xdist: this worker's database in the run's one container for the alias (started if first)."""
+        assert context.shared is not None
+
+        def begin(registry: Registry, log_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+            # removed by the controller at the end of the run (shared.stop_owned), by its labels
+            container, _ = start(spec.alias, database, image, f"multidb_{context.shared.run_id}", registry)
+            settings = {**address(container, database), **database.settings(container)}
+            settings.pop("NAME")
+            return settings, {"image": image, "container": container.get_wrapped_container().short_id}
+
+        found = context.shared.server(spec.alias, context.registry.directory, begin)
+        settings, cleanup, cloned = shared.database_in(spec, found["settings"], context.database_name(spec),
+                                                       context.templates.get(spec.alias), context.registry.stamp)
+        return Provisioned(spec.alias, self.kind, settings, cleanup,
+                           details={**found["details"], "shared": True, "cloned": cloned})
+
+
+def start(alias: str, database: type[PostgresDB] | type[MariaDB], image: str, name: str,
+          registry: Registry) -> tuple[Any, Path]:
+    """Start a container of ``database`` from ``image`` with database ``name``, labelled and recorded in
+    ``registry`` (with the Docker engine it runs on) before it is created. Returns (container, record)."""
+    try:
+        # The labels go to Docker's create call (DockerContainer keeps extra keyword arguments for it).
+        container = database.container(image, name, secrets.token_hex(8), registry.labels())
+    except ImportError as error:
+        raise ProvisionError(alias, SETTING, "testcontainers is not installed", str(error)) from error
+    except Exception as error:  # the Docker client is made here: no engine, ...
+        raise _start_error(alias, image, error) from error
+    record = registry.add({"type": "container", "alias": alias, "image": image, "id": None,
+                           "docker": docker_engine()})
+    try:
+        container.start()
+    except Exception as error:
+        try:
+            _stop(container)
+        except Exception:  # the record stays: the next run finds the container by its label
+            pass
+        else:
+            registry.remove(record)
+        raise _start_error(alias, image, error) from error
+    registry.update(record, state="made", id=container.get_wrapped_container().id)
+    return container, record
+
+
+def address(container: Any, database: type[PostgresDB] | type[MariaDB]) -> dict[str, str]:
+    """HOST and PORT of the container's database as this machine reaches it: through the Docker engine's host
+    (``get_container_host_ip()``: the host of a remote ``DOCKER_HOST``), on the port the engine published."""
+    return {"HOST": _tcp_host(container), "PORT": str(container.get_exposed_port(database.port))}
 
 
 def _stop(container: Any) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..conf import DatabaseSpec
-from . import server
+from . import server, shared
 from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
 from .registry import STAMP_FILE, Registry, create_time
 
@@ -367,6 +367,8 @@ class ProcessProvisioner:
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         server_class = for_vendor(SERVERS, spec, self.kind)
+        if context.shared is not None:
+            return self._in_shared(spec, context, server_class)
         running = server_class(spec.alias, context.tmp_dir / f"{spec.alias}-{server_class.package}.log",
                                context.registry)
         running.start()
@@ -379,3 +381,24 @@ class ProcessProvisioner:
             raise
         return Provisioned(spec.alias, self.kind, {**settings, "NAME": name}, running.close,
                            details=running.details(), records=[running.record])
+
+    def _in_shared(self, spec: DatabaseSpec, context: ProvisionContext,
+                   server_class: type[ServerProcess]) -> Provisioned:
+        """Under xdist: this worker's database in the run's one server for the alias (started if first)."""
+        assert context.shared is not None
+
+        def start(registry: Registry, log_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+            running = server_class(spec.alias, log_dir / f"{spec.alias}-{server_class.package}.log", registry)
+            running.start()  # stopped by the controller at the end of the run (shared.stop_owned)
+            _STARTED.append(running)
+            return running.settings(), running.details()
+
+        found = context.shared.server(spec.alias, context.registry.directory, start)
+        settings, cleanup, cloned = shared.database_in(spec, found["settings"], context.database_name(spec),
+                                                       context.templates.get(spec.alias), context.registry.stamp)
+        return Provisioned(spec.alias, self.kind, settings, cleanup,
+                           details={**found["details"], "shared": True, "cloned": cloned})
+
+
+#: Shared servers this worker started: kept referenced (their ``Popen``) until the process ends.
+_STARTED: list[ServerProcess] = []

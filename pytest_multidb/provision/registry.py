@@ -184,18 +184,41 @@ def _container_is_a_dead_runs(labels: dict[str, str], token: str) -> bool:
     return labels.get(LABEL_TOKEN) == token and owner is not None and not owner.alive()
 
 
-def _remove_container(record: dict[str, Any]) -> str | None:
-    """Remove the containers carrying the record's token (whether or not the record got their id)."""
+#: The environment variables that say which Docker engine a container was made on (kept in its record).
+DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+
+def docker_engine() -> dict[str, str]:
+    """The Docker engine of this process (``DOCKER_HOST`` and its TLS variables), for a container's record."""
+    return {name: os.environ[name] for name in DOCKER_VARIABLES if os.environ.get(name)}
+
+
+def docker_client(record: dict[str, Any]) -> Any:
+    """A client of the engine the record's container was made on (a record without one: this process's)."""
+    import docker
+
+    engine = record.get("docker")
+    if engine is None:
+        return docker.from_env()
+    return docker.from_env(environment={"DOCKER_HOST": DEFAULT_DOCKER_HOST, **engine})
+
+
+def _remove_container(record: dict[str, Any],
+                      claim: Callable[[dict[str, str], str], bool] = _container_is_a_dead_runs) -> str | None:
+    """Remove the containers carrying the record's token (whether or not the record got their id), on the engine
+    the record names, if ``claim(labels, token)`` holds (by default: they name a dead owner)."""
     try:
         import docker  # installed with the 'containers' extra, like testcontainers which made them
     except ImportError as error:
         raise Unreachable("the docker package is not installed: pip install 'pytest-multidb[containers]'") from error
     try:
-        client = docker.from_env()
+        client = docker_client(record)
         found = client.containers.list(all=True, filters={"label": f"{LABEL_TOKEN}={record['token']}"})
     except docker.errors.DockerException as error:
-        raise Unreachable(f"Docker engine unreachable: {error}") from error
-    ours = [container for container in found if _container_is_a_dead_runs(container.labels, record["token"])]
+        where = (record.get("docker") or {}).get("DOCKER_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+        raise Unreachable(f"Docker engine unreachable at {where}: {error}") from error
+    ours = [container for container in found if claim(container.labels, record["token"])]
     for container in ours:
         try:
             container.remove(force=True, v=True)

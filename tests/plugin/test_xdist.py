@@ -1,4 +1,5 @@
-"""pytest-xdist: each worker provisions its own databases (sqlite, server and process kinds)."""
+"""pytest-xdist: each worker provisions its own databases (sqlite, server and process kinds; the process kind's
+server is one for the run, shared by the workers: ``test_xdist_shared.py``)."""
 
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ def test_each_worker_uses_its_own_databases(inner, pytester, servers):
         assert aliases["c"]["name"].endswith(f"_{worker}")
         assert f"popen-{worker}" in aliases["a"]["name"]      # sqlite file under the worker's own temp dir
     assert used["gw0"]["b"]["name"] != used["gw1"]["b"]["name"]
-    assert used["gw0"]["c"]["port"] != used["gw1"]["c"]["port"]  # one MariaDB server process per worker
+    assert used["gw0"]["c"]["port"] == used["gw1"]["c"]["port"]  # one MariaDB server process for both workers
+    assert used["gw0"]["c"]["name"] != used["gw1"]["c"]["name"]  # each with its own database in it
     assert used["gw0"]["a"]["name"] != used["gw1"]["a"]["name"]
     # The controller shows every worker's provisioning lines, and nothing is left on the servers.
     assert sum(line.startswith(("[gw0] multidb: ", "[gw1] multidb: ")) for line in run.result.stdout.lines) == 6
+    assert "multidb: stopped the shared process of alias 'c'" in run.result.stdout.str()
     made = {used[worker]["b"]["name"] for worker in used}
     assert not {f"pg:{name}" for name in made} & servers.databases()  # (other sessions' databases come and go)
