@@ -3,7 +3,7 @@
 # database test images from Debian packages. Idempotent, quiet, and quick (well
 # under a second) when everything is already in place. Needs root.
 #
-#   bash .ci/docker.sh            # packages + engine + both images
+#   bash .ci/docker.sh            # packages + engine + both images + the "remote" engine
 #   bash .ci/docker.sh --engine   # packages + engine only
 #
 # Why it looks like this (machine: Debian bookworm VM, no container registry
@@ -38,14 +38,34 @@
 #          to start with it, one retry with --storage-driver=vfs (slow: every
 #          container copies the whole image).
 #
+#  * A second, "remote" engine (tests/plugin/test_remote_docker.py: a Docker
+#    engine reached through DOCKER_HOST=tcp://127.0.0.1:$MULTIDB_REMOTE_DOCKER_PORT,
+#    as CI's Docker-in-Docker or a build host would be). A dockerd of its own:
+#      -H tcp://127.0.0.1:PORT only (no unix socket; plain TCP on loopback, so no
+#          TLS: nothing off this machine can reach it),
+#      --data-root, --exec-root (its own managed containerd under it), --pidfile
+#          of its own, so the two daemons share no state,
+#      --bridge=mdb-remote0: a bridge made here (172.31.250.1/24), since docker0
+#          belongs to the first daemon and --bridge=none cannot publish ports,
+#      the same --iptables=false --ip-forward=false --ip=127.0.0.1 as above.
+#    The test images are copied into it (`docker save | docker load`) when its
+#    image ids differ from the first engine's.
+#
 # Env: DOCKERD_LOG (default /var/log/multidb-dockerd.log), DOCKERD_WAIT seconds
-# (default 60), MULTIDB_IMAGE_CACHE (see tests/images/build.sh).
+# (default 60), MULTIDB_IMAGE_CACHE (see tests/images/build.sh),
+# MULTIDB_REMOTE_DOCKER_PORT (default 23750), REMOTE_DOCKERD_LOG (default
+# /var/log/multidb-dockerd-remote.log).
 set -Eeuo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/multidb-dockerd.log}"
 DOCKERD_WAIT="${DOCKERD_WAIT:-60}"
 DOCKERD_FLAGS=(--iptables=false --ip-forward=false --ip=127.0.0.1)
+REMOTE_PORT="${MULTIDB_REMOTE_DOCKER_PORT:-23750}"
+REMOTE_HOST="tcp://127.0.0.1:$REMOTE_PORT"
+REMOTE_LOG="${REMOTE_DOCKERD_LOG:-/var/log/multidb-dockerd-remote.log}"
+REMOTE_BRIDGE=mdb-remote0
+REMOTE_PIDFILE=/var/run/docker-multidb-remote.pid
 
 engine_only=0
 case "${1:-}" in
@@ -199,5 +219,43 @@ if [ "$engine_only" = 0 ]; then
     for kind in postgres mariadb; do
         bash "$repo/tests/images/build.sh" "$kind"
     done
+fi
+
+# ---- 4. the "remote" engine (tcp://127.0.0.1:PORT) and the images in it --------------
+remote_ok() { DOCKER_HOST="$REMOTE_HOST" timeout 10 docker info >/dev/null 2>&1; }
+if [ "$engine_only" = 0 ]; then
+    t=$(now)
+    if remote_ok; then
+        how="already running"
+    else
+        pid="$(cat "$REMOTE_PIDFILE" 2>/dev/null || true)"
+        if [ -n "$pid" ] && ! live "$pid" dockerd; then rm -f "$REMOTE_PIDFILE"; fi
+        rm -f /var/run/docker-multidb-remote/containerd/containerd.pid
+        if ! ip link show "$REMOTE_BRIDGE" >/dev/null 2>&1; then
+            ip link add name "$REMOTE_BRIDGE" type bridge
+            ip addr add 172.31.250.1/24 dev "$REMOTE_BRIDGE"
+        fi
+        ip link set "$REMOTE_BRIDGE" up
+        echo "---- $(date -u '+%F %T') remote dockerd on $REMOTE_HOST" >>"$REMOTE_LOG"
+        setsid nohup dockerd "${DOCKERD_FLAGS[@]}" --bridge="$REMOTE_BRIDGE" \
+            --data-root=/var/lib/docker-multidb-remote --exec-root=/var/run/docker-multidb-remote \
+            --pidfile="$REMOTE_PIDFILE" -H "$REMOTE_HOST" >>"$REMOTE_LOG" 2>&1 </dev/null 9>&- &
+        pid=$! deadline=$(($(date +%s) + DOCKERD_WAIT))
+        until remote_ok; do
+            live "$pid" dockerd || { tail -n 20 "$REMOTE_LOG" >&2; die "the remote dockerd exited (log: $REMOTE_LOG)"; }
+            [ "$(date +%s)" -lt "$deadline" ] || die "the remote dockerd does not answer on $REMOTE_HOST (log: $REMOTE_LOG)"
+            sleep 0.2
+        done
+        how="started"
+    fi
+    for image in multidb-test/postgres:15 multidb-test/mariadb:10.11; do
+        want="$(docker image inspect --format '{{.Id}}' "$image")"
+        have="$(DOCKER_HOST="$REMOTE_HOST" docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
+        if [ "$want" != "$have" ]; then
+            docker save "$image" | DOCKER_HOST="$REMOTE_HOST" docker load -q >/dev/null
+            how="$how, loaded $image"
+        fi
+    done
+    say "remote engine: $how on $REMOTE_HOST ($(since "$t"))"
 fi
 say "done in $(since "$T0")"
