@@ -6,7 +6,8 @@ the alias's vendor. The image is ``TEST["IMAGE"]`` or the kind's default.
 Every container carries labels naming the run (its token) and its owner (pid, create time, host), and is recorded
 in the registry *before* ``start()`` creates it: a run killed while the container starts leaves a record the next
 run follows to the container by its label (the record gets the container's id only once ``start()`` returned).
-The container is removed at the end of the session; testcontainers' reaper (Ryuk) is turned off unless you turn
+The container is removed at the end of the session (under xdist: one container per alias for the whole run,
+removed by the controller at its end, see ``shared.py``); testcontainers' reaper (Ryuk) is turned off unless you turn
 it on (``TESTCONTAINERS_RYUK_DISABLED``): the registry does its job.
 """
 

@@ -20,6 +20,9 @@ run killed with ``kill -9`` leaves nothing the next run does not remove, and the
 the record names *with its create time*, and removes the dir only if it carries the stamp (``registry.py``).
 
 POSIX-only modules (``pwd``) are imported where they are used, so that importing the plugin works everywhere.
+
+Under xdist the workers share one server per alias for the whole run, stopped by the controller at its end
+(``shared.py``).
 """
 
 from __future__ import annotations
