@@ -97,13 +97,20 @@ def cache_index(directory: Path) -> Iterator[dict[str, Any]]:
         except (OSError, ValueError, KeyError, TypeError):
             # None yet, or unreadable: a new id, so that templates named there are left on the server untouched.
             index = {"id": secrets.token_hex(8), "templates": []}
+            # On disk before anything is stamped with the new id: another run's ``orphaned`` reads the index
+            # unlocked, and a stamp naming an id that no index holds yet would look like a gone cache's.
+            _write_index(path, index)
         index.setdefault("warm", [])
         try:
             yield index
         finally:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(index))
-            os.replace(tmp, path)
+            _write_index(path, index)
+
+
+def _write_index(path: Path, index: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(index))
+    os.replace(tmp, path)
 
 
 def template_stamp(cache_id: str, directory: Path, what: str = "template") -> str:
