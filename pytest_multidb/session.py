@@ -49,6 +49,9 @@ class SessionOptions:
     shared: SharedRun | None = None
 
 
+#: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
+STARTED_KINDS = ("process", "container")
+
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
 Opener = Callable[[Iterable[str]], AbstractContextManager[None]]
 
@@ -130,8 +133,8 @@ class DatabaseSession:
             if leader != alias:
                 joins[alias] = leader
         leaders = [alias for alias in order if alias not in joins]
-        # Each alias's schema is installed as soon as its database is there, while the others' are still being
-        # made (a sqlite alias migrates while a server process or container starts).
+        # Each alias's schema is installed as soon as its database is there, while server processes and
+        # containers are still starting (a sqlite alias migrates meanwhile).
         with self._provisioning(leaders) as ready:
             for alias in order:
                 if alias in joins:
@@ -183,6 +186,9 @@ class DatabaseSession:
 
         with self._opened(missing), ThreadPoolExecutor(max_workers=len(missing)) as pool:
             futures = {alias: pool.submit(make, alias) for alias in missing}
+            for alias in missing:  # the quick kinds first: a server that does not answer stops the run before
+                if kinds[alias] not in STARTED_KINDS:  # any schema is installed
+                    futures[alias].exception()  # waits
             try:
                 yield ready
             finally:

@@ -29,9 +29,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 INSTALLED_APPS = ["pytest_multidb", "shopapp"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "real_default.db"}}
 OTHER_DATABASES = {
-    "pg": {"ENGINE": "postgresql", "NAME": "NAME", "HOST": "127.0.0.1", "USER": "postgres",
+    "pg": {"ENGINE": "postgresql", "NAME": "PROJECT", "HOST": "127.0.0.1", "USER": "postgres",
            "MODELS": ["shopapp.Order"]},
-    "maria": {"ENGINE": "mysql", "NAME": "NAME", "HOST": "127.0.0.1", "USER": "root",
+    "maria": {"ENGINE": "mysql", "NAME": "PROJECT", "HOST": "127.0.0.1", "USER": "root",
               "MODELS": ["shopapp.Invoice"]},
 }
 """
@@ -105,12 +105,12 @@ def test_adds_a_table():
 
 
 class Project:
-    """The shop project in ``pytester``'s directory, its real databases named ``multidb_warm_<random>``."""
+    """The shop project in ``pytester``'s directory, its real databases named ``mdbw_<random>``."""
 
     def __init__(self, pytester: pytest.Pytester, servers) -> None:
         self.pytester, self.servers = pytester, servers
-        self.name = f"multidb_warm_{uuid.uuid4().hex[:6]}"
-        pytester.makepyfile(inner_settings=SETTINGS.replace('"NAME"', f'"{self.name}"'), test_shop=TESTS)
+        self.name = f"mdbw_{uuid.uuid4().hex[:8]}"  # whole in every name made from it (16 characters of it are kept)
+        pytester.makepyfile(inner_settings=SETTINGS.replace('"PROJECT"', f'"{self.name}"'), test_shop=TESTS)
         (pytester.path / "shopapp").mkdir()
         (pytester.path / "shopapp" / "__init__.py").write_text("")
         (pytester.path / "shopapp" / "models.py").write_text(MODELS)
@@ -186,10 +186,11 @@ class Project:
             assert self.stamp(alias, name) is None and not Path(name).exists(), (alias, name)
 
     def drop_everything(self) -> None:
-        """What is left of this project's databases on the servers (whatever a failing test left)."""
+        """What is left of this project's databases on the servers (whatever a failing test left): its test
+        databases, warm ones and templates all carry its configured name."""
         for (name,) in self.servers.pg(f"SELECT datname FROM pg_database WHERE datname LIKE '%{self.name}%'"):
             self.servers.pg(f'DROP DATABASE "{name}" WITH (FORCE)')
-        for (name,) in self.servers.maria(f"SHOW DATABASES LIKE '%{self.name[:16]}%'"):
+        for (name,) in self.servers.maria(f"SHOW DATABASES LIKE '%{self.name}%'"):
             self.servers.maria(f"DROP DATABASE `{name}`")
 
 
