@@ -8,10 +8,12 @@ No fixtures here (they all live in ``compat/pytest_django.py``): the blocker map
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -247,6 +249,24 @@ class SettingsWrapper:
 # -- live_server ------------------------------------------------------------------------------------------
 
 
+def _one_request_per_connection(handler: type) -> type:
+    """``handler`` serving one request per connection. A browser keeps its connections alive between page loads:
+    the request thread would wait in it (having used the test's database connection) until the browser lets
+    go, long after the test. Closing the connection after the response is what HTTP allows a server at any time;
+    the browser opens a new one for its next request."""
+
+    class OneRequestPerConnection(handler):  # type: ignore[misc, valid-type]
+        def parse_request(self) -> bool:  # a request line has arrived: its thread is serving a request now
+            self.server.serving.add(threading.current_thread())
+            return super().parse_request()
+
+        def handle_one_request(self) -> None:
+            super().handle_one_request()
+            self.close_connection = True
+
+    return OneRequestPerConnection
+
+
 def _server_class() -> type:
     from django.core.servers.basehttp import ThreadedWSGIServer
 
@@ -254,15 +274,19 @@ def _server_class() -> type:
         """Django's threaded test server, keeping its request threads so each test can wait for them: a
         request thread uses the test's connection (shared, see ``isolation.SharedConnections``)."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.request_threads: list[threading.Thread] = []
+        def __init__(self, server_address: Any, handler: type, *args: Any, **kwargs: Any) -> None:
+            super().__init__(server_address, _one_request_per_connection(handler), *args, **kwargs)
+            #: Each connection's thread and socket; the threads that got a request on theirs.
+            self.request_threads: dict[threading.Thread, Any] = {}
+            self.serving: set[threading.Thread] = set()
 
         def process_request(self, request: Any, client_address: Any) -> None:
             thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
                                       daemon=True, name=f"live_server request {client_address}")
-            self.request_threads = [t for t in self.request_threads if t.is_alive()]
-            self.request_threads.append(thread)
+            for ended in [t for t in self.request_threads if not t.is_alive()]:
+                del self.request_threads[ended]
+                self.serving.discard(ended)
+            self.request_threads[thread] = request
             thread.start()
 
     return TrackedWSGIServer
@@ -302,10 +326,21 @@ class LiveServer:
             raise error
 
     def wait_for_requests(self, timeout: float = 10) -> None:
-        """Wait until the requests served so far are done (they use the test's connections)."""
+        """Wait until the requests being served are done (they use the test's connections), the ones that arrive
+        meanwhile too (a browser's late favicon request); close the connections no request came on (a browser
+        opens some ahead of need), whose threads would wait on them."""
         server = getattr(self.thread, "httpd", None)
-        for thread in list(getattr(server, "request_threads", ())):
-            thread.join(timeout)
+        threads = getattr(server, "request_threads", {})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alive = [thread for thread in list(threads) if thread.is_alive()]
+            if not alive:
+                return
+            for thread in alive:
+                if thread not in server.serving:
+                    with suppress(OSError):
+                        threads[thread].shutdown(socket.SHUT_RDWR)
+            alive[0].join(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def stop(self) -> None:
         self.thread.terminate()

@@ -49,6 +49,7 @@ URLS = '''
 
 BROWSER_TESTS = '''
     import pytest
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     from inner_helpers import SERVER, add, committed, count
@@ -77,7 +78,9 @@ BROWSER_TESTS = '''
         browser.get(f"{live_server.url}/rows/")
         browser.find_element(By.NAME, "name").send_keys("cleo")
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(browser, 10).until(lambda b: "cleo" in listed(b, "artists"))
+        # Until the page after the post is there (the old page's elements go stale as it is replaced).
+        WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda b: "cleo" in listed(b, "artists"))
         assert listed(browser, "artists") == ["ann", "cleo"]
         assert listed(browser, "server") == ["cleo"]
         assert list(Artist.objects.order_by("name").values_list("name", flat=True)) == ["ann", "cleo"]
