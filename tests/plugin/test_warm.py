@@ -1,8 +1,8 @@
 """Warm test databases (``pytest_multidb/warm.py``): kept between runs, on sqlite, PostgreSQL and MariaDB at once.
 
-Reused when the schema is unchanged, rebuilt on a model change and on ``--multidb-rebuild``, never shared by two
-live runs, dropped (not reused) after a ``kill -9`` or when a session leaves them changed, removed by
-``--multidb-clean``. Each test's project has databases of its own name, and drops whatever is left of them.
+Reused when the schema is unchanged, rebuilt on a model or migration change and on ``--multidb-rebuild``, never
+shared by two live runs, dropped (not reused) after a ``kill -9`` or when a session leaves them changed, removed
+by ``--multidb-clean``. Each test's project has databases of its own name, and drops whatever is left of them.
 """
 
 from __future__ import annotations
@@ -101,6 +101,25 @@ def test_adds_a_table():
     for alias in ALIASES:
         with connections[alias].cursor() as cursor:
             cursor.execute("CREATE TABLE left_behind (x INTEGER)")
+"""
+
+
+MIGRATION = """
+from django.db import migrations, models
+
+
+def fields(*extra):
+    return [("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")), *extra]
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(name="Note", fields=fields(("text", models.CharField(max_length=20)))),
+        migrations.CreateModel(name="Order", fields=fields(("code", models.CharField(max_length=20)))),
+        migrations.CreateModel(name="Invoice", fields=fields(("total", models.IntegerField(default=0)))),
+    ]
 """
 
 
@@ -282,4 +301,23 @@ def test_a_database_left_changed_is_not_kept_warm(project):
                 "its schema was installed (left_behind)") in changing.stdout, changing.stdout
     project.assert_gone(warm)
     assert project.sources(project.run()) == {"default": "cached", "pg": "cached", "maria": "cached"}
+    project.assert_warm(project.names())
+
+
+def test_rebuilt_when_a_migration_file_changes(project):
+    migrations = project.pytester.path / "shopapp" / "migrations"
+    migrations.mkdir()
+    (migrations / "__init__.py").write_text("")
+    (migrations / "0001_initial.py").write_text(MIGRATION)
+    project.run()
+    names = project.names()
+    assert project.sources(project.run()) == {"default": "warm", "pg": "warm", "maria": "warm"}
+
+    # The same models, one more byte in the migration: the schema's fingerprint reads the file.
+    migration = migrations / "0001_initial.py"
+    migration.write_text(migration.read_text() + "\n# reviewed\n")
+    changed = project.run()
+    assert project.sources(changed) == {"default": "built", "pg": "built", "maria": "built"}
+    assert all(project.names()[alias] != names[alias] for alias in names), (names, project.names())
+    project.assert_gone(names)
     project.assert_warm(project.names())
