@@ -186,6 +186,25 @@ def server_databases() -> set[str]:
     return names
 
 
+#: The "shop" app of the projects that tests of the schema cache and warm databases write (three models, one
+#: per alias).
+SHOP_MODELS = """
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=20)
+
+
+class Order(models.Model):
+    code = models.CharField(max_length=20)
+
+
+class Invoice(models.Model):
+    total = models.IntegerField(default=0)
+"""
+
+
 # -- inner runs --------------------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import SHOP_MODELS as MODELS
+
 ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": os.environ.get("MULTIDB_PG_PORT", "5432"),
       "user": os.environ.get("MULTIDB_PG_USER", "postgres")}
@@ -31,21 +33,6 @@ OTHER_DATABASES = {{
     "maria": {{"ENGINE": "mysql", "NAME": "multidb_cachetest", "HOST": "127.0.0.1", "USER": "root",
                "MODELS": ["shopapp.Invoice"]}},
 }}
-"""
-MODELS = """
-from django.db import models
-
-
-class Note(models.Model):
-    text = models.CharField(max_length=20)
-
-
-class Order(models.Model):
-    code = models.CharField(max_length=20)
-
-
-class Invoice(models.Model):
-    total = models.IntegerField(default=0)
 """
 TESTS = """
 import pytest

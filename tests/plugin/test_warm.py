@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.support import SHOP_MODELS as MODELS
 
 pytestmark = pytest.mark.servers
 
@@ -34,21 +35,6 @@ OTHER_DATABASES = {
     "maria": {"ENGINE": "mysql", "NAME": "PROJECT", "HOST": "127.0.0.1", "USER": "root",
               "MODELS": ["shopapp.Invoice"]},
 }
-"""
-MODELS = """
-from django.db import models
-
-
-class Note(models.Model):
-    text = models.CharField(max_length=20)
-
-
-class Order(models.Model):
-    code = models.CharField(max_length=20)
-
-
-class Invoice(models.Model):
-    total = models.IntegerField(default=0)
 """
 TESTS = """
 import json, os
