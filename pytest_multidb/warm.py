@@ -72,6 +72,15 @@ class WarmDatabases:
         self.directory = directory / WARM_DIR if directory is not None and enabled else None
         self.cache_dir = directory
         self.rebuild = rebuild
+        self._id: str | None = None
+
+    def _cache_id(self) -> str:
+        """The cache's id (read once: the index is locked and written back on every read)."""
+        if self._id is None:
+            assert self.cache_dir is not None
+            with cache_index(self.cache_dir) as index:
+                self._id = index["id"]
+        return self._id
 
     def usable(self, spec: DatabaseSpec, kind: str, key: str | None) -> bool:
         """Whether ``spec``'s test database may be warm: cached schema, a kind that keeps, no ``TEST["NAME"]``."""
@@ -105,10 +114,8 @@ class WarmDatabases:
         if spec.vendor == "sqlite":
             name = str(self.directory / f"{spec.alias}-{key}-{slot}.sqlite3")
         else:
-            with cache_index(self.cache_dir) as index:
-                cache_id = index["id"]
             real = str(spec.settings.get("NAME") or "db")[:16]
-            name = f"test_{real}_{cache_id[:6]}{key.rpartition('-')[2][:10]}_{slot}"
+            name = f"test_{real}_{self._cache_id()[:6]}{key.rpartition('-')[2][:10]}_{slot}"
         lock = _lock(self.directory / f"{Path(name).name}.lock")
         try:
             lock.acquire(timeout=0)
@@ -164,8 +171,7 @@ class WarmDatabases:
     def _server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext) -> Provisioned | None:
         assert self.cache_dir is not None
         settings, server = server_settings(spec.settings), _server_of(spec.settings)
-        with cache_index(self.cache_dir) as index:
-            warm = template_stamp(index["id"], self.cache_dir, "warm")
+        warm = template_stamp(self._cache_id(), self.cache_dir, "warm")
         registry = context.registry
         with admin_cursor(spec.alias, spec.settings) as (wrapper, cursor):
             if wrapper.vendor != "postgresql" and not has_schema_comments(cursor):
