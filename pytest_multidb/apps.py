@@ -6,15 +6,20 @@ from django.apps import AppConfig
 
 
 def wire_layer() -> None:
-    """Check the settings, merge ``OTHER_DATABASES``, put the router first, give managers ``.db``, check
-    ``MODELS``. Idempotent."""
-    from .conf import merge_other_databases, validate_settings
+    """Check the settings, merge ``OTHER_DATABASES``, put the router first when ``MODELS`` asks for routing,
+    give managers ``.db``, check ``MODELS``. Idempotent.
+
+    Without ``MODELS`` selectors ``DATABASE_ROUTERS`` stays the project's own (Django code branches on it being
+    empty, e.g. ``makemigrations``' history checks); the router is then installed by the first swap.
+    """
+    from .conf import merge_other_databases, model_selectors, validate_settings
     from .managers import install_manager_db
     from .routing import install_router, validate_selectors
 
     validate_settings()
     merge_other_databases()
-    install_router()
+    if model_selectors():
+        install_router()
     install_manager_db()
     validate_selectors()
 

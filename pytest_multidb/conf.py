@@ -8,6 +8,7 @@ the two tables below, not by branches.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.machinery
 import importlib.util
 import pkgutil
@@ -38,6 +39,11 @@ SHORT_ENGINES: Mapping[str, str] = {
     "postgres": "django.db.backends.postgresql",
     "mysql": "django.db.backends.mysql",
     "mariadb": "django.db.backends.mysql",
+}
+
+#: Dotted engine names Django's ``load_backend`` accepts for another backend (``django/db/utils.py``).
+ENGINE_ALIASES: Mapping[str, str] = {
+    "django.db.backends.postgresql_psycopg2": "django.db.backends.postgresql",
 }
 
 #: Keys of an ``OTHER_DATABASES`` entry that are ours, not Django's connection settings.
@@ -88,8 +94,21 @@ class DatabaseSpec:
 
     @property
     def vendor(self) -> str:
-        """``sqlite``, ``postgresql``, ``mysql`` or the engine's last dotted part."""
-        return {"sqlite3": "sqlite"}.get(self.engine.rsplit(".", 1)[-1], self.engine.rsplit(".", 1)[-1])
+        """The backend's ``vendor`` (``sqlite``, ``postgresql``, ``mysql``, ...), as Django's connection has it."""
+        return backend_vendor(self.engine)
+
+
+@functools.cache
+def backend_vendor(engine: str) -> str:
+    """``DatabaseWrapper.vendor`` of ``engine`` (GIS and third-party backends say which database they run on);
+    without an importable backend (its driver is missing here), read from the engine's last dotted part."""
+    from django.db.utils import load_backend
+
+    try:
+        return load_backend(engine).DatabaseWrapper.vendor
+    except Exception:  # any import failure (ImproperlyConfigured, ImportError): fall back to the name
+        tail = ENGINE_ALIASES.get(engine, engine).rsplit(".", 1)[-1]
+        return {"sqlite3": "sqlite"}.get(tail, tail)
 
 
 def backend_exists(engine: str) -> bool:
@@ -135,7 +154,7 @@ def check_engine(alias: str, setting: str, engine: object) -> str:
     if not isinstance(engine, str):
         raise ConfigurationError(alias, setting, f"expected a dotted backend path, got {engine!r}",
                                  "write e.g. 'django.db.backends.postgresql'")
-    if backend_exists(engine):
+    if backend_exists(ENGINE_ALIASES.get(engine, engine)):
         return engine
     known = builtin_backends()
     meant = suggested_backend(engine, known)

@@ -16,7 +16,7 @@ from django.db import Error as DatabaseError
 from django.db import connections
 
 from . import routing
-from .compat.testcases import class_declaration, django_test_class
+from .compat.testcases import class_declaration, django_test_class, unittest_run_as_django_does
 from .isolation import TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
@@ -315,17 +315,21 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
     """
     run = current_run(request)
     cls = django_test_class(request.node) if run is not None else None
-    found = class_declaration(cls, run.specs) if cls is not None and run is not None else None
-    if found is None or run is None or run.beside_pytest_django:  # beside pytest-django, it owns these
+    if cls is None or run is None or run.beside_pytest_django:  # beside pytest-django, it owns these
         yield
         return
-    session: DatabaseSession = request.getfixturevalue("_multidb_session")
-    try:
-        session.ensure(found.aliases)
-    except ProvisionError as error:
-        stop_run(request, f"multidb: {error}")
-    with run.guard.django_class(cls.__qualname__, found.aliases):
-        yield
+    found = class_declaration(cls, run.specs)
+    with unittest_run_as_django_does():
+        if found is None:
+            yield
+            return
+        session: DatabaseSession = request.getfixturevalue("_multidb_session")
+        try:
+            session.ensure(found.aliases)
+        except ProvisionError as error:
+            stop_run(request, f"multidb: {error}")
+        with run.guard.django_class(cls.__qualname__, found.aliases):
+            yield
 
 
 # -- beside pytest-django -------------------------------------------------------------------------------

@@ -12,6 +12,23 @@ from django.db.backends.base.base import (
 )
 
 
+def copied_alias(wrapper: BaseDatabaseWrapper) -> str | None:
+    """The configured alias ``wrapper`` stands for: its own, or for a copy under another name
+    (``connection.copy("name")``, ``connections.create_connection``) the alias whose database it opens;
+    ``None`` for a connection to no configured database, which Django's guard does not block either."""
+    from django.db import connections
+
+    if wrapper.alias in connections.settings:
+        return wrapper.alias
+    own = {key: wrapper.settings_dict.get(key) for key in DATABASE_KEYS}
+    return next((alias for alias in connections.settings
+                 if {key: connections.settings[alias].get(key) for key in DATABASE_KEYS} == own), None)
+
+
+#: The settings that say which database a connection opens.
+DATABASE_KEYS = ("ENGINE", "NAME", "HOST", "PORT")
+
+
 class DatabaseAccessError(RuntimeError):
     """A test touched a database alias it did not declare."""
 
@@ -43,7 +60,9 @@ class AccessGuard:
 
         def ensure_connection(wrapper: BaseDatabaseWrapper) -> None:
             if guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS:
-                raise DatabaseAccessError(guard.message(wrapper.alias))
+                alias = copied_alias(wrapper)
+                if alias is not None and alias not in guard.allowed:
+                    raise DatabaseAccessError(guard.message(alias))
             original(wrapper)
 
         ensure_connection.__wrapped__ = original  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
-from .schema import SchemaBuilder, routed_models, unmigrated_models
+from .schema import SchemaBuilder, migratable_models, unmigrated_models
 from .unmanaged import built_as_managed, create_schemas, split, unmanaged_models
 
 
@@ -31,7 +31,7 @@ def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> Non
     early, late = split(alias, unmanaged_models(alias)) if unmanaged else ([], [])
     create_schemas(alias, [*early, *late])
     if not migrations:
-        managed = routed_models(alias)
+        managed = migratable_models(alias)
         with built_as_managed([*early, *late]):
             SchemaBuilder(alias, [*managed, *early, *late]).install()
         emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)

@@ -111,6 +111,7 @@ def swap(model: type[models.Model], alias: str | None) -> None:
         _global_swaps.pop(key, None)
     else:
         _global_swaps[key] = str(check_alias(alias))
+        install_router()
 
 
 def global_swap(model: type[models.Model]) -> str | None:
@@ -125,6 +126,7 @@ def use_db(model: type[models.Model], alias: str) -> Iterator[ConnectionInfo]:
     Implemented with a ``ContextVar``: other threads and concurrent tasks keep their own routing.
     """
     info = ConnectionInfo(check_alias(alias))
+    install_router()
     token = _local_swaps.set(MappingProxyType({**_local_swaps.get(), model._meta.label_lower: str(info)}))
     try:
         yield info
@@ -146,7 +148,8 @@ class MultiDBRouter:
 
     def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool | None:
         """Allow a relation between objects that each live where they are routed (across aliases too)."""
-        home1, home2 = route(type(obj1)), route(type(obj2))
+        # ``obj.__class__``, not ``type(obj)``: Django passes lazy wrappers (``request.user``) that proxy it.
+        home1, home2 = route(obj1.__class__), route(obj2.__class__)
         if home1 is None or home2 is None:
             return None
         return (obj1._state.db in (None, home1) and obj2._state.db in (None, home2)) or None
@@ -187,7 +190,10 @@ def _other_router_allows(own: MultiDBRouter, db: str, app_label: str, model_name
 
 
 def install_router() -> None:
-    """Put ``MultiDBRouter`` first in ``DATABASE_ROUTERS`` (once) and make Django re-read the list."""
+    """Put ``MultiDBRouter`` first in ``DATABASE_ROUTERS`` (once) and make Django re-read the list.
+
+    Done when ``MODELS`` selects models, and by the first swap: a project that asks for no routing keeps its
+    ``DATABASE_ROUTERS`` as it wrote it."""
     from django.db import router
 
     routers = list(getattr(settings, "DATABASE_ROUTERS", []))

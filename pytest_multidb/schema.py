@@ -42,10 +42,20 @@ def routed_models(alias: str) -> list[Model]:
     ]
 
 
+def migratable_models(alias: str) -> list[Model]:
+    """Concrete, managed models the routers let ``alias`` hold (``router.allow_migrate_model``): what Django's
+    ``migrate --run-syncdb`` builds there. Without routers, every model on every alias, as in Django."""
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.managed and not model._meta.proxy and router.allow_migrate_model(alias, model)
+    ]
+
+
 def unmigrated_models(alias: str) -> list[Model]:
-    """The models routed to ``alias`` whose app has no migrations (the ones ``migrate`` would not create)."""
+    """The models ``migrate --run-syncdb`` would build on ``alias``: those of apps without migrations."""
     migrated = MigrationLoader(None, ignore_no_migrations=True).migrated_apps
-    return [model for model in routed_models(alias) if model._meta.app_label not in migrated]
+    return [model for model in migratable_models(alias) if model._meta.app_label not in migrated]
 
 
 def install_order(models: Iterable[Model]) -> list[Model]:

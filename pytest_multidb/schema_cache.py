@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+from django.conf import settings as django_settings
 from django.db import DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
@@ -38,7 +39,7 @@ from filelock import FileLock
 from .conf import model_selectors
 from .provision.registry import STAMP_PREFIX
 from .provision.server import has_schema_comments, read_stamp, stamp_database
-from .schema import routed_models
+from .schema import migratable_models
 from .unmanaged import unmanaged_models
 
 CACHE_VERSION = "1"
@@ -55,8 +56,9 @@ def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
         digest.update(repr(parts).encode())
 
     add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
-        migrations, sorted(model_selectors().items()))
-    models = [*routed_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
+        migrations, sorted(model_selectors().items()),
+        [r if isinstance(r, str) else type(r).__qualname__ for r in django_settings.DATABASE_ROUTERS])
+    models = [*migratable_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
     if unmanaged:
         add("unmanaged")
     for model in sorted(models, key=lambda m: m._meta.label_lower):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from .conf import ConfigurationError, DatabaseSpec, database_specs
 from .install import install_schema
@@ -126,12 +126,15 @@ class DatabaseSession:
         except ConfigurationError as error:
             raise ProvisionError(error.alias or "?", error.setting, error.problem, error.fix) from None
         joins: dict[str, str] = {}  # alias -> the alias whose test database it uses
-        for alias in order:
+        # The alias that builds a shared test database is the one Django's runner picks: 'default' when it is
+        # among them (data migrations write through it), else the first in settings order.
+        for alias in sorted(order, key=lambda a: (a != DEFAULT_DB_ALIAS, self.aliases.index(a))):
             if self.read_only(alias):  # its real database: never shared with (nor joined by) a test database
                 continue
             leader = self.mirrors.get(alias) or self._leaders.setdefault(signature(self.specs[alias]), alias)
             if leader != alias:
                 joins[alias] = leader
+        order = [a for a in order if a not in joins] + [a for a in order if a in joins]
         leaders = [alias for alias in order if alias not in joins]
         # Each alias's schema is installed as soon as its database is there, while server processes and
         # containers are still starting (a sqlite alias migrates meanwhile).

@@ -4,9 +4,9 @@
   share one test database: the first one provisions it, the others join it (``setup_databases`` makes them
   "mirrors of the first").
 - ``TEST["MIRROR"] = "other"``: the alias reads ``other``'s test database; nothing is made for it.
-- ``TEST["DEPENDENCIES"]``: set up after those aliases. Unlike Django's runner (``dependency_ordered``), an
-  alias that no test needs is not a dependency to wait for, so a suite that never uses ``default`` needs no
-  ``DEPENDENCIES: []`` workaround.
+- ``TEST["DEPENDENCIES"]``: set up after those aliases; without it an alias depends on ``default``, as in
+  Django's runner (``dependency_ordered``). Unlike there, an alias that no test needs is not a dependency to
+  wait for, so a suite that never uses ``default`` needs no ``DEPENDENCIES: []`` workaround.
 
 Django's functions are not called directly: they read ``connections`` (whose settings the session rewrites
 while it provisions) and insist on ``default`` as every alias's dependency.
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from django.db import DEFAULT_DB_ALIAS
+
 from .conf import ConfigurationError, DatabaseSpec
 
 
@@ -23,7 +25,11 @@ def signature(spec: DatabaseSpec) -> tuple[str, ...]:
     """What identifies the database behind ``spec`` (Django's ``test_db_signature``)."""
     settings = spec.settings
     if spec.vendor == "sqlite":
-        return ("sqlite", str(settings.get("NAME", "")), str(spec.test.get("NAME") or ""))
+        test_name = str(spec.test.get("NAME") or "")
+        # Django's sqlite ``test_db_signature``: an in-memory test database (no TEST NAME, ``:memory:``,
+        # ``mode=memory``) is the alias's own, whatever its NAME.
+        own = spec.alias if not test_name or test_name == ":memory:" or "mode=memory" in test_name else test_name
+        return ("sqlite", str(settings.get("NAME", "")), own)
     return (spec.engine, str(settings.get("HOST") or ""), str(settings.get("PORT") or ""),
             str(spec.test.get("NAME") or settings.get("NAME") or ""))
 
@@ -51,9 +57,13 @@ def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) 
     pending = list(dict.fromkeys(aliases))
     wanted = set(pending)
     ordered: list[str] = []
+
+    def dependencies(alias: str) -> set[str]:
+        given = specs[alias].test.get("DEPENDENCIES")
+        return set(given or ()) if given is not None else {DEFAULT_DB_ALIAS} - {alias}
+
     while pending:
-        ready = next((a for a in pending if not (set(specs[a].test.get("DEPENDENCIES") or ()) & wanted
-                                                  - set(ordered) - {a})), None)
+        ready = next((a for a in pending if not (dependencies(a) & wanted - set(ordered) - {a})), None)
         if ready is None:
             raise ConfigurationError(
                 pending[0], f"DATABASES[{pending[0]!r}]['TEST']['DEPENDENCIES']",

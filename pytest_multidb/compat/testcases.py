@@ -8,7 +8,8 @@ a Django test in a transaction of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,3 +39,28 @@ def class_declaration(cls: type, known: Iterable[str]) -> Declaration | None:
 
 def _order(known: list[str]):  # settings order first, unknown aliases last (reported by the caller)
     return lambda alias: (known.index(alias) if alias in known else len(known), alias)
+
+
+@contextmanager
+def unittest_run_as_django_does() -> Iterator[None]:
+    """Run a Django test class's tests by calling the test case, as Django's runner (and pytest-django) do.
+
+    pytest's ``TestCaseFunction.runtest`` sets the test method as an attribute of the instance first (for its
+    debugger), which Django's runner never does: ``SimpleTestCase.__getstate__`` then recurses without end
+    (a pickled test case, as ``ParallelTestSuite`` needs). pytest-django patches ``runtest`` the same way.
+    """
+    from _pytest.unittest import TestCaseFunction
+
+    original = TestCaseFunction.runtest
+
+    def runtest(self: TestCaseFunction) -> None:
+        if self.config.getoption("usepdb", False) or self.config.getoption("trace", False):
+            original(self)  # the debugger needs pytest's own way
+        else:
+            self._testcase(result=self)  # type: ignore[arg-type]
+
+    TestCaseFunction.runtest = runtest  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TestCaseFunction.runtest = original  # type: ignore[method-assign]

@@ -107,7 +107,6 @@ def test_keys_of_third_party_backends_pass_through():
 @pytest.mark.parametrize(("engine", "meant"), [
     ("django.db.backends.nosuch", None),
     ("my.own.backend", None),
-    ("django.db.backends.postgresql_psycopg2", "django.db.backends.postgresql"),  # removed in Django 3.0
     ("django.db.backends.mariadb", "django.db.backends.mysql"),
     ("django.db.backend.sqlite3", "django.db.backends.sqlite3"),
     ("django.db.backends.postgresql.base", "django.db.backends.postgresql"),
@@ -264,3 +263,12 @@ def test_default_alias_whose_driver_is_missing():
                          SimpleNamespace(DATABASES={"default": {"ENGINE": "django.db.backends.oracle"}}))
     assert_names(error, "default", "DATABASES['default']['ENGINE']", "pip install oracledb")
     assert "cannot load the backend 'django.db.backends.oracle' (is its driver installed?): Error loading" in str(error)
+
+
+def test_engine_names_django_accepts_are_accepted():
+    """Django's ``load_backend`` still takes the pre-3.0 name of the PostgreSQL backend: so do we (issue 21.5)."""
+    old = "django.db.backends.postgresql_psycopg2"
+    [spec] = specs({"x": {"ENGINE": old, "NAME": "x"}}).values()
+    assert spec.engine == old
+    assert spec.vendor == "postgresql"
+    conf.validate_settings(SimpleNamespace(DATABASES={"default": SQLITE, "x": {"ENGINE": old, "NAME": "x"}}))

@@ -262,3 +262,17 @@ def test_a_relation_to_an_object_away_from_its_alias_is_refused():
     exhibit._state.db = "pg"
     with pytest.raises(ValueError, match="the current database router prevents this relation"):
         exhibit.artist = artist
+
+
+def test_a_lazy_object_django_passes_is_routed_as_the_object_it_wraps(clean_tables):
+    """``request.user`` is a ``SimpleLazyObject``: assigning it to a foreign key reaches ``allow_relation`` with
+    the wrapper, whose ``type()`` is not a model (issue 21.4)."""
+    from django.utils.functional import SimpleLazyObject
+
+    artist = Artist.objects.create(name="Ada")
+    lazy = SimpleLazyObject(lambda: Artist.objects.get(pk=artist.pk))
+    exhibit = Exhibit(title="t")
+    exhibit._state.db = "pg"
+    exhibit.artist = lazy  # Django's descriptor asks the routers with the wrapper itself
+    assert exhibit.artist_id == artist.pk
+    assert routing.MultiDBRouter().allow_relation(lazy, artist) is True
