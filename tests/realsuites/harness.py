@@ -1,0 +1,281 @@
+"""Real suites (issue 21, "fidelity"): Django's own test modules and django-simple-history's suite, run from their
+sdists under pytest-django (``-p no:multidb``) and under pytest-multidb (``-p no:django``), compared per test.
+
+- :func:`sdist_tree` downloads the sdist with the venv's pip (``pip download --no-deps --no-binary :all:``) into a
+  cache outside the repository (``$XDG_CACHE_HOME/pytest-multidb/realsuites``, else
+  ``~/.cache/pytest-multidb/realsuites``), extracts it once next to it (read-only by convention), under a file
+  lock (xdist workers and concurrent runs share it).
+- :func:`prepare` copies the extract's test tree into a per-run directory, with the settings and plugin of
+  ``inner/`` beside it (Django's modules are never modified).
+- :func:`run_pytest` runs one inner pytest session in a subprocess (``--junitxml``), timed from outside;
+  :func:`outcomes` reads the report into ``{nodeid: outcome}``; :func:`compare` applies the rule.
+- :func:`run_native` runs the suite's own runner (``runtests.py``), for the benchmark.
+
+Used by ``tests/realsuites/test_realsuites.py`` and ``benchmarks/realsuites.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+HERE = Path(__file__).resolve().parent
+INNER = HERE / "inner"
+
+#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), and fast.
+DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
+                  "prefetch_related", "defer", "sites_tests")
+SIMPLE_HISTORY = "django-simple-history==3.13.0"
+#: The suite's packages, as its runtests.py runs them (two DiscoverRunner runs; one pytest session here).
+SIMPLE_HISTORY_LABELS = ("simple_history/tests", "simple_history/registry_tests")
+
+PLUGIN_FLAGS = {"django": ["-p", "no:multidb"], "multidb": ["-p", "no:django"]}
+COMMON = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:asyncio", "-p", "no:anyio", "-p", "no:xdist",
+          "-o", "python_files=tests.py test_*.py", "-q"]
+
+PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("MULTIDB_PG_PORT", "5432")),
+      "user": os.environ.get("MULTIDB_PG_USER", "postgres")}
+MARIA = {"host": os.environ.get("MULTIDB_MARIA_HOST", "127.0.0.1"),
+         "port": int(os.environ.get("MULTIDB_MARIA_PORT", "3306")),
+         "user": os.environ.get("MULTIDB_MARIA_USER", "root")}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "pytest-multidb" / "realsuites"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def django_version() -> str:
+    """The Django version installed in this interpreter's venv (the inner runs use the same interpreter)."""
+    import django
+
+    return django.__version__
+
+
+def sdist_tree(requirement: str) -> Path:
+    """The extracted sdist of ``requirement`` (``name==version``), downloaded and extracted once per cache."""
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_').lower()}-{version}"
+    cache = cache_dir()
+    tree = cache / stem
+    done = tree / ".realsuites-extracted"
+    with FileLock(str(cache / f"{stem}.lock"), timeout=600):
+        if done.exists():
+            return tree
+        download = cache / "downloads"
+        archives = sorted(download.glob(f"{stem}.tar.gz")) if download.exists() else []
+        if not archives:
+            got = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                                  "--disable-pip-version-check", "-q", "-d", str(download), requirement],
+                                 capture_output=True, text=True, timeout=600)
+            archives = sorted(download.glob(f"{stem}.tar.gz"))
+            if got.returncode != 0 or not archives:
+                raise RuntimeError(f"pip download {requirement} failed (exit {got.returncode}):\n"
+                                   f"{got.stdout[-2000:]}\n{got.stderr[-2000:]}")
+        shutil.rmtree(tree, ignore_errors=True)
+        partial = cache / f"{stem}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        with tarfile.open(archives[0]) as archive:
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            archive.extractall(partial, **kwargs)
+        (partial / stem).rename(tree)  # every sdist here has one top folder, ``<name>-<version>``
+        partial.rmdir()
+        done.touch()
+    return tree
+
+
+@dataclass
+class Suite:
+    """One real suite in one database configuration, ready to run in ``root`` (a per-run copy)."""
+
+    name: str  # "django" or "simple_history"
+    config: str  # "sqlite" or "servers"
+    root: Path
+    labels: list[str]
+    settings: str
+    env: dict[str, str] = field(default_factory=dict)
+    token: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.config}"
+
+
+def server_databases(token: str) -> dict[str, dict[str, object]]:
+    """The server configuration: ``default`` on PostgreSQL, ``other`` on MariaDB (names carry ``token``: the
+    databases the plugins make from them are this run's own)."""
+    return {
+        "default": {"ENGINE": "django.db.backends.postgresql", "NAME": f"django_rs_{token}_default",
+                    "HOST": PG["host"], "PORT": PG["port"], "USER": PG["user"]},
+        "other": {"ENGINE": "django.db.backends.mysql", "NAME": f"django_rs_{token}_other",
+                  "HOST": MARIA["host"], "PORT": MARIA["port"], "USER": MARIA["user"]},
+    }
+
+
+def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] = DJANGO_MODULES) -> Suite:
+    """Copy the suite's tests into ``workdir / name`` and add the settings and plugin files beside them."""
+    token = secrets.token_hex(4)
+    env = {"TMPDIR": str(workdir / "tmp")}
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".realsuites-extracted")
+    if name == "django":
+        tree = sdist_tree(f"Django=={django_version()}")
+        root = workdir / "django-tests"
+        shutil.copytree(tree / "tests", root, ignore=ignore)
+        for file in ("realsuite_base.py", "realsuite_settings.py", "realsuite_plugin.py"):
+            shutil.copy(INNER / file, root / file)
+        labels = list(modules)
+        env["REALSUITE_MODULES"] = ",".join(labels)
+        settings = "realsuite_settings"
+    elif name == "simple_history":
+        tree = sdist_tree(SIMPLE_HISTORY)
+        root = workdir / "simple-history"
+        shutil.copytree(tree, root, ignore=ignore)
+        shutil.copy(INNER / "realsuite_simple_history_settings.py", root / "realsuite_simple_history_settings.py")
+        # simple_history/__init__.py reads its version from the installed metadata: the sdist's PKG-INFO, as a
+        # dist-info beside the package (the copy's root is on the path), stands for the installation.
+        info = root / f"{tree.name}.dist-info"
+        info.mkdir()
+        shutil.copy(tree / "PKG-INFO", info / "METADATA")
+        labels = list(SIMPLE_HISTORY_LABELS)
+        settings = "realsuite_simple_history_settings"
+    else:
+        raise ValueError(name)
+    if config == "servers":
+        env["REALSUITE_DATABASES"] = json.dumps(server_databases(token))
+    elif config != "sqlite":
+        raise ValueError(config)
+    (root / "pytest.ini").write_text("[pytest]\n")  # the rootdir: no ini file above the copy steers the run
+    return Suite(name, config, root, labels, settings, env, token)
+
+
+def clean_env(suite: Suite) -> dict[str, str]:
+    """The environment of an inner run: nothing from outside steers pytest or Django; test databases dropped."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTEST_", "DJANGO_", "MULTIDB_", "REALSUITE_")) and key != "PYTHONPATH"}
+    return {**env, **suite.env, "MULTIDB_WARM": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass
+class Run:
+    plugin: str
+    seconds: float
+    returncode: int
+    outcomes: dict[str, str]
+    output: str
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for value in self.outcomes.values() if value == outcome)
+
+    def summary(self) -> dict[str, object]:
+        return {"seconds": round(self.seconds, 2), "exit": self.returncode,
+                **{outcome: self.count(outcome) for outcome in ("passed", "failed", "skipped")}}
+
+
+def run_pytest(suite: Suite, plugin: str, timeout: float = 600) -> Run:
+    """One inner pytest session of ``suite`` with ``plugin`` ("django" or "multidb"), wall-timed."""
+    report = suite.root.parent / f"{suite.key}-{plugin}.xml"
+    own = ["-p", "realsuite_plugin"] if suite.name == "django" else []  # runtests.setup_run_tests' part
+    args = [sys.executable, "-m", "pytest", *PLUGIN_FLAGS[plugin], *COMMON, *own, f"--junitxml={report}",
+            *suite.labels]
+    env = {**clean_env(suite), "DJANGO_SETTINGS_MODULE": suite.settings}
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=suite.root, env=env, capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - start
+    output = done.stdout + done.stderr
+    if not report.exists():
+        raise RuntimeError(f"{plugin}: no report from {' '.join(args[1:])} (exit {done.returncode}) in {suite.root}:"
+                           f"\n{output[-4000:]}")
+    return Run(plugin, seconds, done.returncode, outcomes(report, suite.root), output)
+
+
+def run_native(suite: Suite, timeout: float = 600) -> tuple[float, int, str]:
+    """The suite's own runner: Django's ``runtests.py <modules> --settings=realsuite_base --parallel=1``, or
+    django-simple-history's ``runtests.py``. (wall seconds, exit status, output)."""
+    if suite.name == "django":
+        args = [sys.executable, "runtests.py", *suite.labels, "--settings=realsuite_base", "--parallel=1",
+                "--noinput"]
+    else:
+        args = [sys.executable, "runtests.py"]
+    env = clean_env(suite)
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=suite.root, env=env, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - start, done.returncode, done.stdout + done.stderr
+
+
+# -- reports ------------------------------------------------------------------------------------------------------
+
+RANK = {"passed": 0, "skipped": 1, "failed": 2}
+
+
+def nodeid(classname: str, name: str, root: Path) -> str:
+    """pytest's node id from a JUnit ``classname`` (``pkg.module.Class``) and ``name``."""
+    if not classname:
+        return name  # a collection error: name is the module's dotted path
+    parts = classname.split(".")
+    for cut in range(len(parts), 0, -1):
+        path = "/".join(parts[:cut]) + ".py"
+        if (root / path).is_file():
+            return "::".join([path, *parts[cut:], name])
+    return f"{classname}::{name}"
+
+
+def outcomes(report: Path, root: Path) -> dict[str, str]:
+    """``{nodeid: "passed" | "failed" | "skipped"}`` from a JUnit XML report; an error (setup, teardown,
+    collection) or a failed subtest makes the test ``failed``."""
+    result: dict[str, str] = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        key = nodeid(case.get("classname", ""), case.get("name", ""), root)
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        elif case.find("skipped") is not None:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        if key not in result or RANK[outcome] > RANK[result[key]]:
+            result[key] = outcome
+    return result
+
+
+def messages(report: Path, root: Path) -> dict[str, str]:
+    """``{nodeid: first line of the failure or error message}`` of the failed tests of a JUnit XML report."""
+    result: dict[str, str] = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        for tag in ("failure", "error"):
+            element = case.find(tag)
+            if element is not None:
+                key = nodeid(case.get("classname", ""), case.get("name", ""), root)
+                text = (element.get("message") or element.text or "").strip().splitlines()
+                result.setdefault(key, text[0][:200] if text else tag)
+    return result
+
+
+@dataclass
+class Comparison:
+    regressions: dict[str, str]  # passed under pytest-django, not under pytest-multidb: nodeid -> multidb outcome
+    both_failed: set[str]
+    only_django_failed: set[str]
+
+
+def compare(django: Run, multidb: Run) -> Comparison:
+    regressions = {test: multidb.outcomes.get(test, "missing") for test, outcome in django.outcomes.items()
+                   if outcome == "passed" and multidb.outcomes.get(test) != "passed"}
+    both = {test for test, outcome in django.outcomes.items()
+            if outcome == "failed" and multidb.outcomes.get(test) == "failed"}
+    only_django = {test for test, outcome in django.outcomes.items()
+                   if outcome == "failed" and multidb.outcomes.get(test) != "failed"}
+    return Comparison(regressions, both, only_django)
