@@ -1,0 +1,179 @@
+"""Where Django's own runner is the contract (issue 21): each place a real suite told us apart from it, reproduced
+in a small project. Every test here failed before its fix (checked against the commit before it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PG
+
+#: A project as Django's test settings write it: two aliases, no NAME (in-memory test databases), no routers.
+PLAIN_SETTINGS = """
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "pytest_multidb", "sample_models.artists",
+                  "sample_models.cycles"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3"}, "other": {"ENGINE": "django.db.backends.sqlite3"}}
+"""
+
+PLAIN_TESTS = '''
+import pickle
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django.test import SimpleTestCase, TestCase
+from sample_models.artists.models import Artist
+from sample_models.cycles.models import Category
+
+
+def test_the_projects_routers_are_left_as_written():
+    assert settings.DATABASE_ROUTERS == []
+
+
+class MakemigrationsInSetUpClass(TestCase):
+    """With no router, makemigrations checks the history of 'default' only (it checks every alias otherwise)."""
+
+    databases = {"default"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        call_command("makemigrations", "artists", "--check", "--dry-run", verbosity=0)
+
+    def test_nothing_to_make(self):
+        pass
+
+
+@pytest.mark.uses_db("default", "other")
+def test_in_memory_aliases_are_each_their_own_database():
+    assert connections["default"].settings_dict["NAME"] != connections["other"].settings_dict["NAME"]
+    Artist.objects.create(name="on default")
+    assert Artist.objects.using("other").count() == 0
+
+
+@pytest.mark.uses_db("default", "other")
+def test_with_no_router_every_model_is_built_on_every_alias():
+    Category.objects.using("other").create(name="an app without migrations")
+    Artist.objects.using("other").create(name="an app with migrations")
+    assert (Category.objects.count(), Artist.objects.count()) == (0, 0)
+
+
+@pytest.mark.uses_db("default", "other", transaction=True)
+def test_a_write_on_one_alias_does_not_lock_the_other():
+    with transaction.atomic(using="default"):
+        Artist.objects.create(name="x")
+        with transaction.atomic(using="other"):
+            Artist.objects.using("other").create(name="y")
+    assert Artist.objects.using("other").count() == Artist.objects.count() == 1
+
+
+class ConnectionCopies(SimpleTestCase):
+    databases = {"default"}
+
+    def test_a_copy_of_a_declared_alias_is_that_alias(self):
+        copied = connection.copy("dynamic_connection")
+        try:
+            with copied.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                assert cursor.fetchone()[0] == 1
+        finally:
+            copied.close()
+
+
+class Picklable(SimpleTestCase):
+    def test_is_picklable_with_non_picklable_properties(self):
+        self.non_picklable = lambda: 0
+        self.assertEqual(self, pickle.loads(pickle.dumps(self)))
+'''
+
+
+def test_a_plain_django_project_sees_django_as_it_is(inner, pytester):
+    """Items 1, 2, 3, 8 and 9 of issue 21 on sqlite aliases without NAME."""
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_plain=PLAIN_TESTS)
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+    run.result.assert_outcomes(passed=7)
+    summary = run.summary()
+    assert summary["default"]["name"] != summary["other"]["name"]
+    assert summary["other"]["kind"] == "sqlite"  # not "shared"
+
+
+def test_a_swap_installs_the_router(inner, pytester):
+    """Without MODELS the router comes with the first swap: the routing the project asked for."""
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_swap='''
+import pytest
+from django.conf import settings
+from pytest_multidb.routing import ROUTER_PATH
+from sample_models.artists.models import Artist
+
+
+@pytest.mark.uses_db("default", "other")
+def test_swap(swap_db):
+    assert ROUTER_PATH not in settings.DATABASE_ROUTERS
+    swap_db(Artist, "other")
+    assert ROUTER_PATH in settings.DATABASE_ROUTERS
+    Artist.objects.create(name="moved")
+    assert (Artist.objects.using("other").count(), Artist.objects.using("default").count()) == (1, 0)
+''')
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+    run.result.assert_outcomes(passed=1)
+
+
+#: Two aliases on one PostgreSQL database and an app whose data migration writes through the default manager.
+SHARED_SETTINGS = f"""
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "seeded"]
+PG = {{"ENGINE": "django.db.backends.postgresql", "NAME": "multidb_fidelity", "USER": "{PG["user"]}",
+       "HOST": "{PG["host"]}", "PORT": "{PG["port"]}"}}
+DATABASES = {{"default": dict(PG), "other": dict(PG)}}
+"""
+
+SEEDED_MIGRATION = '''
+from django.db import migrations, models
+
+
+def seed(apps, schema_editor):
+    apps.get_model("seeded", "Note").objects.create(text="seed")  # no using=: 'default', as data migrations do
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
+                                        ("text", models.CharField(max_length=20))]),
+        migrations.RunPython(seed),
+    ]
+'''
+
+SHARED_TESTS = '''
+import pytest
+from seeded.models import Note
+
+
+@pytest.mark.uses_db("other", "default")
+def test_the_shared_database_was_built_through_default():
+    assert Note.objects.using("other").get().text == Note.objects.get().text == "seed"
+'''
+
+
+@pytest.mark.servers
+def test_default_builds_a_test_database_it_shares(inner, pytester, servers):
+    """Item 7: the marker names 'other' first, yet 'default' builds the database (its data migration writes
+    through 'default'), as Django's runner would have it."""
+    pytester.makepyfile(fidelity_settings=SHARED_SETTINGS, test_shared=SHARED_TESTS)
+    app = pytester.mkpydir("seeded")
+    (app / "models.py").write_text("from django.db import models\n\n\nclass Note(models.Model):\n"
+                                   "    text = models.CharField(max_length=20)\n")
+    migrations = pytester.mkpydir("seeded/migrations")
+    (migrations / "0001_initial.py").write_text(SEEDED_MIGRATION)
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=90)
+    run.result.assert_outcomes(passed=1)
+    summary = run.summary()
+    assert summary["default"]["kind"] == "server"
+    assert summary["other"]["kind"] == "shared"
+    assert not run.leftovers()
