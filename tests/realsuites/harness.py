@@ -37,7 +37,8 @@ INNER = HERE / "inner"
 #: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), and fast.
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
                   "prefetch_related", "defer", "sites_tests")
-SIMPLE_HISTORY = "django-simple-history==3.13.0"
+#: django-simple-history 3.13.0 needs Django 5.2 or newer; 3.12.0 (the same runtests.py) is the last for Django 4.2.
+SIMPLE_HISTORY = {"new": "django-simple-history==3.13.0", "django<5.2": "django-simple-history==3.12.0"}
 #: The suite's packages, as its runtests.py runs them (two DiscoverRunner runs; one pytest session here).
 SIMPLE_HISTORY_LABELS = ("simple_history/tests", "simple_history/registry_tests")
 
@@ -98,6 +99,12 @@ def sdist_tree(requirement: str) -> Path:
     return tree
 
 
+def simple_history_requirement() -> str:
+    import django
+
+    return SIMPLE_HISTORY["django<5.2" if django.VERSION < (5, 2) else "new"]
+
+
 @dataclass
 class Suite:
     """One real suite in one database configuration, ready to run in ``root`` (a per-run copy)."""
@@ -109,6 +116,7 @@ class Suite:
     settings: str
     env: dict[str, str] = field(default_factory=dict)
     token: str = ""
+    source: str = ""  # the sdist: "Django==6.1.3", "django-simple-history==3.13.0"
 
     @property
     def key(self) -> str:
@@ -133,7 +141,8 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] = DJAN
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", ".realsuites-extracted")
     if name == "django":
-        tree = sdist_tree(f"Django=={django_version()}")
+        source = f"Django=={django_version()}"
+        tree = sdist_tree(source)
         root = workdir / "django-tests"
         shutil.copytree(tree / "tests", root, ignore=ignore)
         for file in ("realsuite_base.py", "realsuite_settings.py", "realsuite_plugin.py"):
@@ -142,7 +151,8 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] = DJAN
         env["REALSUITE_MODULES"] = ",".join(labels)
         settings = "realsuite_settings"
     elif name == "simple_history":
-        tree = sdist_tree(SIMPLE_HISTORY)
+        source = simple_history_requirement()
+        tree = sdist_tree(source)
         root = workdir / "simple-history"
         shutil.copytree(tree, root, ignore=ignore)
         shutil.copy(INNER / "realsuite_simple_history_settings.py", root / "realsuite_simple_history_settings.py")
@@ -160,7 +170,7 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] = DJAN
     elif config != "sqlite":
         raise ValueError(config)
     (root / "pytest.ini").write_text("[pytest]\n")  # the rootdir: no ini file above the copy steers the run
-    return Suite(name, config, root, labels, settings, env, token)
+    return Suite(name, config, root, labels, settings, env, token, source)
 
 
 def clean_env(suite: Suite) -> dict[str, str]:

@@ -14,12 +14,18 @@ warnings are errors) apply. Written into the per-run copy of Django's ``tests/``
 import os
 import tempfile
 import types
+import warnings
 
 os.environ.setdefault("TMPDIR", tempfile.mkdtemp(prefix="django_"))  # as runtests.py's __main__ does
 tempfile.tempdir = os.environ["TMPDIR"]
 
+_before = list(warnings.filters)
 import realsuite_base  # noqa: E402
 import runtests  # noqa: E402
+
+#: The warning filters runtests.py installs (newest first): ``realsuite_plugin`` hands them to pytest, whose
+#: per-test filters would otherwise put "always" for deprecation warnings in front of them.
+runtests_warning_filters = [entry for entry in warnings.filters if entry not in _before]
 from django.conf import global_settings  # noqa: E402
 
 for _name in dir(realsuite_base):

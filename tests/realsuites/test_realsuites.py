@@ -1,0 +1,111 @@
+"""Fidelity (issue 21): real suites, unchanged, pass under pytest-multidb wherever they pass under pytest-django.
+
+Each test runs one suite in one database configuration twice, in subprocesses, from a per-run copy of its sdist
+(see ``harness.py``): under pytest-django (``-p no:multidb``) and under pytest-multidb (``-p no:django``), and
+compares the JUnit reports per test:
+
+- every test that passes under pytest-django passes under pytest-multidb;
+- the tests that fail under both are exactly the ones of ``BOTH_FAIL`` (each with its reason), so the table can
+  neither hide a new failure nor keep a stale entry. Nothing is skipped or deselected.
+
+Counts and wall times of both runs are printed and written to ``<tmp_path>/realsuite.json``; time is reported, not
+asserted (``benchmarks/realsuites.py`` measures it).
+
+Suites: Django's own test modules of the installed Django version (``harness.DJANGO_MODULES``; settings as its
+``runtests.py`` builds them), with ``test_sqlite``'s databases (``default`` and ``other``, in-memory sqlite) and with
+``default`` on PostgreSQL and ``other`` on MariaDB; django-simple-history 3.13.0's suite (settings as its
+``runtests.py`` builds them, sqlite).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.realsuites import harness
+
+#: Why django-simple-history's suite differs from its runtests.py (where every test passes): settings from a module
+#: are a ``Settings`` object, runtests.py's ``settings.configure()`` makes a ``UserSettingsHolder``, whose
+#: ``delattr`` of an unset name does nothing.
+SETTINGS_MODULE = ("settings from a module (DJANGO_SETTINGS_MODULE, as both plugins take them), not "
+                   "settings.configure(): delattr(settings, 'SIMPLE_HISTORY_DATE_INDEX') raises AttributeError")
+TEST_ORDER = ("test order: test_index.py's HistoricalIndexTest defines a history-tracked model (Foo) at run time, "
+              "with no table; pytest runs it before this test, which then deletes a user and cascades to "
+              "tests_historicalfoo")
+
+#: Tests that fail under pytest-django and under pytest-multidb alike: suite key -> {node id: reason}.
+BOTH_FAIL: dict[str, dict[str, str]] = {
+    "django-sqlite": {},
+    "django-servers": {},
+    "simple_history-sqlite": {
+        "simple_history/tests/tests/test_models.py::HistoryManagerTest::test_date_indexing_options": SETTINGS_MODULE,
+        "simple_history/tests/tests/test_models.py::HistoricalRecordsTest"
+        "::test_specify_history_user_self_reference_delete": TEST_ORDER,
+        "simple_history/tests/tests/test_models.py::MultiDBExplicitHistoryUserIDTest"
+        "::test_history_user_does_not_exist": TEST_ORDER,
+    },
+}
+
+SUITES = [
+    pytest.param("django", "sqlite", id="django-sqlite"),
+    pytest.param("django", "servers", id="django-servers", marks=pytest.mark.servers),
+    pytest.param("simple_history", "sqlite", id="simple_history-sqlite"),
+]
+
+
+def report(suite: harness.Suite, django: harness.Run, multidb: harness.Run, comparison: harness.Comparison,
+           path: Path) -> dict[str, object]:
+    """The run's counts and times (printed, and written to ``path``)."""
+    failures = harness.messages(suite.root.parent / f"{suite.key}-multidb.xml", suite.root)
+    data = {
+        "suite": suite.key, "django_version": harness.django_version(), "source": suite.source,
+        "labels": suite.labels,
+        "pytest-django": django.summary(), "pytest-multidb": multidb.summary(),
+        "time_ratio": round(multidb.seconds / django.seconds, 3) if django.seconds else None,
+        "regressions": {test: [outcome, failures.get(test, "")] for test, outcome in comparison.regressions.items()},
+        "both_failed": sorted(comparison.both_failed),
+        "only_django_failed": sorted(comparison.only_django_failed),
+        "differences": {test: [django.outcomes.get(test, "missing"), multidb.outcomes.get(test, "missing")]
+                        for test in sorted(set(django.outcomes) | set(multidb.outcomes))
+                        if django.outcomes.get(test) != multidb.outcomes.get(test)},
+    }
+    path.write_text(json.dumps(data, indent=2))
+    print(f"\n{suite.key} ({suite.source}, Django {data['django_version']}): "
+          f"pytest-django {data['pytest-django']}, pytest-multidb {data['pytest-multidb']}, "
+          f"time ratio {data['time_ratio']}; report {path}")
+    return data
+
+
+def grouped(regressions: dict[str, list[str]]) -> str:
+    """The regressions, grouped by their error's first line."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for test, (outcome, message) in regressions.items():
+        groups[message or outcome].append(test)
+    lines = []
+    for message, tests in sorted(groups.items(), key=lambda item: -len(item[1])):
+        lines.append(f"{len(tests)} x {message}")
+        lines.extend(f"    {test}" for test in sorted(tests)[:10])
+        if len(tests) > 10:
+            lines.append(f"    ... and {len(tests) - 10} more")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("name", "config"), SUITES)
+def test_passes_under_pytest_multidb_wherever_it_passes_under_pytest_django(name, config, tmp_path):
+    suite = harness.prepare(name, config, tmp_path)
+    django = harness.run_pytest(suite, "django")
+    multidb = harness.run_pytest(suite, "multidb")
+    comparison = harness.compare(django, multidb)
+    data = report(suite, django, multidb, comparison, tmp_path / "realsuite.json")
+
+    assert django.count("passed") > 100, f"pytest-django ran too little:\n{django.output[-3000:]}"
+    assert not comparison.regressions, (
+        f"{len(comparison.regressions)} test(s) pass under pytest-django, not under pytest-multidb:\n"
+        f"{grouped(data['regressions'])}")
+    expected = BOTH_FAIL[suite.key]
+    assert comparison.both_failed == set(expected), (
+        "the tests failing under both plugins are not BOTH_FAIL's: "
+        f"new {sorted(comparison.both_failed - set(expected))}, stale {sorted(set(expected) - comparison.both_failed)}")
