@@ -3,38 +3,99 @@
 Test databases start empty apart from rows the schema install put there (data migrations, ``post_migrate``
 handlers such as contenttypes and permissions): the *baseline*, snapshotted once per alias. After a
 committing test, a table with rows that is not in the baseline was written by the test and is emptied; a
-baseline table whose row count changed is emptied and reloaded from the snapshot.
+baseline table whose rows changed (their count, or their contents: a digest of every row) is emptied and
+reloaded from the snapshot, and so is a baseline table whose foreign keys point into an emptied one. One query
+per alias finds all of that (and, on PostgreSQL, the tables a ``DELETE`` would fire a trigger or rule on).
 
 Emptying deletes rows rather than truncating tables where Django's flush would truncate (PostgreSQL without
 sequence resets): a ``TRUNCATE`` gives every table a new file, and costs far more than the ``DELETE`` of the
 few rows a test writes (measured on this project's 2-core CI machine, 8 tables of one row each: ``TRUNCATE
-... CASCADE`` 178 ms, the ``DELETE`` statements in one transaction 7.7 ms).
+... CASCADE`` 178 ms, the ``DELETE`` statements in one transaction 7.7 ms). A ``DELETE`` fires the table's
+``ON DELETE`` triggers and rules, which Django's ``TRUNCATE`` never does (a trigger that forbids deletes, a
+soft delete that keeps the rows): when a table to empty has one, Django's ``sql_flush`` is used instead. Where
+Django's flush itself deletes (sqlite; MySQL and MariaDB without sequence resets), it is used as it is, and the
+triggers fire as under Django.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.core import serializers
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
+#: The alias of the table's rows in the digest queries (a name no column is likely to have).
+_ROW = "_multidb_row"
+
+#: PostgreSQL: the tables on the search path a ``DELETE`` fires a user trigger (``tgtype`` bit 8: ``DELETE``)
+#: or a rule (``ev_type`` 4: ``DELETE``) on; Django's ``TRUNCATE`` fires neither.
+_DELETE_HOOKS = (
+    "SELECT -1, COUNT(*), string_agg(c.relname, ',') FROM pg_class c WHERE c.oid IN ("
+    "SELECT tgrelid FROM pg_trigger WHERE NOT tgisinternal AND tgtype & 8 <> 0 "
+    "UNION SELECT ev_class FROM pg_rewrite WHERE ev_type = '4') AND pg_table_is_visible(c.oid)"
+)
+
+
+def _digest_sql(alias: str, table: str, columns: Iterable[str]) -> str:
+    """An SQL expression over ``table`` (aliased ``_ROW``) whose value changes when any row's contents change,
+    whatever the order the rows are read in."""
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    if conn.vendor == "postgresql":
+        return f'md5(string_agg({_ROW}::text, E\'\\n\' ORDER BY {_ROW}::text COLLATE "C"))'
+    values = [f"QUOTE({_ROW}.{quote(column)})" for column in columns]
+    if not values:
+        return "NULL"
+    if conn.vendor == "mysql":
+        row = f"MD5(CONCAT_WS(',', {', '.join(values)}))"
+        return (f"CONCAT(COALESCE(SUM(CAST(CONV(SUBSTRING({row}, 1, 16), 16, 10) AS UNSIGNED)), 0), '-', "
+                f"COALESCE(SUM(CAST(CONV(SUBSTRING({row}, 17, 16), 16, 10) AS UNSIGNED)), 0))")
+    if conn.vendor == "sqlite":  # MD5: Django's function on its sqlite connections
+        row = " || ',' || ".join(values)
+        return (f"(SELECT MD5(group_concat(r, char(10))) FROM (SELECT {row} AS r FROM {quote(table)} AS {_ROW} "
+                "ORDER BY r))")
+    return "NULL"  # another backend: row counts only
+
+
+def _probe(alias: str, fresh: list[str], kept: list[str], columns: dict[str, tuple[str, ...]] | None,
+           hooks: bool = False) -> tuple[dict[str, tuple[int, str | None]], frozenset[str]]:
+    """In one query: which of ``fresh`` hold rows (count 1), the row count and digest of each of ``kept``
+    (no digest when ``columns`` is ``None``), and with ``hooks`` (PostgreSQL) the tables a ``DELETE`` fires
+    a trigger or rule on. Returns ({table: (count, digest)} for tables with rows, those tables)."""
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    parts = [f"SELECT {i}, 1, NULL FROM (SELECT 1 AS x FROM {quote(t)} LIMIT 1) AS q{i}" for i, t in enumerate(fresh)]
+    for i, table in enumerate(kept, len(fresh)):
+        digest = "NULL" if columns is None else _digest_sql(alias, table, columns.get(table, ()))
+        parts.append(f"SELECT {i}, COUNT(*), {digest} FROM {quote(table)} AS {_ROW}")
+    hooks = hooks and conn.vendor == "postgresql"
+    if hooks:
+        parts.append(_DELETE_HOOKS)
+    if not parts:
+        return {}, frozenset()
+    names = [*fresh, *kept]
+    found: dict[str, tuple[int, str | None]] = {}
+    hooked: frozenset[str] = frozenset()
+    with conn.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts))
+        for i, count, digest in cursor.fetchall():
+            if i < 0:
+                hooked = frozenset(digest.split(",")) if digest else frozenset()
+            elif count:
+                found[names[i]] = (count, None if digest is None else str(digest))
+    return found, hooked
+
 
 def _counts(alias: str, tables: list[str], exists_only: bool) -> dict[str, int]:
     """Row counts (or 1 for "has rows") of ``tables``, in one query."""
-    if not tables:
-        return {}
-    quote = connections[alias].ops.quote_name
-    part = (
-        "SELECT {i}, 1 FROM (SELECT 1 AS x FROM {t} LIMIT 1) AS q{i}" if exists_only
-        else "SELECT {i}, COUNT(*) FROM {t}"
-    )
-    probe = " UNION ALL ".join(part.format(i=i, t=quote(t)) for i, t in enumerate(tables))
-    with connections[alias].cursor() as cursor:
-        cursor.execute(probe)
-        return {tables[i]: count for i, count in cursor.fetchall() if count}
+    if exists_only:
+        found, _ = _probe(alias, tables, [], None)
+    else:
+        found, _ = _probe(alias, [], tables, None)
+    return {table: count for table, (count, _digest) in found.items()}
 
 
 def written_tables(alias: str, tables: list[str]) -> list[str]:
@@ -42,9 +103,29 @@ def written_tables(alias: str, tables: list[str]) -> list[str]:
     return list(_counts(alias, tables, exists_only=True))
 
 
+def _columns(alias: str, tables: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The columns of ``tables`` (the digests need them on MySQL and sqlite)."""
+    conn = connections[alias]
+    if conn.vendor == "postgresql":
+        return {}
+    with conn.cursor() as cursor:
+        return {t: tuple(c.name for c in conn.introspection.get_table_description(cursor, t)) for t in tables}
+
+
+def _referrers() -> dict[str, frozenset[str]]:
+    """table -> the tables whose foreign keys point at it (Django's models, many-to-many tables included)."""
+    found: dict[str, set[str]] = {}
+    for model in apps.get_models(include_auto_created=True):
+        for fk in model._meta.local_fields:
+            target = fk.remote_field.model if fk.remote_field is not None else None
+            if target is not None and not isinstance(target, str):
+                found.setdefault(target._meta.db_table, set()).add(model._meta.db_table)
+    return {table: frozenset(tables) for table, tables in found.items()}
+
+
 @dataclass(frozen=True)
 class Baseline:
-    """Rows an alias holds right after its schema was installed: counts, and a snapshot to reload."""
+    """Rows an alias holds right after its schema was installed: counts, digests, and a snapshot to reload."""
 
     counts: dict[str, int]
     snapshot: dict[str, str]
@@ -54,40 +135,71 @@ class Baseline:
     all_tables: frozenset[str] = frozenset()
     #: Django's tables and ``extra``: the ones a committing test's writes are looked for in.
     tables: tuple[str, ...] = ()
+    #: A digest of each baseline table's rows (``_digest_sql``): an ``UPDATE`` changes it, not the count.
+    digests: dict[str, str | None] = field(default_factory=dict)
+    #: The columns of each baseline table (what the digest reads on MySQL and sqlite).
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: table -> the tables whose foreign keys point at it: emptying it empties (``CASCADE``) or breaks them.
+    referrers: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
         extra = tuple(extra)
         tables = _tables(alias, extra)
         counts = _counts(alias, tables, exists_only=False)
+        columns = _columns(alias, counts)
+        digests = {t: digest for t, (_count, digest) in _probe(alias, [], list(counts), columns)[0].items()}
         all_tables = frozenset(connections[alias].introspection.table_names())
-        models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+        models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy}
         snapshot = {
             table: serializers.serialize("json", models[table]._base_manager.using(alias).order_by("pk"))
             for table in counts
             if table in models
         }
-        return cls(counts, snapshot, extra, all_tables, tuple(tables))
+        return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers())
+
+    def changes(self, alias: str) -> tuple[list[str], list[str], frozenset[str]]:
+        """(tables outside the baseline that hold rows now, baseline tables whose rows changed, tables a ``DELETE``
+        fires a trigger or rule on), in one query."""
+        tables = list(self.tables) or _tables(alias, self.extra)
+        try:  # the tables as the baseline found them: no query per test to list them
+            return self._changes(alias, tables, self.columns)
+        except DatabaseError:  # the test dropped, renamed or altered one of them: look again, counting only
+            return self._changes(alias, _tables(alias, self.extra), None)
+
+    def _changes(self, alias: str, tables: list[str],
+                 columns: dict[str, tuple[str, ...]] | None) -> tuple[list[str], list[str], frozenset[str]]:
+        fresh = [t for t in tables if t not in self.counts]
+        kept = [t for t in tables if t in self.counts]
+        now, hooked = _probe(alias, fresh, kept, columns, hooks=True)
+        written = [t for t in fresh if t in now]
+        changed = [
+            t for t in kept
+            if now.get(t, (0, None))[0] != self.counts[t]
+            or (columns is not None and now[t][1] != self.digests.get(t, now[t][1]))
+        ]
+        return written, changed, hooked
 
     def differences(self, alias: str) -> str | None:
-        """How ``alias``'s database differs from this baseline now (tables, row counts), ``None`` if it does not.
-
-        What row counts cannot see (a committed UPDATE of an install-time row) goes unnoticed here, as it does
-        when a committing test's writes are emptied (``empty_written_tables``).
-        """
+        """How ``alias``'s database differs from this baseline now (tables, rows), ``None`` if it does not."""
         tables = frozenset(connections[alias].introspection.table_names())
         if tables != self.all_tables:
             changed = sorted(tables ^ self.all_tables)
             return f"tables were added or dropped since its schema was installed ({', '.join(changed[:5])})"
-        counts = _counts(alias, _tables(alias, self.extra), exists_only=False)
-        changed = sorted(t for t in {*counts, *self.counts} if counts.get(t, 0) != self.counts.get(t, 0))
-        if changed:
-            return f"rows were left in {', '.join(changed[:5])}"
+        written, changed, _hooked = self._changes(alias, _tables(alias, self.extra), self.columns)
+        if written or changed:
+            return f"rows were left in or changed in {', '.join(sorted({*written, *changed})[:5])}"
         return None
 
+    def restore(self, alias: str) -> list[str]:
+        """Put ``alias``'s rows back as they were when the baseline was taken; returns the tables emptied or
+        reloaded."""
+        return empty_written_tables(alias, False, self)
 
-def _deleted(alias: str, tables: list[str]) -> bool:
-    """``DELETE`` every row of ``tables`` in one transaction; ``False`` (nothing changed) if a constraint refuses.
+
+def _deleted(alias: str, tables: list[str], reload: list[str], baseline: Baseline) -> bool:
+    """``DELETE`` every row of ``tables`` and reload ``reload`` in one transaction; ``False`` (nothing changed)
+    if a constraint refuses.
 
     Django's foreign keys on PostgreSQL are ``DEFERRABLE INITIALLY DEFERRED``: the order of the statements does
     not matter, and the constraints are checked before the commit, so a refusal rolls everything back and Django's
@@ -96,13 +208,33 @@ def _deleted(alias: str, tables: list[str]) -> bool:
     conn = connections[alias]
     quote = conn.ops.quote_name
     try:
-        with transaction.atomic(using=alias), conn.cursor() as cursor:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {quote(table)}")
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with transaction.atomic(using=alias):
+            with conn.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(f"DELETE FROM {quote(table)}")
+            _reload(alias, reload, baseline)
+            with conn.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     except IntegrityError:
         return False
     return True
+
+
+def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
+    """Insert the snapshot's rows of ``tables`` (emptied): one ``INSERT`` per table where Django can."""
+    for table in tables:
+        objects = [found.object for found in serializers.deserialize("json", baseline.snapshot.get(table, "[]"),
+                                                                         using=alias)]
+        if not objects:
+            continue
+        model = type(objects[0])
+        if model._meta.parents:  # multi-table inheritance: bulk_create refuses it; this table's rows only
+            from django.db.models import Model
+
+            for obj in objects:
+                Model.save_base(obj, using=alias, raw=True, force_insert=True)
+        else:
+            model._base_manager.using(alias).bulk_create(objects)
 
 
 def _tables(alias: str, extra: Iterable[str]) -> list[str]:
@@ -111,31 +243,37 @@ def _tables(alias: str, extra: Iterable[str]) -> list[str]:
     return sorted({*found, *extra})
 
 
-def _written(alias: str, tables: list[str],
-             baseline: Baseline) -> tuple[list[str], list[str], list[str], dict[str, int]]:
-    """(tables without baseline rows, tables with, those of the first holding rows now, counts of the second)."""
-    fresh = [t for t in tables if t not in baseline.counts]
-    kept = [t for t in tables if t in baseline.counts]
-    return fresh, kept, written_tables(alias, fresh), _counts(alias, kept, exists_only=False)
+def _with_referrers(tables: list[str], baseline: Baseline) -> list[str]:
+    """The baseline tables whose foreign keys point (directly or not) into ``tables``: emptying ``tables``
+    cascades into them or leaves their rows dangling, so they are reloaded too."""
+    found: list[str] = []
+    todo = list(tables)
+    while todo:
+        for referrer in sorted(baseline.referrers.get(todo.pop(), ())):
+            if referrer in baseline.counts and referrer not in tables and referrer not in found:
+                found.append(referrer)
+                todo.append(referrer)
+    return found
 
 
 def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline | None = None) -> list[str]:
-    """Empty (through Django's ``sql_flush``) the tables a committing test wrote on ``alias``; reload the
-    baseline tables it changed. Returns the tables that were written."""
+    """Empty the tables a committing test wrote on ``alias`` and reload the baseline tables it changed, leaving
+    what Django's flush would not touch alone. Returns the tables emptied or reloaded."""
     conn = connections[alias]
     baseline = baseline or Baseline({}, {})
-    try:  # the tables as the baseline found them: no query per test to list them
-        fresh, kept, written, now = _written(alias, list(baseline.tables) or _tables(alias, baseline.extra), baseline)
-    except DatabaseError:  # the test dropped or renamed one of them: look again
-        fresh, kept, written, now = _written(alias, _tables(alias, baseline.extra), baseline)
-    changed = [t for t in kept if now.get(t, 0) != baseline.counts[t]]
-    flush = [*written, *changed] if not reset_sequences else fresh + changed
-    if flush:
-        with conn.constraint_checks_disabled():
-            if reset_sequences or conn.vendor != "postgresql" or not _deleted(alias, flush):
-                statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
-                conn.ops.execute_sql_flush(statements)
-            for table in changed:
-                for obj in serializers.deserialize("json", baseline.snapshot.get(table, "[]"), using=alias):
-                    obj.save(using=alias)
-    return written + changed
+    written, changed, hooked = baseline.changes(alias)
+    if reset_sequences:  # every table Django would truncate (``sql_flush(reset_sequences=True)``)
+        fresh = [t for t in (list(baseline.tables) or _tables(alias, baseline.extra)) if t not in baseline.counts]
+        written = fresh
+    if not written and not changed:
+        return []
+    changed += _with_referrers([*written, *changed], baseline)
+    flush = [*written, *changed]
+    deleting = conn.vendor == "postgresql" and not reset_sequences and not hooked.intersection(flush)
+    if deleting and _deleted(alias, flush, changed, baseline):
+        return flush
+    statements = conn.ops.sql_flush(no_style(), flush, reset_sequences=reset_sequences, allow_cascade=True)
+    with conn.constraint_checks_disabled(), transaction.atomic(using=alias):
+        conn.ops.execute_sql_flush(statements)
+        _reload(alias, changed, baseline)
+    return flush

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.color import no_style
+from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections, transaction
 from django.db.backends.base.base import (
     BaseDatabaseWrapper,
@@ -202,6 +203,9 @@ class TestDatabases:
     read_only: frozenset[str] = frozenset()
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
+    #: Committing aliases that get ``post_migrate`` after their emptying, as Django's flush sends it (a
+    #: ``django_db(transaction=True)`` test: ``compat/pytest_django.py``); ``uses_db`` tests get none.
+    post_migrate: set[str] = field(default_factory=set)
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
     on_open: list[Callable[[str], None]] = field(default_factory=list)
     _undo: ExitStack = field(default_factory=ExitStack)
@@ -305,6 +309,8 @@ class TestDatabases:
     def _empty(self, alias: str) -> None:
         with self.guard.opened([alias]):
             empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
+            if alias in self.post_migrate:  # what Django's flush does after emptying (its handlers re-run)
+                emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
 
     def _share(self, alias: str) -> None:
         conn = connections[alias]

@@ -78,6 +78,9 @@ class MultiDB:
         #: Aliases a ``serialized_rollback`` test uses: their install-time contents are serialized.
         self.serialized: set[str] = set()
         self.baselines: dict[str, Baseline] = {}
+        #: What each alias's schema install left (``baselines`` may add a ``django_db_setup`` override's rows):
+        #: the state a warm database is kept in.
+        self.installed: dict[str, Baseline] = {}
         #: alias -> the one line saying its server stopped answering; its later tests fail with it.
         self.broken: dict[str, str] = {}
         self.announced: set[str] = set()
@@ -227,14 +230,26 @@ class MultiDB:
         self.baselines[alias] = Baseline.take(alias, self.session.unmanaged_tables(alias))
 
     def _changed(self, alias: str) -> str | None:
-        """How ``alias``'s test database differs now from what its schema install left (``None``: it does not)."""
+        """How ``alias``'s test database differs now from what its schema install left (``None``: it does not).
+
+        Rows that differ (a Django test class's flush, content types or permissions made lazily, a
+        ``django_db_setup`` override's rows) are put back as the install left them first: only tables added
+        or dropped, or rows that cannot be put back, keep a database from being kept warm."""
         if alias in self.broken:
             return "its server stopped answering"
-        baseline = self.baselines.get(alias)
-        return "no snapshot of its install was taken" if baseline is None else baseline.differences(alias)
+        baseline = self.installed.get(alias)
+        if baseline is None:
+            return "no snapshot of its install was taken"
+        change = baseline.differences(alias)
+        if change is None or not change.startswith("rows "):
+            return change
+        baseline.restore(alias)
+        return baseline.differences(alias)
 
     def _installed(self, alias: str) -> None:
         self.take_baseline(alias)
+        if alias in self.baselines:
+            self.installed[alias] = self.baselines[alias]
         if alias in self.serialized:  # what Django's test runner does in create_test_db(serialize=True)
             conn = connections[alias]
             conn._test_serialized_contents = conn.creation.serialize_db_to_string()

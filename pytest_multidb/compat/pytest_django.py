@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -205,6 +205,28 @@ def _open(request: pytest.FixtureRequest, transactional: bool = False) -> None:
     else:  # requested with getfixturevalue, or beside a uses_db marker
         aliases, committing = ("default",), []
     open_aliases(request, aliases, list(aliases) if transactional else committing)
+    _flush_like_django(request, aliases if transactional else committing)
+
+
+def _flush_like_django(request: pytest.FixtureRequest, committing: Iterable[str]) -> None:
+    """After its emptying, each committing alias of a pytest-django-style test gets ``post_migrate``, as
+    pytest-django's ``TransactionTestCase`` flush sends it (``inhibit_post_migrate`` is Django's: not with
+    ``available_apps``, nor with ``serialized_rollback`` on an alias whose contents were serialized)."""
+    from django.db import connections
+
+    from ..fixtures import current_databases
+    from ..run import DECLARATION_KEY
+
+    node = request.node
+    marker = node.get_closest_marker(MARKER)
+    if marker is not None and _signature(node, marker).get("available_apps") is not None:
+        return
+    found = node.stash.get(DECLARATION_KEY, None)
+    serialized = "django_db_serialized_rollback" in request.fixturenames or (
+        found is not None and found.source in (MARKER, FIXTURES_SOURCE) and found.serialized_rollback)
+    current_databases(request).post_migrate.update(
+        alias for alias in committing
+        if not (serialized and hasattr(connections[alias], "_test_serialized_contents")))
 
 
 @pytest.fixture
@@ -345,6 +367,8 @@ def _multidb_pytest_django_test(request: pytest.FixtureRequest, _multidb_test: N
     """Per test, what pytest-django's autouse fixtures do: the ``urls`` marker, the ``django_db`` marker's
     ``available_apps``, the live server's ``ALLOWED_HOSTS`` (and waiting for its requests to end, before the
     test's databases are put back)."""
+    from ..run import DECLARATION_KEY
+
     node = request.node
     undo: list[Callable[[], None]] = []
     urls = node.get_closest_marker("urls")
@@ -354,6 +378,9 @@ def _multidb_pytest_django_test(request: pytest.FixtureRequest, _multidb_test: N
     apps_given = _signature(node, marker).get("available_apps") if marker is not None else None
     if apps_given is not None:
         undo.append(_set_available_apps(list(apps_given)))
+    found = node.stash.get(DECLARATION_KEY, None)
+    if found is not None and found.source in (MARKER, FIXTURES_SOURCE) and found.committing:
+        _flush_like_django(request, found.committing)
     server = request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
     if isinstance(server, LiveServer):  # not a conftest's own live_server fixture
         server.modified_settings.enable()
