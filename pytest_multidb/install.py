@@ -6,7 +6,8 @@ Used by the plugin for every test database and by ``manage.py multidb_migrate`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,13 +15,14 @@ from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
-from .schema import SchemaBuilder, migratable_models, unmigrated_models
+from .schema import MissingConstraintWarning, SchemaBuilder, migratable_models, unmigrated_models
 from .unmanaged import built_as_managed, create_schemas, split, unmanaged_models
 
 
 def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> None:
-    """Migrate the apps that have migrations, build the rest with the schema builder, then run the
-    post-migrate handlers (contenttypes, permissions), once every table exists.
+    """``migrate --run-syncdb`` as Django's test runner runs it, with the schema builder building the apps without
+    migrations (in the command's syncdb phase), then the post-migrate handlers (contenttypes, permissions), once
+    every table exists.
 
     With migrations, the tables of apps without migrations that already exist are left as they are (as
     ``migrate --run-syncdb`` does), so running it again on a database is harmless.
@@ -39,14 +41,43 @@ def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> Non
     if early:
         with built_as_managed(early):
             SchemaBuilder(alias, early).install()
-    with post_migrate_deferred() as deferred:
-        call_command("migrate", database=alias, run_syncdb=False, verbosity=0, interactive=False)
-    existing = set(connections[alias].introspection.table_names())
-    unmigrated = [model for model in unmigrated_models(alias) if model._meta.db_table not in existing]
-    with built_as_managed(late):
-        SchemaBuilder(alias, [*unmigrated, *late]).install()
+    unmigrated: list[Any] = []
+
+    def sync_apps() -> None:
+        # The tables of the apps without migrations that exist already are left as they are.
+        existing = set(connections[alias].introspection.table_names())
+        unmigrated.extend(m for m in unmigrated_models(alias) if m._meta.db_table not in existing)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingConstraintWarning)  # added after the migrations, below
+            SchemaBuilder(alias, unmigrated).install()
+
+    with post_migrate_deferred() as deferred, syncdb_phase(sync_apps):
+        call_command("migrate", database=alias, run_syncdb=True, verbosity=0, interactive=False)
+    SchemaBuilder(alias, unmigrated).add_missing_constraints()
+    if late:
+        with built_as_managed(late):
+            SchemaBuilder(alias, late).install()
     for args, kwargs in deferred:
         emit_post_migrate_signal(*args, **kwargs)
+
+
+@contextmanager
+def syncdb_phase(sync_apps: Callable[[], None]) -> Iterator[None]:
+    """Run ``sync_apps()`` where ``migrate --run-syncdb`` builds the apps without migrations: after the
+    ``pre_migrate`` signal, before the first migration (whose foreign keys may point at those tables).
+
+    Django's own phase creates every foreign-key constraint, also to a model on another connection, which has no
+    table there; the schema builder leaves those out. Django has no hook for this, so the command's method is
+    swapped for the duration of the call (migrations run in one thread: see ``post_migrate_deferred``).
+    """
+    from django.core.management.commands.migrate import Command
+
+    original = Command.sync_apps
+    Command.sync_apps = lambda command, connection, app_labels: sync_apps()  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Command.sync_apps = original  # type: ignore[method-assign]
 
 
 @contextmanager

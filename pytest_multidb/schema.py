@@ -42,6 +42,12 @@ def routed_models(alias: str) -> list[Model]:
     ]
 
 
+def holds(alias: str, model: Model) -> bool:
+    """Whether ``model``'s table belongs on ``alias``: its writes go there, or the routers let ``alias`` hold it
+    (as ``migrate`` builds it there, a foreign key to it can have its constraint)."""
+    return router.db_for_write(model) == alias or router.allow_migrate_model(alias, model)
+
+
 def migratable_models(alias: str) -> list[Model]:
     """Concrete, managed models the routers let ``alias`` hold (``router.allow_migrate_model``): what Django's
     ``migrate --run-syncdb`` builds there. Without routers, every model on every alias, as in Django."""
@@ -173,7 +179,7 @@ def omitted_constraints(alias: str, models: list[Model], existing: set[str],
         target = field.related_model
         if not field.db_constraint or target in members:
             continue
-        if router.db_for_write(target) != alias:
+        if not holds(alias, target):
             found.append(MissingConstraint(alias, field, OTHER_CONNECTION))
         elif target._meta.db_table not in existing and not inline and connection.features.supports_foreign_keys:
             found.append(MissingConstraint(alias, field, DEFERRED))
@@ -301,7 +307,7 @@ class SchemaBuilder:
     def _add_constraints(self, fields: Iterable[Any]) -> list[str]:
         connection = self.connection
         candidates = [field for field in dict.fromkeys(fields)
-                      if field.db_constraint and router.db_for_write(field.related_model) == self.alias]
+                      if field.db_constraint and holds(self.alias, field.related_model)]
         if not candidates:
             return []
         existing = set(connection.introspection.table_names())

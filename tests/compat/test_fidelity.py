@@ -177,3 +177,31 @@ def test_default_builds_a_test_database_it_shares(inner, pytester, servers):
     assert summary["default"]["kind"] == "server"
     assert summary["other"]["kind"] == "shared"
     assert not run.leftovers()
+
+
+@pytest.mark.servers
+def test_apps_without_migrations_are_built_before_the_migrations(inner, pytester, servers):
+    """As ``migrate --run-syncdb``: a migration's foreign key may point at an app without migrations (Django's
+    test settings turn off the migrations of contenttypes and auth; admin's point at both). PostgreSQL checks
+    that the tables exist."""
+    pytester.makepyfile(fidelity_settings=SHARED_SETTINGS + '''
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.admin", "pytest_multidb"]
+MIGRATION_MODULES = {"auth": None, "contenttypes": None}
+DATABASES = {"default": dict(PG)}
+''', test_syncdb='''
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+
+
+@pytest.mark.uses_db("default")
+def test_a_migrated_model_points_at_an_unmigrated_one():
+    user = User.objects.create(username="u")
+    LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(User), action_flag=1,
+                            object_repr="u")
+    assert LogEntry.objects.get().content_type.model == "user"
+''')
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=90)
+    run.result.assert_outcomes(passed=1)
+    assert not run.leftovers()
