@@ -6,7 +6,8 @@ compares the JUnit reports per test:
 
 - every test that passes under pytest-django passes under pytest-multidb;
 - the tests that fail under both are exactly the ones of ``BOTH_FAIL`` (each with its reason), so the table can
-  neither hide a new failure nor keep a stale entry. Nothing is skipped or deselected.
+  neither hide a new failure nor keep a stale entry. Nothing is skipped or deselected;
+- on the servers, no database of the run is left (their names carry the run's token).
 
 Counts and wall times of both runs are printed and written to ``<tmp_path>/realsuite.json``; time is reported, not
 asserted (``benchmarks/realsuites.py`` measures it).
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.realsuites import harness
+from tests.support import server_databases
 
 #: Why django-simple-history's suite differs from its runtests.py (where every test passes): settings from a module
 #: are a ``Settings`` object, runtests.py's ``settings.configure()`` makes a ``UserSettingsHolder``, whose
@@ -105,6 +107,8 @@ def test_passes_under_pytest_multidb_wherever_it_passes_under_pytest_django(name
     assert not comparison.regressions, (
         f"{len(comparison.regressions)} test(s) pass under pytest-django, not under pytest-multidb:\n"
         f"{grouped(data['regressions'])}")
+    if config == "servers":  # the databases either plugin made for this run (their names carry its token) are gone
+        assert not {name for name in server_databases() if suite.token in name}
     expected = BOTH_FAIL[suite.key]
     assert comparison.both_failed == set(expected), (
         "the tests failing under both plugins are not BOTH_FAIL's: "
