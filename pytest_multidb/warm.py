@@ -2,7 +2,8 @@
 
 A session's test database whose schema is unchanged next time need not be made, filled and dropped again.
 At the end of a session it is kept *warm* if it holds exactly what its schema install left (the same tables,
-the same row counts: ``emptying.Baseline.differences``); the next session with the same schema fingerprint
+the same rows: ``emptying.Baseline.differences``; rows that differ are put back first, ``run.MultiDB._changed``);
+the next session with the same schema fingerprint
 (``schema_cache.fingerprint``, part of the cache key) claims it instead of making one.
 
 - Where: ``<cache dir>/warm/<alias>-<key>-<slot>.sqlite3`` for sqlite; ``test_<NAME>_<cache id><fingerprint>_<slot>``

@@ -5,8 +5,9 @@ Registered by ``plugin.py`` as the plugin ``multidb.pytest_django`` only when py
 (not installed, or ``-p no:django``): with pytest-django loaded, it owns these names and nothing of ours is
 registered under them. The ``django_db`` marker becomes a declaration like ``uses_db``'s: ``databases``
 (``None``: ``default``; ``"__all__"``: every alias), ``transaction=True``: every declared alias commits and is
-emptied afterwards, ``reset_sequences``, ``serialized_rollback`` (the install-time contents are restored after
-the emptying), ``available_apps`` (the app registry is restricted for the test). A test that requests ``db``,
+emptied afterwards (then ``post_migrate`` is sent, as Django's flush sends it), ``reset_sequences``,
+``serialized_rollback`` (the install-time contents are restored after the emptying), ``available_apps`` (the
+app registry is restricted for the test). A test that requests ``db``,
 ``transactional_db``, ``django_db_reset_sequences``, ``django_db_serialized_rollback`` or ``live_server`` (directly
 or through ``admin_user``, ``admin_client``, ...) declares ``default`` the same way, at collection: its aliases
 are provisioned at session start. Every fixture is here (the objects behind them: ``pytest_django_support``);
@@ -243,7 +244,8 @@ def db(_multidb_django_db_setup: None, request: pytest.FixtureRequest) -> None:
 def transactional_db(_multidb_django_db_setup: None, request: pytest.FixtureRequest) -> None:
     """Require a Django test database with real transactions (pytest-django's fixture).
 
-    The test commits for real; the tables it wrote are emptied afterwards (pytest-django flushes every table).
+    The test commits for real; afterwards the tables it wrote are emptied and ``post_migrate`` is sent, as
+    after pytest-django's flush (which empties every table).
     """
     _open(request, transactional=True)
 
