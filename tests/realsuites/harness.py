@@ -34,9 +34,11 @@ from filelock import FileLock
 HERE = Path(__file__).resolve().parent
 INNER = HERE / "inner"
 
-#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), and fast.
+#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias) and the connection
+#: and test-database handling of the backends, all fast.
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
-                  "prefetch_related", "defer", "sites_tests")
+                  "prefetch_related", "defer", "sites_tests", "contenttypes_tests", "check_framework",
+                  "context_processors", "admin_checks", "backends")
 #: django-simple-history 3.13.0 needs Django 5.2 or newer; 3.12.0 (the same runtests.py) is the last for Django 4.2.
 SIMPLE_HISTORY = {"new": "django-simple-history==3.13.0", "django<5.2": "django-simple-history==3.12.0"}
 #: The suite's packages, as its runtests.py runs them (two DiscoverRunner runs; one pytest session here).
