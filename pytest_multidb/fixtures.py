@@ -7,7 +7,7 @@ databases (``isolation.TestDatabases``, in the test item's stash).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -251,8 +251,6 @@ def _multidb_session(
             "the ini option multidb_settings or DJANGO_SETTINGS_MODULE."
         )
     config = request.config
-    # Requested now, so that pytest-django's blocker is torn down after this fixture (we need it to drop).
-    blocker = request.getfixturevalue("django_db_blocker") if run.beside_pytest_django else None
     session = run.start_session(lambda: tmp_path_factory.mktemp("multidb"), progress_writer(config))
     if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
         config.workeroutput["multidb"] = session.summary
@@ -263,8 +261,7 @@ def _multidb_session(
             stop_run(request, f"multidb: {error}")
         yield session
     finally:
-        with blocker.unblock() if blocker is not None else nullcontext():
-            errors = session.teardown()
+        errors = session.teardown()
         if errors:
             pytest.fail("\n".join(errors), pytrace=False)
 
@@ -287,20 +284,19 @@ def progress_writer(config: pytest.Config) -> Callable[[str], None]:
 def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Open the databases the test declared (one transaction each) and put everything back afterwards."""
     run = current_run(request)
-    if run is None or owned_by_pytest_django(request, run):
+    if run is None:
         yield
         return
     node = request.node
     state = node.stash[TEST_KEY] = run.test_databases(node)
     found = run.declarations.get(node.nodeid)
-    with instead_of_pytest_django_blocker(request, run):
-        try:
-            if found is not None and not found.django_class:  # Django's test classes isolate themselves
-                open_aliases(request, found.aliases, list(found.committing))
-            yield
-        finally:
-            problems = state.close()
-            del node.stash[TEST_KEY]
+    try:
+        if found is not None and not found.django_class:  # Django's test classes isolate themselves
+            open_aliases(request, found.aliases, list(found.committing))
+        yield
+    finally:
+        problems = state.close()
+        del node.stash[TEST_KEY]
     if problems:
         pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
 
@@ -315,7 +311,7 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
     """
     run = current_run(request)
     cls = django_test_class(request.node) if run is not None else None
-    if cls is None or run is None or run.beside_pytest_django:  # beside pytest-django, it owns these
+    if cls is None or run is None:
         yield
         return
     found = class_declaration(cls, run.specs)
@@ -330,35 +326,3 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
             stop_run(request, f"multidb: {error}")
         with run.guard.django_class(cls.__qualname__, found.aliases):
             yield
-
-
-# -- beside pytest-django -------------------------------------------------------------------------------
-# pytest-django owns the databases of its own tests (django_db marker, db-style fixtures) and blocks every
-# other test with a class-level ensure_connection wrapper. For the other tests pytest-multidb lifts that
-# blocker and puts its own guard in its place, so undeclared aliases stay blocked.
-
-#: pytest-django fixtures that make a test pytest-django's.
-PYTEST_DJANGO_FIXTURES = frozenset(
-    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
-)
-
-
-def owned_by_pytest_django(request: pytest.FixtureRequest, run: MultiDB) -> bool:
-    return run.beside_pytest_django and (
-        django_test_class(request.node) is not None
-        or request.node.get_closest_marker("django_db") is not None
-        or bool(PYTEST_DJANGO_FIXTURES.intersection(request.fixturenames))
-    )
-
-
-@contextmanager
-def instead_of_pytest_django_blocker(request: pytest.FixtureRequest, run: MultiDB) -> Iterator[None]:
-    if not run.beside_pytest_django:
-        yield
-        return
-    with request.getfixturevalue("django_db_blocker").unblock():
-        run.guard.install()
-        try:
-            yield
-        finally:
-            run.guard.uninstall()

@@ -57,13 +57,13 @@ __all__ = [
 
 WORKER_LINES_KEY = pytest.StashKey[list[str]]()
 SHARED_KEY = pytest.StashKey[SharedRun]()
-#: The name of the plugin serving pytest-django's marker, fixtures and options when pytest-django is not loaded.
+#: The name of the plugin serving pytest-django's marker, fixtures and options (pytest-django itself steps aside).
 COMPAT_PLUGIN = "multidb.pytest_django"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    if not pytest_django.will_load_pytest_django(pluginmanager):  # else pytest-django owns its vocabulary
-        pluginmanager.register(pytest_django, COMPAT_PLUGIN)
+    pytest_django.step_aside(pluginmanager)  # pytest-django, if installed, does not load: we serve its names
+    pluginmanager.register(pytest_django, COMPAT_PLUGIN)
     group = parser.getgroup("multidb", "pytest-multidb (several Django databases)")
     group.addoption("--multidb-settings", metavar="MODULE",
                     help="Django settings module (else ini multidb_settings, else DJANGO_SETTINGS_MODULE).")

@@ -60,7 +60,6 @@ class MultiDB:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.guard = AccessGuard()
-        self.beside_pytest_django = config.pluginmanager.has_plugin("django")
         self.specs = database_specs()
         try:
             self.mirrors = mirrors(self.specs)
@@ -106,12 +105,10 @@ class MultiDB:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> MultiDB:
-        """Build the run and turn the access guard on (beside pytest-django, its blocker guards until a test of
-        ours starts, see ``fixtures.instead_of_pytest_django_blocker``)."""
+        """Build the run and turn the access guard on."""
         run = cls(config)
         run.guard.active = True
-        if not run.beside_pytest_django:
-            run.guard.install()
+        run.guard.install()
         config.stash[RUN_KEY] = run
         return run
 

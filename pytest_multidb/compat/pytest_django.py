@@ -1,9 +1,10 @@
-"""pytest-django's vocabulary when pytest-django is not loaded: its marker, fixtures, options and ini keys, mapped
-onto ours.
+"""pytest-django's vocabulary served by pytest-multidb: its marker, fixtures, options and ini keys, mapped onto ours.
 
-Registered by ``plugin.py`` as the plugin ``multidb.pytest_django`` only when pytest-django will not load
-(not installed, or ``-p no:django``): with pytest-django loaded, it owns these names and nothing of ours is
-registered under them. The ``django_db`` marker becomes a declaration like ``uses_db``'s: ``databases``
+Registered by ``plugin.py`` as the plugin ``multidb.pytest_django``. When pytest-django is installed too, it
+steps aside (``step_aside``: it is not loaded), so one plugin owns every test database: a suite migrating file by
+file mixes both vocabularies on the same aliases; ``-p no:multidb`` runs pytest-django alone.
+
+The ``django_db`` marker becomes a declaration like ``uses_db``'s: ``databases``
 (``None``: ``default``; ``"__all__"``: every alias), ``transaction=True``: every declared alias commits and is
 emptied afterwards (then ``post_migrate`` is sent, as Django's flush sends it), ``reset_sequences``,
 ``serialized_rollback`` (the install-time contents are restored after the emptying), ``available_apps`` (the
@@ -37,11 +38,43 @@ MARKER_HELP = (
 KEYWORDS = ("transaction", "reset_sequences", "databases", "serialized_rollback", "available_apps")
 
 
-def will_load_pytest_django(pluginmanager: pytest.PytestPluginManager) -> bool:
-    """Whether pytest-django is (or will be) loaded in this run: registered, or installed and not blocked."""
-    if pluginmanager.has_plugin("django"):
-        return True
-    return not pluginmanager.is_blocked("django") and importlib.util.find_spec("pytest_django") is not None
+#: Registered when pytest-django is installed and steps aside (the header says so).
+STEPPED_ASIDE = "multidb.pytest_django_stepped_aside"
+
+
+class SteppedAside:
+    """The mark that pytest-django is installed but does not load in this run: its version, for the header."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+
+def step_aside(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Keep pytest-django from loading (or unregister it if it loaded first) when it is installed: pytest-multidb
+    serves its whole vocabulary itself, so one plugin owns every test database and every test (docs/pytest-django.md).
+    ``-p no:multidb`` runs pytest-django alone; ``-p no:django`` was the user's own choice and is not reported."""
+    if pluginmanager.is_blocked("django") and not pluginmanager.has_plugin("django"):
+        return
+    if not pluginmanager.has_plugin("django") and importlib.util.find_spec("pytest_django") is None:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("pytest-django")
+    except PackageNotFoundError:
+        found = "?"
+    pluginmanager.set_blocked("django")  # unregisters it too if it is already registered
+    pluginmanager.register(SteppedAside(found), STEPPED_ASIDE)
+
+
+def stepped_aside_line(config: pytest.Config) -> str | None:
+    """The header line saying which plugin serves what, when pytest-django stepped aside."""
+    mark = config.pluginmanager.get_plugin(STEPPED_ASIDE)
+    if mark is None:
+        return None
+    return (f"pytest-django {mark.version} is installed and steps aside: pytest-multidb serves django_db, db, "
+            "live_server, Django's test classes and pytest-django's fixtures, options and ini keys "
+            "(-p no:multidb runs pytest-django alone)")
 
 
 def _signature(item: pytest.Item, marker: pytest.Mark) -> dict[str, Any]:
@@ -103,21 +136,28 @@ def django_db_declaration(item: pytest.Item, known: list[str]) -> Declaration | 
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("django", "pytest-django's options, served by pytest-multidb (pytest-django not loaded)")
-    group.addoption("--reuse-db", action="store_true", dest="reuse_db", default=False,
-                    help="pytest-django's option, accepted: pytest-multidb's schema cache already reuses test "
-                    "schemas safely (every run gets fresh test databases).")
-    group.addoption("--create-db", action="store_true", dest="create_db", default=False,
-                    help="pytest-django's option: means --multidb-rebuild.")
-    group.addoption("--ds", dest="ds", default=None, help="Set DJANGO_SETTINGS_MODULE (after --multidb-settings).")
-    group.addoption("--dc", dest="dc", default=None,
-                    help="Set DJANGO_CONFIGURATION (django-configurations).")
-    group.addoption("--nomigrations", "--no-migrations", action="store_true", dest="nomigrations", default=None,
-                    help="pytest-django's option: means --multidb-no-migrations.")
-    group.addoption("--migrations", action="store_false", dest="nomigrations", default=None,
-                    help="pytest-django's option: run migrations (the default; overrides --multidb-no-migrations).")
-    group.addoption("--liveserver", default=None,
-                    help="Address (host or host:port) of the live_server fixture.")
+    group = parser.getgroup("django", "pytest-django's options, served by pytest-multidb")
+    # pytest-django may have added its own before it stepped aside (same names and destinations): keep those.
+    taken = {name for option in group.options for name in option.names()}
+
+    def addoption(*names: str, **attrs: Any) -> None:
+        if not taken.intersection(names):
+            group.addoption(*names, **attrs)
+
+    addoption("--reuse-db", action="store_true", dest="reuse_db", default=False,
+              help="pytest-django's option, accepted: pytest-multidb keeps test databases warm between runs by "
+              "default and rebuilds them when models or migrations change.")
+    addoption("--create-db", action="store_true", dest="create_db", default=False,
+              help="pytest-django's option: means --multidb-rebuild.")
+    addoption("--ds", dest="ds", default=None, help="Set DJANGO_SETTINGS_MODULE (after --multidb-settings).")
+    addoption("--dc", dest="dc", default=None,
+              help="Set DJANGO_CONFIGURATION (django-configurations).")
+    addoption("--nomigrations", "--no-migrations", action="store_true", dest="nomigrations", default=None,
+              help="pytest-django's option: means --multidb-no-migrations.")
+    addoption("--migrations", action="store_false", dest="nomigrations", default=None,
+              help="pytest-django's option: run migrations (the default; overrides --multidb-no-migrations).")
+    addoption("--liveserver", default=None,
+              help="Address (host or host:port) of the live_server fixture.")
     parser.addini(support.SETTINGS_MODULE_ENV, "Django settings module (pytest-django's ini key; after "
                   "--multidb-settings, --ds, ini multidb_settings and the environment).")
     parser.addini(support.CONFIGURATION_ENV, "django-configurations class to use.")
@@ -154,8 +194,8 @@ def option_lines(config: pytest.Config) -> list[str]:
     """One line per pytest-django option given, saying what it means here."""
     option, lines = config.option, []
     if getattr(option, "reuse_db", False):
-        lines.append("--reuse-db: accepted; test databases are always fresh, their schema comes from pytest-multidb's "
-                     "schema cache (reused until models or migrations change)")
+        lines.append("--reuse-db: accepted; test databases are kept warm between runs and reused while models and "
+                     "migrations are unchanged (the default; --multidb-no-warm keeps none)")
     if getattr(option, "create_db", False):
         lines.append("--create-db: means --multidb-rebuild (every test schema is rebuilt, the cache refreshed)")
     if getattr(option, "nomigrations", None) is True:
@@ -166,7 +206,9 @@ def option_lines(config: pytest.Config) -> list[str]:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"multidb: {line}" for line in (*support.bootstrap_lines(config), *option_lines(config))]
+    aside = stepped_aside_line(config)
+    lines = [*([aside] if aside else []), *support.bootstrap_lines(config), *option_lines(config)]
+    return [f"multidb: {line}" for line in lines]
 
 
 @pytest.hookimpl(wrapper=True)  # after every implementation: the plugin's reads the declarations

@@ -373,7 +373,7 @@ def test_the_suite_through_pytest_multidb(inner, pytester, backend):
     run.result.assert_outcomes(passed=12 + 20 + 8)
     out = run.out
     assert "multidb: Django settings suite_settings (from ini option DJANGO_SETTINGS_MODULE)" in out
-    assert "multidb: --reuse-db: accepted; test databases are always fresh" in out
+    assert "multidb: --reuse-db: accepted; test databases are kept warm between runs" in out
     assert run.leftovers() == set()
 
 
