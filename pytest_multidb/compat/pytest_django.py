@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -158,11 +159,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
               help="pytest-django's option: run migrations (the default; overrides --multidb-no-migrations).")
     addoption("--liveserver", default=None,
               help="Address (host or host:port) of the live_server fixture.")
+    addoption("--fail-on-template-vars", action="store_true", dest="itv", default=False,
+              help="Fail a test that renders an undefined template variable (pytest-django's checker).")
     parser.addini(support.SETTINGS_MODULE_ENV, "Django settings module (pytest-django's ini key; after "
                   "--multidb-settings, --ds, ini multidb_settings and the environment).")
     parser.addini(support.CONFIGURATION_ENV, "django-configurations class to use.")
     parser.addini("django_find_project", "Find the directory with manage.py and put it on sys.path.",
                   type="bool", default=True)
+    parser.addini(INVALID_TEMPLATE_VARS_ENV, "Fail for undefined template variables (as --fail-on-template-vars).",
+                  type="bool", default=False)
     parser.addini("django_debug_mode", "How to set Django's DEBUG setting (default False); 'keep' keeps it.",
                   default="False")
 
@@ -177,7 +182,14 @@ def settings_source(config: pytest.Config) -> tuple[str, str] | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line("markers", "urls(module): pytest-django's marker: the test uses this ROOT_URLCONF.")
+    config.addinivalue_line("markers", "django_isolate_apps(*app_labels): pytest-django's marker: models declared "
+                            "in the test belong to an isolated app registry (django_isolated_apps).")
+    config.addinivalue_line("markers", "ignore_template_errors: pytest-django's marker: undefined template variables "
+                            "do not fail this test under --fail-on-template-vars.")
     option = config.option
+    if option.itv or os.environ.get(INVALID_TEMPLATE_VARS_ENV, "").lower() == "true" or \
+            config.getini(INVALID_TEMPLATE_VARS_ENV):
+        _check_template_variables(config)
     if getattr(option, "create_db", False):
         option.multidb_rebuild = True
     if getattr(option, "nomigrations", None) is not None:
@@ -188,6 +200,28 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is not None:
         known = list(run.specs)
         run.declaration_sources.append(lambda item: django_db_declaration(item, known))
+
+
+#: pytest-django's switch for its undefined-template-variable checker (option, ini key, environment variable).
+INVALID_TEMPLATE_VARS_ENV = "FAIL_INVALID_TEMPLATE_VARS"
+
+
+def _check_template_variables(config: pytest.Config) -> None:
+    """``--fail-on-template-vars``: pytest-django's own checker (its two fixtures read the environment variable
+    this sets), registered here; it is not written again. Without pytest-django: one usage error."""
+    try:
+        from pytest_django import plugin as pytest_django_plugin
+    except ImportError:
+        raise pytest.UsageError(
+            "multidb: --fail-on-template-vars (or FAIL_INVALID_TEMPLATE_VARS) uses pytest-django's template checker. "
+            "Fix: pip install pytest-django (it steps aside for everything else), or drop the option."
+        ) from None
+
+    fixtures = ModuleType("multidb_pytest_django_template_variables")  # a module: pytest reads fixtures of one
+    fixtures._fail_for_invalid_template_variable = pytest_django_plugin._fail_for_invalid_template_variable
+    fixtures._template_string_if_invalid_marker = pytest_django_plugin._template_string_if_invalid_marker
+    os.environ[INVALID_TEMPLATE_VARS_ENV] = "true"
+    config.pluginmanager.register(fixtures, "multidb.pytest_django_template_variables")
 
 
 def option_lines(config: pytest.Config) -> list[str]:
@@ -219,6 +253,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     result = yield
     for item in items:
+        _check_isolate_apps(item)
         found = item.stash.get(DECLARATION_KEY, None)
         names = getattr(item, "fixturenames", None)
         if found is not None and found.source in (MARKER, FIXTURES_SOURCE) and names is not None \
@@ -483,6 +518,37 @@ def settings() -> Iterator[SettingsWrapper]:
     wrapper = SettingsWrapper()
     yield wrapper
     wrapper.finalize()
+
+
+def _check_isolate_apps(item: pytest.Item) -> None:
+    """At collection: ``django_isolate_apps`` takes app labels, ``django_isolated_apps`` needs the marker."""
+    marker = item.get_closest_marker("django_isolate_apps")
+    if marker is not None and (not marker.args or marker.kwargs
+                               or not all(isinstance(label, str) for label in marker.args)):
+        raise pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.django_isolate_apps(...) takes app labels. "
+                                "Fix: write @pytest.mark.django_isolate_apps('app_label', ...).")
+    if marker is None and "django_isolated_apps" in getattr(item, "fixturenames", ()):
+        raise pytest.UsageError(f"multidb: {item.nodeid}: the django_isolated_apps fixture needs "
+                                "@pytest.mark.django_isolate_apps(...). Fix: add the marker with the app labels.")
+
+
+@pytest.fixture(autouse=True)
+def _multidb_django_isolate_apps(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``@pytest.mark.django_isolate_apps("app_label", ...)``: Django's ``isolate_apps`` around the test."""
+    marker = request.node.get_closest_marker("django_isolate_apps")
+    if marker is None:
+        yield None
+        return
+    from django.test.utils import isolate_apps
+
+    with isolate_apps(*marker.args) as registry:
+        yield registry
+
+
+@pytest.fixture
+def django_isolated_apps(_multidb_django_isolate_apps: Any) -> Any:
+    """The isolated app registry of a test marked ``@pytest.mark.django_isolate_apps(...)``."""
+    return _multidb_django_isolate_apps
 
 
 @pytest.fixture

@@ -148,3 +148,41 @@ def test_no_option_collides_whichever_loads_first(inner):
         run = inner(*first, "--help", plugins=False, settings=False)
         assert run.result.ret == 0, run.err
         assert "--multidb-settings" in run.out and "--ds=DS" in run.out and "--reuse-db" in run.out
+
+
+ISOLATE_AND_TEMPLATES = '''
+import pytest
+from django.db import models
+from django.template import Context, Template
+
+
+@pytest.mark.django_isolate_apps("sample_models.artists")
+def test_isolated_models(django_isolated_apps):
+    class Ephemeral(models.Model):
+        class Meta:
+            app_label = "artists"
+
+    assert django_isolated_apps.get_model("artists", "Ephemeral") is Ephemeral
+
+
+def test_an_undefined_variable_fails():
+    Template("{{ nothing_here }}").render(Context({}))
+
+
+@pytest.mark.ignore_template_errors
+def test_unless_ignored():
+    assert Template("{{ nothing_here }}").render(Context({})) == ""
+'''
+
+
+def test_isolate_apps_and_template_variables(inner, pytester):
+    """pytest-django's last markers and option, served too: no test of a migrating suite is left behind."""
+    pytester.makepyfile(test_extras=ISOLATE_AND_TEMPLATES)
+    run = inner("--fail-on-template-vars", *FLAGS, plugins=False)
+    run.result.assert_outcomes(passed=2, failed=1)
+    assert "Undefined template variable 'nothing_here'" in run.out
+    pytester.makepyfile(test_extras="def test_x(django_isolated_apps):\n    pass\n")
+    run = inner(*FLAGS, plugins=False)
+    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "test_extras.py::test_x: the django_isolated_apps fixture needs @pytest.mark.django_isolate_apps(...)" \
+        in run.err
