@@ -12,26 +12,22 @@ compares the JUnit reports per test:
 Counts and wall times of both runs are printed and written to ``<tmp_path>/realsuite.json``; time is reported, not
 asserted (``benchmarks/realsuites.py`` measures it).
 
-Suites: Django's own test modules of the installed Django version (``harness.DJANGO_MODULES``; settings as its
-``runtests.py`` builds them), with ``test_sqlite``'s databases (``default`` and ``other``, in-memory sqlite) and with
-``default`` on PostgreSQL and ``other`` on MariaDB; django-simple-history 3.13.0's suite (settings as its
-``runtests.py`` builds them, sqlite).
+Suites: Django's own test modules of the installed Django version (settings as its ``runtests.py`` builds them),
+with ``test_sqlite``'s databases (``default`` and ``other``, in-memory sqlite: ``harness.DJANGO_MODULES``) and with
+``default`` on PostgreSQL and ``other`` on MariaDB (``harness.SERVER_MODULES``); django-simple-history's suite
+(3.13.0, 3.12.0 on Django < 5.2; settings as its ``runtests.py`` builds them, sqlite).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import defaultdict
 from pathlib import Path
 
-import django
 import pytest
 
 from tests.realsuites import harness
 from tests.support import server_databases
-
-DJANGO = django.VERSION[:2]
 
 #: django-simple-history's suite passes whole under its runtests.py; two things differ under pytest (both plugins).
 SETTINGS_MODULE = ("settings from a module (DJANGO_SETTINGS_MODULE, as both plugins take them) are a Settings, not "
@@ -40,21 +36,11 @@ SETTINGS_MODULE = ("settings from a module (DJANGO_SETTINGS_MODULE, as both plug
 TEST_ORDER = ("test order: test_index.py (before test_models.py in pytest's order, after it in DiscoverRunner's) "
               "defines a history-tracked model, Foo, at run time without a table; deleting a user then cascades to "
               "tests_historicalfoo: no such table")
-#: Django's PostgreSQL tests: what the server configuration lacks against Django's CI.
-NO_POOL = "psycopg_pool is not installed (Django's tests/requirements/postgres.txt has psycopg-pool)"
-NODB_CURSOR = ("falls back to the first PostgreSQL database's NAME (django_rs_<token>_default), which does not exist: "
-               "the run makes test databases only")
-POOL_TESTS = ("test_connect_pool", "test_connect_pool_set_to_true", "test_connect_pool_with_timezone",
-              "test_pool_check_can_be_overridden", "test_pool_options_not_mutated", "test_pooling_health_checks")
-NEEDS_POOL = DJANGO >= (5, 1) and importlib.util.find_spec("psycopg_pool") is None  # pooling came with Django 5.1
 
 #: Tests that fail under pytest-django and under pytest-multidb alike: suite key -> {node id: reason}.
 BOTH_FAIL: dict[str, dict[str, str]] = {
     "django-sqlite": {},
-    "django-servers": {
-        "backends/postgresql/tests.py::Tests::test_nodb_cursor": NODB_CURSOR,
-        **{f"backends/postgresql/tests.py::Tests::{name}": NO_POOL for name in POOL_TESTS if NEEDS_POOL},
-    },
+    "django-servers": {},
     "simple_history-sqlite": {
         "simple_history/tests/tests/test_models.py::HistoryManagerTest::test_date_indexing_options": SETTINGS_MODULE,
         "simple_history/tests/tests/test_models.py::HistoricalRecordsTest"
