@@ -3,6 +3,7 @@ in a small project. Every test here failed before its fix (checked against the c
 
 from __future__ import annotations
 
+import django
 import pytest
 
 from tests.support import PG
@@ -20,6 +21,7 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3"}, "other": {"ENG
 PLAIN_TESTS = '''
 import pickle
 
+import django
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -83,10 +85,11 @@ class ConnectionCopies(SimpleTestCase):
             copied.close()
 
 
-class Picklable(SimpleTestCase):
-    def test_is_picklable_with_non_picklable_properties(self):
-        self.non_picklable = lambda: 0
-        self.assertEqual(self, pickle.loads(pickle.dumps(self)))
+if django.VERSION >= (5, 0):  # SimpleTestCase.__getstate__ (a running test case pickled) is Django 5.0's
+    class Picklable(SimpleTestCase):
+        def test_is_picklable_with_non_picklable_properties(self):
+            self.non_picklable = lambda: 0
+            self.assertEqual(self, pickle.loads(pickle.dumps(self)))
 '''
 
 
@@ -94,7 +97,7 @@ def test_a_plain_django_project_sees_django_as_it_is(inner, pytester):
     """Items 1, 2, 3, 8 and 9 of issue 21 on sqlite aliases without NAME."""
     pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_plain=PLAIN_TESTS)
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
-    run.result.assert_outcomes(passed=7)
+    run.result.assert_outcomes(passed=7 if django.VERSION >= (5, 0) else 6)
     summary = run.summary()
     assert summary["default"]["name"] != summary["other"]["name"]
     assert summary["other"]["kind"] == "sqlite"  # not "shared"
