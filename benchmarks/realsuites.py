@@ -1,6 +1,6 @@
 """Real suites (issue 21): wall time of pytest-multidb beside pytest-django and the suites' own runners.
 
-    python benchmarks/realsuites.py [--rounds N] [--suites KEY,...] [--json] [--no-native]
+    python benchmarks/realsuites.py [--rounds N] [--suites KEY,...] [--modules NAME,...] [--json] [--no-native]
 
 (``--json``: the JSON on stdout, the table on stderr.)
 
@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--suites", metavar="KEY,...", help=f"only these (known: {', '.join(SUITES)})")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     parser.add_argument("--no-native", action="store_true", help="skip the suites' own runners")
+    parser.add_argument("--modules", metavar="NAME,...", help="these of Django's test modules instead of the "
+                        "harness's (DJANGO_MODULES, SERVER_MODULES on the servers)")
     options = parser.parse_args()
     keys = options.suites.split(",") if options.suites else list(SUITES)
     unknown = set(keys) - set(SUITES)
@@ -109,7 +111,8 @@ def main() -> None:
             "machine": f"{platform.node()} ({os.cpu_count()} cores, load {load} at start)"}
     workdir = Path(tempfile.mkdtemp(prefix="multidb-realsuites-"))
     try:
-        prepared = {key: harness.prepare(*SUITES[key], workdir / key) for key in keys}
+        modules = options.modules.split(",") if options.modules else None
+        prepared = {key: harness.prepare(*SUITES[key], workdir / key, modules=modules) for key in keys}
         times: dict[str, dict[str, list[dict[str, object]]]] = {key: {runner: [] for runner in runners} for key in keys}
         for number in range(options.rounds):
             for key, suite in prepared.items():
@@ -121,7 +124,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     result: dict[str, object] = {"suites": {}, "meta": meta}
     for key in keys:
-        row: dict[str, object] = {"source": prepared[key].source}
+        row: dict[str, object] = {"source": prepared[key].source, "labels": prepared[key].labels}
         for runner in RUNNERS:
             row[f"{runner}_s"] = median(times[key].get(runner, []))
         row["ratio"] = ratio(row["multidb_s"], row["django_s"])
