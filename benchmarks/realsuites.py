@@ -110,9 +110,11 @@ def main() -> None:
             "python": platform.python_version(), "django": harness.django_version(),
             "machine": f"{platform.node()} ({os.cpu_count()} cores, load {load} at start)"}
     workdir = Path(tempfile.mkdtemp(prefix="multidb-realsuites-"))
+    prepared: dict[str, harness.Suite] = {}
     try:
         modules = options.modules.split(",") if options.modules else None
-        prepared = {key: harness.prepare(*SUITES[key], workdir / key, modules=modules) for key in keys}
+        for key in keys:
+            prepared[key] = harness.prepare(*SUITES[key], workdir / key, modules=modules)
         times: dict[str, dict[str, list[dict[str, object]]]] = {key: {runner: [] for runner in runners} for key in keys}
         for number in range(options.rounds):
             for key, suite in prepared.items():
@@ -121,6 +123,8 @@ def main() -> None:
                     times[key][runner].append(run_once(suite, runner))
             print(f"round {number + 1}/{options.rounds} done", file=sys.stderr)
     finally:
+        for suite in prepared.values():
+            harness.drop_schema_templates(suite)
         shutil.rmtree(workdir, ignore_errors=True)
     result: dict[str, object] = {"suites": {}, "meta": meta}
     for key in keys:

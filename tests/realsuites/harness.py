@@ -179,6 +179,25 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] | None
     return Suite(name, config, root, labels, settings, env, token, source)
 
 
+def drop_schema_templates(suite: Suite) -> list[str]:
+    """Drop the PostgreSQL schema-cache templates pytest-multidb made for this run (``multidb_tpl_<NAME>_...``).
+
+    pytest-multidb keeps them by design, for later runs with the same NAME and schema (docs/plugin.md, "What
+    stays on a server"); a run's NAME carries its token, so no later run would use them. Only names with the
+    token are touched. Returns the names dropped.
+    """
+    if suite.config != "servers":
+        return []
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        names = [name for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                                  [f"multidb_tpl_%{suite.token}%"]).fetchall()]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    return names
+
+
 def clean_env(suite: Suite) -> dict[str, str]:
     """The environment of an inner run: nothing from outside steers pytest or Django; test databases dropped."""
     env = {key: value for key, value in os.environ.items()
