@@ -32,12 +32,27 @@ class MultiDBConfig(AppConfig):
     def __init__(self, app_name: str, app_module: ModuleType | None) -> None:
         # Django creates every AppConfig before importing any model, and importing models is where a bad
         # DATABASES entry first crashes: check the settings here, for one clear error instead.
-        from .conf import validate_settings
+        from .conf import ConfigurationError, validate_settings
 
-        validate_settings()
+        try:
+            validate_settings()
+        except ConfigurationError as error:
+            if not reported_by_checks(error):
+                raise
         super().__init__(app_name, app_module)
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import ConfigurationError
 
-        wire_layer()
+        try:
+            wire_layer()
+        except ConfigurationError as error:
+            if not reported_by_checks(error):
+                raise
+
+
+def reported_by_checks(error: Exception) -> bool:
+    """A ``MODELS`` mistake crashes nothing in Django: ``manage.py check`` reports it (``multidb.E001``-``E003``)
+    and the pytest plugin stops with it in one line; other mistakes are raised while Django sets up."""
+    return "['MODELS']" in getattr(error, "setting", "")

@@ -12,7 +12,7 @@ import functools
 import importlib.machinery
 import importlib.util
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,14 @@ CONNECTION_KEYS = (
     "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE", "DISABLE_SERVER_SIDE_CURSORS",
 )
 
+#: ``TEST`` keys: Django's (``django/db/utils.py``, the Oracle backend's) and ours.
+TEST_KEYS = (
+    "CHARSET", "COLLATION", "DEPENDENCIES", "MIGRATE", "MIRROR", "NAME", "SERIALIZE", "TEMPLATE", "CREATE_DB",
+    "CREATE_USER", "USER", "PASSWORD", "TBLSPACE", "TBLSPACE_TMP", "DATAFILE", "DATAFILE_TMP", "DATAFILE_MAXSIZE",
+    "DATAFILE_TMP_MAXSIZE", "DATAFILE_SIZE", "DATAFILE_TMP_SIZE", "DATAFILE_EXTSIZE", "DATAFILE_TMP_EXTSIZE",
+    "PROVISION", "IMAGE", "UNMANAGED",
+)
+
 #: How to install the database driver of each built-in backend that needs one, by the backend's last part.
 DRIVER_FIXES: Mapping[str, str] = {
     "postgresql": "pip install 'pytest-multidb[postgres]'",
@@ -91,6 +99,11 @@ class DatabaseSpec:
     @property
     def engine(self) -> str:
         return self.settings.get("ENGINE", "")
+
+    def test_setting(self, key: str) -> str:
+        """How the user wrote ``TEST[key]`` of this alias: ``OTHER_DATABASES['a']['TEST']['MIRROR']``."""
+        where = "OTHER_DATABASES" if self.from_other_databases else "DATABASES"
+        return f"{where}[{self.alias!r}]['TEST'][{key!r}]"
 
     @property
     def vendor(self) -> str:
@@ -188,6 +201,8 @@ def check_connection_value(alias: str, where: str, key: str, modern: str, value:
         example = "{'PROVISION': 'auto'}" if modern == "TEST" else "{'connect_timeout': 5}"
         raise ConfigurationError(alias, setting, f"expected a dict, got {value!r}",
                                  f"write {key!r} as a dict, e.g. {example}")
+    if modern == "TEST":
+        check_test_keys(alias, setting, value)
     if modern == "TEST" and value.get("PROVISION") is not None and not isinstance(value["PROVISION"], str):
         raise ConfigurationError(
             alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
@@ -198,6 +213,36 @@ def check_connection_value(alias: str, where: str, key: str, modern: str, value:
             alias, f"{setting}['UNMANAGED']", f"unknown value {value['UNMANAGED']!r}",
             f"write one of {', '.join(map(repr, UNMANAGED_MODES))} (default 'skip': no tables, as in Django)",
         )
+
+
+def check_test_keys(alias: str, setting: str, test: Mapping[str, Any]) -> None:
+    """A near miss of a ``TEST`` key (``PROVISON``), and ``DEPENDENCIES`` that is not a list of aliases."""
+    for key in test:
+        meant = near_miss(key, TEST_KEYS)
+        if meant is not None:
+            raise ConfigurationError(alias, f"{setting}[{key!r}]", f"unknown key {key!r} (did you mean {meant!r}?)",
+                                     f"rename it to {meant!r}")
+    dependencies = test.get("DEPENDENCIES")
+    if dependencies is not None and (isinstance(dependencies, str) or not isinstance(dependencies, (list, tuple))
+                                     or not all(isinstance(name, str) for name in dependencies)):
+        fix = f"write 'DEPENDENCIES': [{dependencies!r}]" if isinstance(dependencies, str) else \
+            "write 'DEPENDENCIES': ['default']"
+        raise ConfigurationError(alias, f"{setting}['DEPENDENCIES']",
+                                 f"expected a list of aliases, got {dependencies!r}", fix)
+
+
+def near_miss(name: object, known: tuple[str, ...]) -> str | None:
+    """The entry of ``known`` that ``name`` is a near miss of (a typo, any case), if any; ``None`` for a known name."""
+    if not isinstance(name, str) or name in known:
+        return None
+    close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"did you mean 'default'? "`` for a near miss among ``known`` (an alias typo), else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def check_database(alias: str, entry: object) -> None:
@@ -214,11 +259,7 @@ def check_database(alias: str, entry: object) -> None:
 
 def misspelled_key(key: object) -> str | None:
     """The known ``OTHER_DATABASES`` key that ``key`` is a near miss of (``'MODEL'`` -> ``'MODELS'``)."""
-    known = (*OWN_KEYS, *CONNECTION_KEYS, *OLD_KEYS)
-    if not isinstance(key, str) or key in known:
-        return None
-    close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.8)
-    return close[0] if close else None
+    return near_miss(key, (*OWN_KEYS, *CONNECTION_KEYS, *OLD_KEYS))
 
 
 def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:

@@ -6,7 +6,7 @@ databases (``isolation.TestDatabases``, in the test item's stash).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -17,7 +17,8 @@ from django.db import connections
 
 from . import routing
 from .compat.testcases import class_declaration, django_test_class, unittest_run_as_django_does
-from .isolation import TestDatabases
+from .conf import did_you_mean
+from .isolation import DeclarationConflict, TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
 from .schema import SchemaBuilder
@@ -49,15 +50,12 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     assert run is not None  # the session fixture exists only with a run
     state = current_databases(request)
     unknown = [a for a in aliases if a not in session.specs]
-    if unknown:
-        raise pytest.UsageError(
-            f"multidb: {request.node.nodeid}: unknown database alias {unknown[0]!r}; "
-            f"known aliases: {', '.join(session.specs)}. Fix: use one of them or add it to DATABASES/OTHER_DATABASES."
-        )
-    try:
-        session.ensure(aliases)
-    except ProvisionError as error:
-        stop_run(request, f"multidb: {error}")
+    if unknown:  # this test fails, in one line; the others go on
+        pytest.fail(
+            f"multidb: {request.node.nodeid}: unknown database alias {unknown[0]!r}; known aliases: "
+            f"{', '.join(session.specs)}. Fix: {did_you_mean(unknown[0], session.specs)}use one of them or add it to "
+            "DATABASES/OTHER_DATABASES.", pytrace=False)
+    ensure(request, session, aliases)
     committing = set(aliases) if commit is True else set(commit or ())
     for alias in sorted(committing & run.read_only):
         pytest.fail(f"multidb: {request.node.nodeid}: uses_db({alias!r}, transaction=...) commits on {alias!r}, "
@@ -66,13 +64,29 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     for alias in aliases:
         if alias in run.broken:
             pytest.fail(f"multidb: {request.node.nodeid}: {run.broken[alias]}", pytrace=False)
+        failure = None
         try:
             state.open(alias, commit=alias in committing)
+        except DeclarationConflict as error:
+            failure = f"multidb: {error}"
         except DatabaseError as error:
             diagnosis = run.diagnose(alias, error)
             if diagnosis is None:
                 raise
-            pytest.fail(f"multidb: {request.node.nodeid}: {diagnosis}", pytrace=False)
+            failure = f"multidb: {request.node.nodeid}: {diagnosis}"
+        if failure is not None:  # outside the except: one line, no "During handling of the above exception"
+            pytest.fail(failure, pytrace=False)
+
+
+def ensure(request: pytest.FixtureRequest, session: DatabaseSession, aliases: Iterable[str]) -> None:
+    """Provision ``aliases`` (if needed); a provisioning error stops the run in one line."""
+    try:
+        session.ensure(aliases)
+    except ProvisionError as error:
+        message = f"multidb: {error}"
+    else:
+        return
+    stop_run(request, message)  # outside the except: no "During handling of the above exception" under xdist
 
 
 def stop_run(request: pytest.FixtureRequest, message: str) -> NoReturn:
@@ -255,10 +269,7 @@ def _multidb_session(
     if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
         config.workeroutput["multidb"] = session.summary
     try:
-        try:
-            session.ensure(run.needed)  # everything the collected tests need, in parallel
-        except ProvisionError as error:
-            stop_run(request, f"multidb: {error}")
+        ensure(request, session, run.needed)  # everything the collected tests need, in parallel
         yield session
     finally:
         errors = session.teardown()
@@ -320,9 +331,6 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
             yield
             return
         session: DatabaseSession = request.getfixturevalue("_multidb_session")
-        try:
-            session.ensure(found.aliases)
-        except ProvisionError as error:
-            stop_run(request, f"multidb: {error}")
+        ensure(request, session, found.aliases)
         with run.guard.django_class(cls.__qualname__, found.aliases):
             yield

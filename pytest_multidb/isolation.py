@@ -181,6 +181,10 @@ def _first_line(error: BaseException) -> str:
 Diagnose = Callable[[str, BaseException], "str | None"]
 
 
+class DeclarationConflict(Exception):
+    """Two declarations of one test disagree on an alias in a way that cannot be honoured."""
+
+
 @dataclass
 class TestDatabases:
     """The databases one test has opened, and how to put them back afterwards.
@@ -250,7 +254,19 @@ class TestDatabases:
         return (*self.rollback, *self.committing)
 
     def open(self, alias: str, commit: bool) -> None:
-        """Declare ``alias`` for this test: start its rollback transaction, or note it commits for real."""
+        """Declare ``alias`` for this test: start its rollback transaction, or note it commits for real.
+
+        An alias commits when any of the test's declarations asks for commits; one that asks after the alias was
+        opened rolled back (a fixture's ``uses_db(..., transaction=True)`` after the marker) cannot be honoured:
+        ``DeclarationConflict``.
+        """
+        if commit and alias in self.rollback:
+            raise DeclarationConflict(
+                f"{self.test_id}: uses_db({alias!r}, transaction=...) asks {alias!r} to commit, but an earlier "
+                f"declaration (the test's marker, or a fixture set up before) opened it rolled back. Fix: ask for "
+                f"the commit where {alias!r} is first declared, e.g. @pytest.mark.uses_db({alias!r}, "
+                f"transaction=[{alias!r}])."
+            )
         if alias in self.rollback or alias in self.committing or alias in self._shared:
             return
         primary = self.mirrors.get(alias)

@@ -25,6 +25,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
     uses_db,
 )
 from .markers import MARKER_HELP
+from .provision import existing
 from .provision.registry import Registry
 from .provision.shared import WORKERINPUT_KEY, SharedRun, stop_owned
 from .run import MultiDB, schema_cache_dir
@@ -68,7 +69,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--multidb-settings", metavar="MODULE",
                     help="Django settings module (else ini multidb_settings, else DJANGO_SETTINGS_MODULE).")
     group.addoption("--multidb-provision", action="append", default=[], metavar="ALIAS=KIND",
-                    help="How to provision ALIAS: sqlite, server, process, container or auto (repeatable).")
+                    help="How to provision ALIAS: sqlite, server, process, container, existing (its real database, "
+                    "read-only) or auto (repeatable).")
     group.addoption("--multidb-no-migrations", action="store_true",
                     help="Build every table with the schema builder instead of running migrations.")
     group.addoption("--multidb-rebuild", action="store_true",
@@ -165,15 +167,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = MultiDB.of(config)
     if run is None:
         return []
-    return [f"multidb: aliases {', '.join(run.specs)}"]
+    return [f"multidb: aliases {', '.join(run.specs)}", *(f"multidb: {note}" for note in run.setting_notes()),
+            *existing.header(run.read_only, run.specs, run.guard.opened)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After "collected N items": which aliases the selected tests need, and through which declarations."""
     run = MultiDB.of(session.config)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if run is not None and reporter is not None and session.config.option.verbose >= 0:
-        reporter.write_line(run.needs())
+    needs = run.needs() if run is not None else None
+    if needs is not None and reporter is not None and session.config.option.verbose >= 0:
+        reporter.write_line(needs)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -41,42 +41,61 @@ def model_keys(model: type[models.Model]) -> tuple[str, ...]:
 
 
 @cache
-def _selector_map() -> tuple[Mapping[str, str], Mapping[str, str]]:
-    """``(model label -> alias, app label -> alias)`` from ``MODELS``; validated against installed apps."""
+def _resolved() -> tuple[Mapping[str, str], Mapping[str, str], ConfigurationError | None]:
+    """``(model label -> alias, app label -> alias, the first bad selector's error)`` from ``MODELS``.
+
+    A bad selector routes nothing (so ``manage.py check`` can run and report it as ``multidb.E002`` / ``E003``);
+    ``validate_selectors`` raises its error.
+    """
     by_model, by_app = {}, {}
-    for selector, alias in model_selectors(settings).items():
+    try:
+        selectors = model_selectors(settings)
+    except ConfigurationError as error:
+        return MappingProxyType({}), MappingProxyType({}), error
+    problem = None
+    for selector, alias in selectors.items():
         where = f"OTHER_DATABASES[{alias!r}]['MODELS']"
         app_label, _, model_name = selector.partition(".")
         try:
             app_config = apps.get_app_config(app_label)
         except LookupError:
-            raise ConfigurationError(
+            problem = problem or ConfigurationError(
                 alias, where, f"{selector!r} names no installed app",
                 "use an installed app label ('app_label') or 'app_label.Model'",
-            ) from None
+            )
+            continue
         if not model_name:
             by_app[app_config.label] = alias
             continue
         try:
             model = app_config.get_model(model_name)
         except LookupError:
-            raise ConfigurationError(
+            problem = problem or ConfigurationError(
                 alias, where, f"{selector!r}: app {app_label!r} has no model {model_name!r}",
                 f"use one of {sorted(m.__name__ for m in app_config.get_models())}",
-            ) from None
+            )
+            continue
         by_model[model._meta.label_lower] = alias
-    return MappingProxyType(by_model), MappingProxyType(by_app)
+    return MappingProxyType(by_model), MappingProxyType(by_app), problem
+
+
+def _selector_map() -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """``(model label -> alias, app label -> alias)`` from the valid ``MODELS`` selectors."""
+    by_model, by_app, _ = _resolved()
+    return by_model, by_app
 
 
 def reset_selector_cache() -> None:
     """Forget the resolved ``MODELS`` selectors (after settings changed)."""
-    _selector_map.cache_clear()
+    _resolved.cache_clear()
 
 
 def validate_selectors() -> None:
     """Resolve ``MODELS`` now, raising ConfigurationError for a bad selector."""
     reset_selector_cache()
-    _selector_map()
+    problem = _resolved()[2]
+    if problem is not None:
+        raise problem
 
 
 def selected_alias(model: type[models.Model]) -> str | None:

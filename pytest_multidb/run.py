@@ -21,7 +21,7 @@ import pytest
 from django.db import connections
 
 from .compat.testcases import class_declaration, django_test_class
-from .conf import ConfigurationError, database_specs, validate_settings
+from .conf import ConfigurationError, database_specs, did_you_mean, validate_settings
 from .emptying import Baseline
 from .guard import AccessGuard
 from .isolation import TestDatabases
@@ -30,7 +30,7 @@ from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
 from .provision.shared import SharedRun
 from .session import DatabaseSession, SessionOptions
-from .sharing import mirrors
+from .sharing import check_dependencies, mirrors
 from .warm import WARM_ENV
 
 RUN_KEY = pytest.StashKey["MultiDB"]()
@@ -63,6 +63,7 @@ class MultiDB:
         self.specs = database_specs()
         try:
             self.mirrors = mirrors(self.specs)
+            check_dependencies(self.specs)
         except ConfigurationError as error:
             raise pytest.UsageError(f"multidb: {error}") from None
         self.provision = provision_requests(getattr(config.known_args_namespace, "multidb_provision", None) or [],
@@ -136,7 +137,8 @@ class MultiDB:
             where = "@pytest.mark.uses_db" if found.source == MARKER else found.source
             errors += [
                 f"{nodeid}: {where} names unknown database alias {alias!r}; known aliases: {', '.join(known)}. "
-                f"Fix: use one of them{'' if found.source == MARKER else ' in ' + found.source}, or add the alias "
+                f"Fix: {did_you_mean(alias, known)}use one of them"
+                f"{'' if found.source == MARKER else ' in ' + found.source}, or add the alias "
                 "to DATABASES or OTHER_DATABASES."
                 for alias in found.aliases
                 if alias not in known
@@ -177,17 +179,37 @@ class MultiDB:
             return class_declaration(cls, self.specs)
         return next((found for source in self.declaration_sources if (found := source(item)) is not None), None)
 
-    def needs(self) -> str:
-        """What the collected tests need, and through which declarations (for the report)."""
+    def setting_notes(self) -> list[str]:
+        """Settings Django takes that mean something else here: one header line each."""
+        notes = []
+        for alias, spec in self.specs.items():
+            if alias in self.read_only or alias in self.mirrors:
+                continue
+            test_name = str(spec.test.get("NAME") or "")
+            if spec.vendor == "sqlite" and test_name and test_name != ":memory:" and "mode=memory" not in test_name:
+                notes.append(f"alias {alias!r}: TEST['NAME'] = {test_name!r} is not where its test database goes "
+                             "(a file of ours under pytest's temp dir); it still decides which aliases share one, "
+                             "as in Django")
+            elif spec.vendor not in ("sqlite", "dummy", "") and not spec.settings.get("NAME") and not test_name:
+                notes.append(f"alias {alias!r}: NAME is empty: its test database is named test__<run>, and code "
+                             f"that opens the real database fails. Fix: set the database's name in "
+                             f"{'OTHER_DATABASES' if spec.from_other_databases else 'DATABASES'}[{alias!r}]['NAME']")
+        return notes
+
+    def needs(self) -> str | None:
+        """What the collected tests need, and through which declarations (for the report); ``None`` when their
+        declarations were refused (the usage error says why)."""
         if not self.declarations:
-            return "multidb: no collected test uses a database"
+            return "multidb: no collected test uses a database (fixtures calling uses_db() declare as they run)"
+        if not self.needed:
+            return None
         by_source: dict[str, int] = {}
         for found in self.declarations.values():
             kind = "TestCase.databases" if found.django_class else found.source
             by_source[kind] = by_source.get(kind, 0) + 1
         how = ", ".join(f"{kind}: {count}" for kind, count in by_source.items())
         return (f"multidb: {len(self.declarations)} tests need {', '.join(self.needed)} ({how}); "
-                "provisioned when the first of them starts")
+                "provisioned when the first of them starts (fixtures calling uses_db() declare as they run)")
 
     def announce(self, nodeid: str) -> list[str]:
         """Progress lines for the aliases the session will provision when ``nodeid`` starts (once each)."""

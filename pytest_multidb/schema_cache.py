@@ -24,7 +24,7 @@ import secrets
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,32 @@ def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
         for key in sorted(loader.disk_migrations):
             module = sys.modules[loader.disk_migrations[key].__module__]
             add(key, Path(module.__file__).read_bytes() if module.__file__ else b"")
+        for path in migration_data_files(loader.migrated_apps):
+            add(str(path), path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+#: Folders of an app whose files a data migration may read: ``migrations/`` (a JSON seed beside the migration)
+#: and ``fixtures/`` (``loaddata`` in a migration).
+DATA_FOLDERS = ("migrations", "fixtures")
+
+
+def migration_data_files(app_labels: Iterable[str]) -> list[Path]:
+    """The files other than Python modules under the ``DATA_FOLDERS`` of the migrated apps: a change to one that
+    a data migration reads rebuilds the schema. Anything a migration reads from elsewhere is not seen
+    (``--multidb-rebuild`` then)."""
+    from django.apps import apps
+
+    found = []
+    for label in sorted(app_labels):
+        try:
+            root = Path(apps.get_app_config(label).path)
+        except LookupError:
+            continue
+        for folder in DATA_FOLDERS:
+            found += sorted(path for path in (root / folder).rglob("*") if path.is_file()
+                            and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts)
+    return found
 
 
 def _template_prefix(real_name: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import DEFAULT_DB_ALIAS
 
-from .conf import ConfigurationError, DatabaseSpec
+from .conf import ConfigurationError, DatabaseSpec, did_you_mean
 
 
 def signature(spec: DatabaseSpec) -> tuple[str, ...]:
@@ -41,7 +41,7 @@ def mirrors(specs: Mapping[str, DatabaseSpec]) -> dict[str, str]:
         primary = spec.test.get("MIRROR")
         if not primary:
             continue
-        setting = f"DATABASES[{alias!r}]['TEST']['MIRROR']"
+        setting = spec.test_setting("MIRROR")
         if primary not in specs:
             raise ConfigurationError(alias, setting, f"names {primary!r}, which is not an alias",
                                      f"use one of {', '.join(a for a in specs if a != alias)}")
@@ -50,6 +50,17 @@ def mirrors(specs: Mapping[str, DatabaseSpec]) -> dict[str, str]:
                                      "point the mirror at an alias that has a database of its own")
         found[alias] = primary
     return found
+
+
+def check_dependencies(specs: Mapping[str, DatabaseSpec]) -> None:
+    """Every ``TEST["DEPENDENCIES"]`` entry names an alias; else a ``ConfigurationError`` (with a near miss)."""
+    for alias, spec in specs.items():
+        for name in spec.test.get("DEPENDENCIES") or ():
+            if name not in specs:
+                others = ", ".join(a for a in specs if a != alias)
+                raise ConfigurationError(alias, spec.test_setting("DEPENDENCIES"),
+                                         f"names {name!r}, which is not an alias",
+                                         f"{did_you_mean(name, specs)}use one of {others}")
 
 
 def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[str]:
@@ -66,7 +77,7 @@ def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) 
         ready = next((a for a in pending if not (dependencies(a) & wanted - set(ordered) - {a})), None)
         if ready is None:
             raise ConfigurationError(
-                pending[0], f"DATABASES[{pending[0]!r}]['TEST']['DEPENDENCIES']",
+                pending[0], specs[pending[0]].test_setting("DEPENDENCIES"),
                 f"circular dependency between {', '.join(map(repr, pending))}",
                 "remove one of the DEPENDENCIES that point back",
             )

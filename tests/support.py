@@ -205,6 +205,30 @@ class Invoice(models.Model):
 """
 
 
+# -- one line, no traceback ---------------------------------------------------------------------------------------
+
+
+def assert_no_traceback(text: str) -> None:
+    """No Python traceback, no pytest internal error and no chained exception in a run's output."""
+    for sign in ("Traceback", "INTERNALERROR", "During handling of the above exception",
+                 "The above exception was the direct cause"):
+        assert sign not in text, text
+
+
+def assert_one_line(run: Inner, line: str) -> None:
+    """``line`` (after pytest's ``ERROR: ``) is all the run wrote to stderr, and nothing was provisioned."""
+    assert [found for found in run.err.splitlines() if found.strip()] == [f"ERROR: {line}"], run.err
+    assert line not in run.out
+    assert "provisioning" not in run.out
+    assert_no_traceback(f"{run.out}\n{run.err}")
+
+
+def assert_test_failed_in_one_line(run: Inner, line: str) -> None:
+    """A test failed with ``line`` as its whole report (no traceback, no chained exception) and the run went on."""
+    assert_no_traceback(run.out + run.err)
+    assert line in run.out, run.out
+
+
 # -- inner runs --------------------------------------------------------------------------------------------------
 
 

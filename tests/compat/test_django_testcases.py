@@ -172,8 +172,8 @@ def test_django_test_classes_run_unchanged(inner, pytester, backend, real):
     (pytester.path / "fixtures" / "inner.json").write_text(json.dumps(_fixture(backend)))
     run = inner("-v", "--multidb-settings", "inner_settings", settings=False, backend=backend)
     run.result.assert_outcomes(passed=12)
-    [needs] = re.findall(r"^multidb: 11 tests need ([\w, ]+) \((.*)\); provisioned when the first of them starts$",
-                         run.out, re.MULTILINE)
+    [needs] = re.findall(r"^multidb: 11 tests need ([\w, ]+) \((.*)\); provisioned when the first of them starts "
+                         r"\(fixtures calling uses_db\(\) declare as they run\)$", run.out, re.MULTILINE)
     assert set(needs[0].split(", ")) == {"default", "a", "b", "c"}  # "__all__" included every alias
     assert needs[1] == "TestCase.databases: 10, uses_db: 1"
     assert real.contents() == before

@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from tests.support import assert_no_traceback, assert_one_line
+
 pytestmark = pytest.mark.servers
 
 #: ``b`` on the PostgreSQL server, ``c`` on the MariaDB server: the real databases of the ``real`` fixture.
@@ -39,20 +41,12 @@ def run_bad(inner, pytester, real, *, tests: str = "", settings: str = ""):
         run = inner(env=ON_SERVERS)
     text = f"{run.out}\n{run.err}"
     assert run.result.ret == pytest.ExitCode.USAGE_ERROR, text
-    assert "Traceback" not in text
-    assert "INTERNALERROR" not in text
+    assert_no_traceback(text)
     assert " passed" not in text and " failed" not in text
     assert list(inner.real_dir.iterdir()) == []
     assert real.contents() == before
     assert run.leftovers() == set()
     return run
-
-
-def assert_one_line(run, line: str) -> None:
-    """``line`` (after pytest's ``ERROR: ``) is all the run wrote to stderr, and nothing was provisioned."""
-    assert [found for found in run.err.splitlines() if found.strip()] == [f"ERROR: {line}"], run.err
-    assert line not in run.out
-    assert "provisioning" not in run.out
 
 
 # -- the uses_db marker --------------------------------------------------------------------------------------------
@@ -140,11 +134,23 @@ BACKENDS = ("django.db.backends.mysql, django.db.backends.oracle, django.db.back
                  "DATABASES['default']['ENGINE'] (alias 'default'): no database backend 'django.db.backends.nosuch' "
                  f"is installed (no module django.db.backends.nosuch.base). Fix: use one of {BACKENDS}.",
                  id="databases-unknown-engine"),
-    pytest.param('DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql_psycopg2"',
+    pytest.param('DATABASES["default"]["ENGINE"] = "django.db.backends.postgresq"',
                  "DATABASES['default']['ENGINE'] (alias 'default'): no database backend "
-                 "'django.db.backends.postgresql_psycopg2' is installed (no module "
-                 "django.db.backends.postgresql_psycopg2.base). Fix: did you mean 'django.db.backends.postgresql'? "
-                 f"Otherwise use one of {BACKENDS}.", id="databases-removed-engine"),
+                 "'django.db.backends.postgresq' is installed (no module "
+                 "django.db.backends.postgresq.base). Fix: did you mean 'django.db.backends.postgresql'? "
+                 f"Otherwise use one of {BACKENDS}.", id="databases-misspelled-engine"),
+    pytest.param('OTHER_DATABASES["b"]["TEST"] = {"PROVISON": "server"}',
+                 "OTHER_DATABASES['b']['TEST']['PROVISON'] (alias 'b'): unknown key 'PROVISON' (did you mean "
+                 "'PROVISION'?). Fix: rename it to 'PROVISION'.", id="misspelled-test-key"),
+    pytest.param('OTHER_DATABASES["b"]["TEST"] = {"DEPENDENCIES": "a"}',
+                 "OTHER_DATABASES['b']['TEST']['DEPENDENCIES'] (alias 'b'): expected a list of aliases, got 'a'. "
+                 "Fix: write 'DEPENDENCIES': ['a'].", id="dependencies-str"),
+    pytest.param('OTHER_DATABASES["b"]["TEST"] = {"DEPENDENCIES": ["defualt"]}',
+                 "OTHER_DATABASES['b']['TEST']['DEPENDENCIES'] (alias 'b'): names 'defualt', which is not an alias. "
+                 "Fix: did you mean 'default'? use one of default, a, c.", id="dependencies-unknown-alias"),
+    pytest.param('OTHER_DATABASES["c"]["TEST"] = {"MIRROR": "x"}',
+                 "OTHER_DATABASES['c']['TEST']['MIRROR'] (alias 'c'): names 'x', which is not an alias. "
+                 "Fix: use one of default, a, b.", id="mirror-on-other-databases"),
     pytest.param('OTHER_DATABASES["b"]["ENGINE"] = "django.db.backends.postgres"',
                  "OTHER_DATABASES['b']['ENGINE'] (alias 'b'): no database backend 'django.db.backends.postgres' "
                  "is installed (no module django.db.backends.postgres.base). Fix: did you mean "

@@ -1,0 +1,195 @@
+"""Issue 23: every fault gets one line (items 4, 5, 6, 8, 9, 11, 12; the settings cases are in
+``test_bad_input.py``). Each test here failed on the commit before its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT, assert_no_traceback, assert_one_line, assert_test_failed_in_one_line
+
+FROM_FIXTURES = '''
+import pytest
+from inner_helpers import add
+from sample_models.artists.models import Artist
+
+
+@pytest.fixture
+def typo(uses_db):
+    uses_db("aa")
+
+
+def test_a_fixture_declares_an_unknown_alias(typo):
+    pass
+
+
+def test_swap_to_an_unknown_alias(swap_db):
+    swap_db(Artist, "nosuch")
+
+
+@pytest.mark.uses_db("a")
+def test_the_run_goes_on():
+    add("a", "x")
+'''
+
+
+def test_an_unknown_alias_from_a_fixture_fails_that_test_in_one_line(inner, pytester):
+    pytester.makepyfile(test_fixtures=FROM_FIXTURES)
+    run = inner()
+    run.result.assert_outcomes(passed=1, errors=1, failed=1)
+    assert_test_failed_in_one_line(run, "multidb: test_fixtures.py::test_a_fixture_declares_an_unknown_alias: "
+                                   "unknown database alias 'aa'; known aliases: default, a, b, c. Fix: did you mean "
+                                   "'a'? use one of them or add it to DATABASES/OTHER_DATABASES.")
+    assert_test_failed_in_one_line(run, "multidb: test_fixtures.py::test_swap_to_an_unknown_alias: unknown database "
+                                   "alias 'nosuch'; known aliases: default, a, b, c.")
+
+
+CONFLICT = '''
+import pytest
+from inner_helpers import add, committed
+
+
+@pytest.fixture
+def commits_b(uses_db):
+    uses_db("b", transaction=True)
+
+
+@pytest.fixture
+def rolls_back_b(uses_db):
+    uses_db("b")
+
+
+@pytest.mark.uses_db("b")
+class TestMarkerRollsBack:
+    def test_a_fixture_asks_for_commits(self, commits_b):
+        add("b", "x")
+
+
+@pytest.mark.uses_db("b", transaction=True)
+def test_any_declaration_asking_for_commits_commits(rolls_back_b):
+    add("b", "y")
+    assert committed("b") == 1
+'''
+
+
+def test_declarations_that_disagree_on_commits(inner, pytester, backend):
+    """Item 5: an alias commits if any declaration asks; asked after it was opened rolled back: one line."""
+    pytester.makepyfile(test_conflict=CONFLICT.replace('"b"', f'"{backend.alias}"'))
+    run = inner(backend=backend)
+    run.result.assert_outcomes(passed=1, errors=1)
+    alias = backend.alias
+    assert_test_failed_in_one_line(
+        run, f"multidb: test_conflict.py::TestMarkerRollsBack::test_a_fixture_asks_for_commits: uses_db({alias!r}, "
+        f"transaction=...) asks {alias!r} to commit, but an earlier declaration (the test's marker, or a fixture set "
+        "up before) opened it rolled back.")
+    assert run.leftovers() == set()
+
+
+@pytest.mark.servers
+def test_a_stop_under_xdist_is_one_line_without_a_chained_exception(inner, pytester):
+    """Item 8: a provisioning error under xdist (here: nothing listens on the alias's port)."""
+    pytester.makepyfile(bad_settings="from sample_models.settings import *  # noqa: F403\n"
+                        "OTHER_DATABASES['b']['PORT'] = '1'\n",
+                        test_x="import pytest\n\n@pytest.mark.uses_db('b')\ndef test_b():\n    pass\n")
+    run = inner("-n", "2", "--multidb-settings", "bad_settings", settings=False, env={"MULTIDB_SAMPLE_PG": "1"})
+    assert run.result.ret != 0
+    assert_no_traceback(run.out + run.err)
+    assert "alias 'b'" in run.out + run.err
+
+
+SEEDED_MIGRATION = '''
+import json
+from pathlib import Path
+
+from django.db import migrations, models
+
+
+def seed(apps, schema_editor):
+    data = json.loads((Path(__file__).parent / "seed.json").read_text())
+    apps.get_model("seeded", "Note").objects.using(schema_editor.connection.alias).create(text=data["text"])
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
+                                        ("text", models.CharField(max_length=20))]),
+        migrations.RunPython(seed),
+    ]
+'''
+
+
+def test_a_data_file_beside_the_migrations_is_part_of_the_schema(inner, pytester):
+    """Item 11: a JSON seed a data migration reads changes: the next run rebuilds, warm databases included."""
+    pytester.makepyfile(seeded_settings='''
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "seeded"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "real.db"}}
+''', test_seed='''
+import os
+import pytest
+from seeded.models import Note
+
+
+@pytest.mark.uses_db("default")
+def test_seed():
+    assert Note.objects.get().text == os.environ["EXPECTED_SEED"]
+''')
+    app = pytester.mkpydir("seeded")
+    (app / "models.py").write_text("from django.db import models\n\n\nclass Note(models.Model):\n"
+                                   "    text = models.CharField(max_length=20)\n")
+    migrations = pytester.mkpydir("seeded/migrations")
+    (migrations / "0001_initial.py").write_text(SEEDED_MIGRATION)
+    for text in ("first", "second"):
+        (migrations / "seed.json").write_text(f'{{"text": "{text}"}}')
+        run = inner("--multidb-settings", "seeded_settings", settings=False, warm=True, env={"EXPECTED_SEED": text})
+        run.result.assert_outcomes(passed=1)
+        assert run.summary()["default"]["cache"] == "built"
+
+
+def test_a_bad_models_entry_is_a_check_message_under_manage_py(tmp_path):
+    """Item 12: ``manage.py check`` reports ``multidb.E003`` instead of a traceback from ``django.setup()``."""
+    (tmp_path / "bad_models_settings.py").write_text(
+        "from sample_models.settings import *  # noqa: F403\nOTHER_DATABASES['a']['MODELS'] = ['nosuchapp']\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "DJANGO_SETTINGS_MODULE": "bad_models_settings",
+           "MULTIDB_SAMPLE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "django", "check"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode != 0
+    assert_no_traceback(done.stdout + done.stderr)
+    assert "OTHER_DATABASES['a']['MODELS'] (alias 'a'): (multidb.E003) 'nosuchapp' names no installed app." \
+        in done.stderr, done.stderr
+
+
+def test_a_marker_typo_suggests_the_alias_and_the_header_lists_nothing(inner, pytester):
+    """Item 12: the near miss is named; no "N tests need" line with an empty alias list."""
+    pytester.makepyfile(test_typo="import pytest\n\n@pytest.mark.uses_db('dafault')\ndef test_t():\n    pass\n")
+    run = inner()
+    assert_one_line(run, "multidb: test_typo.py::test_t: @pytest.mark.uses_db names unknown database alias "
+                    "'dafault'; known aliases: default, a, b, c. Fix: did you mean 'default'? use one of them, or add "
+                    "the alias to DATABASES or OTHER_DATABASES.")
+    assert "tests need" not in run.out
+
+
+def test_help_names_every_kind(inner):
+    run = inner("--help", settings=False)
+    assert "sqlite, server, process, container, existing" in " ".join(run.out.split())
+
+
+def test_settings_that_mean_something_else_here_are_said_in_the_header(inner, pytester):
+    """Item 6: a sqlite TEST['NAME'] (our test database is a file of ours) and an empty server NAME."""
+    pytester.makepyfile(notes_settings='''
+from sample_models.settings import *  # noqa: F403
+DATABASES["default"]["TEST"] = {"NAME": "mine.sqlite3"}
+OTHER_DATABASES["b"] = {**POSTGRES, "NAME": ""}
+''', test_n="def test_n():\n    pass\n")
+    run = inner("--multidb-settings", "notes_settings", settings=False)
+    run.result.assert_outcomes(passed=1)
+    assert "multidb: alias 'default': TEST['NAME'] = 'mine.sqlite3' is not where its test database goes" in run.out
+    assert "multidb: alias 'b': NAME is empty: its test database is named test__<run>" in run.out
