@@ -37,6 +37,7 @@ from django.db.migrations.writer import MigrationWriter
 from filelock import FileLock
 
 from .conf import model_selectors
+from .provision.base import fit_name
 from .provision.registry import STAMP_PREFIX
 from .provision.server import has_schema_comments, read_stamp, stamp_database
 from .schema import migratable_models
@@ -101,7 +102,7 @@ def migration_data_files(app_labels: Iterable[str]) -> list[Path]:
 
 def _template_prefix(real_name: str) -> str:
     """Templates of one configured database share this prefix (the index tells which ones are older)."""
-    return f"{TEMPLATE_PREFIX}{real_name[:24]}_"
+    return fit_name(f"{TEMPLATE_PREFIX}{real_name[:24]}", "_" + "f" * 16)[:-16]  # room for the fingerprint
 
 
 def _server_of(settings: dict[str, Any]) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .conf import DatabaseSpec
-from .provision.base import ProvisionContext, Provisioned
+from .provision.base import ProvisionContext, Provisioned, fit_name
 from .provision.server import (
     ServerProvisioner,
     admin_cursor,
@@ -116,7 +116,7 @@ class WarmDatabases:
             name = str(self.directory / f"{spec.alias}-{key}-{slot}.sqlite3")
         else:
             real = str(spec.settings.get("NAME") or "db")[:16]
-            name = f"test_{real}_{self._cache_id()[:6]}{key.rpartition('-')[2][:10]}_{slot}"
+            name = fit_name(f"test_{real}", f"_{self._cache_id()[:6]}{key.rpartition('-')[2][:10]}_{slot}")
         lock = _lock(self.directory / f"{Path(name).name}.lock")
         try:
             lock.acquire(timeout=0)

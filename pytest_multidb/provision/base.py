@@ -42,15 +42,27 @@ class ProvisionContext:
     shared: SharedRun | None = None
 
     def test_name(self, name: str) -> str:
-        """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``."""
-        parts = ["test", name or "db", self.run_id, self.worker]
-        return "_".join(p for p in parts if p)[:63]
+        """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``, the name
+        shortened (never the run and worker) to what every server takes."""
+        return fit_name(f"test_{name or 'db'}", "".join(f"_{p}" for p in (self.run_id, self.worker) if p))
 
     def database_name(self, spec: DatabaseSpec) -> str:
         """``TEST["NAME"]`` (plus ``_<worker>`` under xdist) if set, else a unique ``test_name``."""
         if spec.test.get("NAME"):
-            return "_".join(p for p in (spec.test["NAME"], self.worker) if p)
+            return fit_name(str(spec.test["NAME"]), f"_{self.worker}") if self.worker else str(spec.test["NAME"])
         return self.test_name(spec.settings.get("NAME", ""))
+
+
+#: The longest database name every server keeps whole: PostgreSQL 63 bytes (longer ones are cut silently, so two
+#: names that differ at their end would be one), MariaDB/MySQL 64 characters.
+MAX_NAME_BYTES = 63
+
+
+def fit_name(head: str, unique: str) -> str:
+    """``head + unique`` within ``MAX_NAME_BYTES`` of UTF-8: ``head`` is shortened (at a character boundary), the
+    ``unique`` part that tells runs, workers and slots apart is kept whole."""
+    room = MAX_NAME_BYTES - len(unique.encode())
+    return head.encode()[:room].decode("utf-8", "ignore") + unique
 
 
 @dataclass

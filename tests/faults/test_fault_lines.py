@@ -193,3 +193,37 @@ OTHER_DATABASES["b"] = {**POSTGRES, "NAME": ""}
     run.result.assert_outcomes(passed=1)
     assert "multidb: alias 'default': TEST['NAME'] = 'mine.sqlite3' is not where its test database goes" in run.out
     assert "multidb: alias 'b': NAME is empty: its test database is named test__<run>" in run.out
+
+
+LONG_NAMES = '''
+import pytest
+from django.db import connections
+from inner_helpers import SERVER, add
+
+
+@pytest.mark.parametrize("n", range(4))
+@pytest.mark.uses_db(SERVER, transaction=True)
+def test_each_worker_its_own(n):
+    name = connections[SERVER].settings_dict["NAME"]
+    with open("names.txt", "a", encoding="utf-8") as out:
+        print(name, file=out)
+    add(SERVER, "x")
+'''
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("backend", ["pg", "maria"], indirect=True)
+@pytest.mark.parametrize("name", ["fz_" + "x" * 57, "fz_" + "é" * 40], ids=["ascii", "multibyte"])
+def test_long_names_keep_their_run_and_worker(inner, pytester, backend, name):
+    """Item 2: a NAME too long for the server is shortened; the run and worker part never is (two workers, and two
+    runs, never meet in one database)."""
+    alias = backend.alias
+    pytester.makepyfile(long_settings="from sample_models.settings import *  # noqa: F403\n"
+                        f"OTHER_DATABASES[{alias!r}]['NAME'] = {name!r}\n", test_long=LONG_NAMES)
+    run = inner("-n", "2", "--multidb-settings", "long_settings", "--multidb-no-warm", settings=False,
+                backend=backend)
+    run.result.assert_outcomes(passed=4)
+    names = set((pytester.path / "names.txt").read_text(encoding="utf-8").split())
+    assert {name[-4:] for name in names} == {"_gw0", "_gw1"}, names  # one database per worker
+    assert all(len(name.encode()) <= 63 and name.startswith("test_fz_") for name in names), names
+    assert run.leftovers() == set()
