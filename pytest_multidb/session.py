@@ -276,7 +276,10 @@ class DatabaseSession:
         for alias in reversed(list(self.provisioned)):
             provisioned = self.provisioned.pop(alias)
             try:
-                keep = provisioned.keep is not None and self._unchanged(alias)
+                # A warm database claimed while the run stopped before its install (another alias's server did not
+                # answer): no test opened it, it is as the last session left it.
+                untouched = provisioned.details.get("warm") == "reused" and "schema" not in provisioned.details
+                keep = provisioned.keep is not None and (untouched or self._unchanged(alias))
                 with self._opened([alias]), contextlib.suppress(Exception):  # a broken connection is closed anyway
                     connections[alias].close()
                 if keep:

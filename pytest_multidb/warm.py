@@ -35,9 +35,11 @@ from filelock import FileLock, Timeout
 
 from .conf import DatabaseSpec
 from .provision.base import ProvisionContext, Provisioned, fit_name
+from .provision.registry import Unreachable
 from .provision.server import (
     ServerProvisioner,
     admin_cursor,
+    cannot_reach,
     drop_database,
     drop_owned,
     has_schema_comments,
@@ -173,6 +175,13 @@ class WarmDatabases:
         assert self.cache_dir is not None
         settings, server = server_settings(spec.settings), _server_of(spec.settings)
         warm = template_stamp(self._cache_id(), self.cache_dir, "warm")
+        try:
+            return self._claim_on_server(spec, key, name, context, settings, server, warm)
+        except Unreachable as error:  # the same one line as a test database made cold
+            raise cannot_reach(spec.alias, spec.settings, f"claim warm test database {name!r}", error) from error
+
+    def _claim_on_server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext,
+                         settings: dict[str, Any], server: str, warm: str) -> Provisioned | None:
         registry = context.registry
         with admin_cursor(spec.alias, spec.settings) as (wrapper, cursor):
             if wrapper.vendor != "postgresql" and not has_schema_comments(cursor):

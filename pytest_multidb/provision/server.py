@@ -118,6 +118,15 @@ def _is_duplicate(error: DatabaseError) -> bool:
     return getattr(error.__cause__, "sqlstate", None) == "42P04" or (bool(error.args) and error.args[0] == 1007)
 
 
+def cannot_reach(alias: str, settings: dict[str, Any], what: str, error: Unreachable) -> ProvisionError:
+    """The one line for a server that cannot be reached while we ``what`` (``"create test database 'x'"``)."""
+    return ProvisionError(
+        alias, "HOST/PORT/USER/PASSWORD",
+        f"cannot {what} on {_where(settings)}: {_first_line(error.__cause__ or error)}",
+        f"start the server or fix the connection settings, or choose --multidb-provision {alias}=process|container",
+    )
+
+
 def create_database(alias: str, settings: dict[str, Any], name: str, template: str | None = None,
                     stamp: str | None = None) -> Created:
     """``CREATE DATABASE name`` on the server of ``settings`` (from ``template`` on PostgreSQL, if it exists),
@@ -152,11 +161,7 @@ def create_database(alias: str, settings: dict[str, Any], name: str, template: s
                     raise
             return Created(cloned, stamped)
     except Unreachable as error:
-        raise ProvisionError(
-            alias, "HOST/PORT/USER/PASSWORD",
-            f"cannot create test database {name!r} on {_where(settings)}: {_first_line(error.__cause__ or error)}",
-            f"start the server or fix the connection settings, or choose --multidb-provision {alias}=process|container",
-        ) from error
+        raise cannot_reach(alias, settings, f"create test database {name!r}", error) from error
     except DatabaseError as error:
         if _is_duplicate(error):
             raise ProvisionError(

@@ -227,3 +227,22 @@ def test_long_names_keep_their_run_and_worker(inner, pytester, backend, name):
     assert {name[-4:] for name in names} == {"_gw0", "_gw1"}, names  # one database per worker
     assert all(len(name.encode()) <= 63 and name.startswith("test_fz_") for name in names), names
     assert run.leftovers() == set()
+
+
+@pytest.mark.servers
+def test_an_unreachable_server_with_warm_databases_is_one_line_and_keeps_the_others_warm(inner, pytester):
+    """Item 1: the warm path fails as the cold one does (one line, exit 4), and leaves the other aliases' warm
+    databases alone."""
+    pytester.makepyfile(bad_port="from sample_models.settings import *  # noqa: F403\n"
+                        "OTHER_DATABASES['b'] = {**OTHER_DATABASES['b'], 'PORT': '1'}\n",
+                        test_ab="import pytest\n\n@pytest.mark.uses_db('a', 'b')\ndef test_ab():\n    pass\n")
+    on_pg = {"MULTIDB_SAMPLE_PG": "1"}
+    inner(warm=True, env=on_pg).result.assert_outcomes(passed=1)
+    bad = inner("--multidb-settings", "bad_port", settings=False, warm=True, env=on_pg)
+    assert bad.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert_no_traceback(bad.out + bad.err)
+    assert "multidb: alias 'b' (HOST/PORT/USER/PASSWORD): cannot claim warm test database" in bad.out + bad.err
+    assert "not kept warm" not in bad.out
+    again = inner(warm=True, env=on_pg)
+    again.result.assert_outcomes(passed=1)
+    assert again.summary()["a"]["cache"] == "warm"
