@@ -31,6 +31,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from tests.support import MARIA, PG  # the servers of the project's suite ($MULTIDB_PG_HOST, ...)
+
 HERE = Path(__file__).resolve().parent
 INNER = HERE / "inner"
 
@@ -51,11 +53,6 @@ PLUGIN_FLAGS = {"django": ["-p", "no:multidb"], "multidb": ["-p", "no:django"]}
 COMMON = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:asyncio", "-p", "no:anyio", "-p", "no:xdist",
           "-o", "python_files=tests.py test_*.py", "-q"]
 
-PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("MULTIDB_PG_PORT", "5432")),
-      "user": os.environ.get("MULTIDB_PG_USER", "postgres")}
-MARIA = {"host": os.environ.get("MULTIDB_MARIA_HOST", "127.0.0.1"),
-         "port": int(os.environ.get("MULTIDB_MARIA_PORT", "3306")),
-         "user": os.environ.get("MULTIDB_MARIA_USER", "root")}
 
 
 def cache_dir() -> Path:
@@ -156,7 +153,7 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] | None
         labels = list(modules or (SERVER_MODULES if config == "servers" else DJANGO_MODULES))
         env["REALSUITE_MODULES"] = ",".join(labels)
         settings = "realsuite_settings"
-    elif name == "simple_history":
+    elif name == "simple_history" and config == "sqlite":  # its runtests.py's default database
         source = simple_history_requirement()
         tree = sdist_tree(source)
         root = workdir / "simple-history"
@@ -170,7 +167,7 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] | None
         labels = list(SIMPLE_HISTORY_LABELS)
         settings = "realsuite_simple_history_settings"
     else:
-        raise ValueError(name)
+        raise ValueError(f"no suite {name!r} in configuration {config!r}")
     if config == "servers":
         env["REALSUITE_DATABASES"] = json.dumps(server_databases(token))
     elif config != "sqlite":
