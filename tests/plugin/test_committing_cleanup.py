@@ -162,6 +162,7 @@ def test_no_user_trigger_fires_where_django_s_flush_fires_none(inner, pytester, 
 
 ROWS = '''
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.test import TransactionTestCase
 from inner_helpers import SERVER
 from notes.models import Note
@@ -202,6 +203,18 @@ def test_4_it_is_back():
     assert rows() == ROW
 
 
+@pytest.mark.uses_db("default", transaction=True)
+def test_5_makes_a_content_type_lazily():
+    ContentType.objects.create(app_label="lazy", model="thing")
+    assert ContentType.objects.get_by_natural_key("lazy", "thing")  # cached
+
+
+@pytest.mark.uses_db("default")
+def test_6_it_is_gone_from_the_table_and_from_the_cache():
+    with pytest.raises(ContentType.DoesNotExist):
+        ContentType.objects.get_by_natural_key("lazy", "thing")
+
+
 class TestLast(TransactionTestCase):  # Django's own flush empties every table: the row is gone at the end
     databases = {SERVER}
 
@@ -214,16 +227,17 @@ class TestLast(TransactionTestCase):  # Django's own flush empties every table: 
 def test_install_rows_a_committing_test_changed_are_put_back(inner, pytester, backend):
     """A data-migration row that a committing test updated (or deleted and inserted again) is back for the next
     test; and for the next run: the warm database is kept although a Django ``TransactionTestCase`` flushed
-    the row away last, and holds the row as the migration wrote it."""
+    the row away last, and holds the row as the migration wrote it. A content type made by a committing test is
+    gone from the table and from contenttypes' cache (as after Django's flush)."""
     write_project(pytester, test_rows=ROWS)
     options = ("-v", "--multidb-settings", "inner_settings")
     try:
         first = inner(*options, settings=False, backend=backend, warm=True)
-        first.result.assert_outcomes(passed=6)
+        first.result.assert_outcomes(passed=8)
         assert "is not kept warm" not in first.out
         second = inner(*options, settings=False, backend=backend, warm=True)
-        second.result.assert_outcomes(passed=6)
-        assert second.summary()[backend.alias]["cache"] == "warm", second.out
+        second.result.assert_outcomes(passed=8)
+        assert {second.summary()[alias]["cache"] for alias in ("default", backend.alias)} == {"warm"}, second.out
     finally:
         inner("--multidb-clean", "--multidb-settings", "inner_settings", settings=False, backend=backend)
 
