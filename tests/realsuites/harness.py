@@ -209,6 +209,7 @@ class Run:
     returncode: int
     outcomes: dict[str, str]
     output: str
+    report: Path  # the JUnit XML
 
     def count(self, outcome: str) -> int:
         return sum(1 for value in self.outcomes.values() if value == outcome)
@@ -232,7 +233,7 @@ def run_pytest(suite: Suite, plugin: str, timeout: float = 600) -> Run:
     if not report.exists():
         raise RuntimeError(f"{plugin}: no report from {' '.join(args[1:])} (exit {done.returncode}) in {suite.root}:"
                            f"\n{output[-4000:]}")
-    return Run(plugin, seconds, done.returncode, outcomes(report, suite.root), output)
+    return Run(plugin, seconds, done.returncode, outcomes(report, suite.root), output, report)
 
 
 def run_native(suite: Suite, timeout: float = 600) -> tuple[float, int, str]:

@@ -61,7 +61,7 @@ SUITES = [
 def report(suite: harness.Suite, django: harness.Run, multidb: harness.Run, comparison: harness.Comparison,
            path: Path) -> dict[str, object]:
     """The run's counts and times (printed, and written to ``path``)."""
-    failures = harness.messages(suite.root.parent / f"{suite.key}-multidb.xml", suite.root)
+    failures = harness.messages(multidb.report, suite.root)
     data = {
         "suite": suite.key, "django_version": harness.django_version(), "source": suite.source,
         "labels": suite.labels,
