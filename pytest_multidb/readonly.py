@@ -102,13 +102,16 @@ ENDS = {
     "mysql": {"COMMIT", "ROLLBACK", "BEGIN", "START", "XA"},
     "sqlite": {"COMMIT", "END", "ROLLBACK"},
 }
+#: First words of the statements that can switch a session's or transaction's mode (``DO``: PostgreSQL's
+#: anonymous code block, whose ``EXECUTE 'SET ...'`` could).
+SETTING_STATEMENTS = frozenset({"SET", "PRAGMA", "START", "BEGIN", "DO"})
 #: MariaDB/MySQL statements that commit the transaction before they run (not on TEMPORARY tables).
 IMPLICIT_COMMITS = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "LOCK", "UNLOCK",
                               "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR", "INSTALL", "UNINSTALL"})
 
 _STRINGS = {
     "mysql": r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`",
-    "other": r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"",
+    "other": r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$(?P<tag>\w*)\$.*?\$(?P=tag)\$",  # PostgreSQL: $$...$$ too
 }
 _COMMENTS = {"mysql": r"--[^\n]*|#[^\n]*|/\*!\d*|/\*.*?\*/", "other": r"--[^\n]*|/\*.*?\*/"}
 _TOKENS = {
@@ -162,9 +165,10 @@ def _refusal(vendor: str, statement: str) -> str | None:
     if first in ENDS.get(vendor, ()) and not _ROLLBACK_TO.match(statement) and (
             first != "PREPARE" or (len(words) > 1 and words[1].upper() == "TRANSACTION")):
         return END_TRANSACTION
-    if _READ_WRITE.search(statement) or _RESET.match(statement):
+    settings = first in SETTING_STATEMENTS  # (a column named autocommit or query_only in a query is no switch)
+    if (settings and _READ_WRITE.search(statement)) or _RESET.match(statement):
         return LIFT
-    for switch in (*_SWITCH.finditer(statement), *_SET_CONFIG.finditer(statement)):
+    for switch in (*(_SWITCH.finditer(statement) if settings else ()), *_SET_CONFIG.finditer(statement)):
         if "AUTOCOMMIT" in switch.group().upper():
             return END_TRANSACTION
         if switch.group("value").upper() not in KEEPS_READ_ONLY:

@@ -252,6 +252,7 @@ LIFTS = {
         ("RESET ALL", LIFT),
         ("commit; SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; COMMIT; INSERT INTO country (code) "
          "VALUES ('bad'); COMMIT", END),
+        ("DO $$ BEGIN EXECUTE 'SET default_transaction_read_only = off'; END $$", LIFT),
     ],
     "ref_maria": [
         ("COMMIT", END), ("ROLLBACK", END), ("BEGIN", END), ("START TRANSACTION READ WRITE", END),
@@ -309,7 +310,7 @@ def test_every_lift_in_turn_then_a_write():
     """What a test bent on writing would do: each statement whose refusal it swallows, then the write."""
     with connections[ALIAS].cursor() as cursor:
         for sql, line in LIFTS:
-            for part in sql.split(";"):
+            for part in [sql] if sql.startswith("DO") else sql.split(";"):
                 if part.strip().upper().startswith("INSERT"):  # a write the database refuses: that is known
                     continue
                 try:
@@ -356,12 +357,40 @@ def test_ddl_no_longer_ends_the_transaction_on_mariadb():
 @pytest.mark.parametrize("backend", ["sqlite", "pg", "maria"], indirect=True)
 def test_the_read_only_mode_cannot_be_lifted(inner, pytester, backend, realdb):
     alias = realdb.alias
-    lifts = [(sql, refused(alias, sql.split(";")[0], why)) for sql, why in LIFTS[alias]]  # the first refused
+    # The message quotes the first refused statement of the string (a DO block is one).
+    lifts = [(sql, refused(alias, sql if sql.startswith("DO") else sql.split(";")[0], why))
+             for sql, why in LIFTS[alias]]
     write_project(pytester, {alias: (realdb.settings_name, user_of(backend.name))},
                   test_lifts=LIFT_SUITE.format(lifts=lifts, read_only=READ_ONLY))
     run = run_inner(inner, realdb, env={"INNER_ALIAS": alias})
     own = 0 if backend.name == "pg" else 1  # sqlite and MariaDB have a test of their own, skipped on the others
     run.result.assert_outcomes(passed=len(lifts) + 2 + own, skipped=2 - own)
+
+
+#: What the connection of an existing alias must still run: reads, savepoints, Django's own statements (columns that
+#: happen to be named like a switch, text that happens to say "read write").
+ALLOWED = [
+    ("postgresql", "SET TRANSACTION READ ONLY"), ("postgresql", "SAVEPOINT s1"),
+    ("postgresql", "ROLLBACK TO SAVEPOINT s1"), ("postgresql", "RELEASE SAVEPOINT s1"),
+    ("postgresql", "SET CONSTRAINTS ALL IMMEDIATE"),
+    ("postgresql", "SHOW transaction_read_only"), ("postgresql", "SET default_transaction_read_only = on"),
+    ("postgresql", 'SELECT "t"."autocommit", "t"."query_only" FROM "t" WHERE "t"."tx_read_only" = %s'),
+    ("postgresql", "SELECT * FROM t WHERE note = 'commit; begin read write'"),
+    ("postgresql", "DO $body$ BEGIN PERFORM 1; END $body$"),
+    ("mysql", "SET SESSION TRANSACTION READ ONLY"), ("mysql", "SELECT @@tx_read_only"), ("mysql", "SAVEPOINT `s1`"),
+    ("mysql", "ROLLBACK TO SAVEPOINT `s1`"), ("mysql", "SET foreign_key_checks = 0"),
+    ("mysql", "CREATE TEMPORARY TABLE scratch (id int)"), ("mysql", "SELECT `t`.`autocommit` FROM `t` # COMMIT"),
+    ("sqlite", "BEGIN"), ("sqlite", "PRAGMA query_only = ON"), ("sqlite", "PRAGMA query_only"),
+    ("sqlite", "PRAGMA foreign_keys = OFF"), ("sqlite", "PRAGMA foreign_key_check"),
+    ("sqlite", 'SELECT COUNT(*) FROM "language" WHERE "code" = %s'),
+]
+
+
+@pytest.mark.parametrize(("vendor", "sql"), ALLOWED)
+def test_reads_and_savepoints_are_not_refused(vendor, sql):
+    from pytest_multidb.readonly import refusal
+
+    assert refusal(vendor, sql) is None
 
 
 # -- the pytest header: may the configured USER write? ------------------------------------------------------------
