@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from . import fixtures, warm
+from . import clean, fixtures
 from .compat import pytest_django
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_django_class,
@@ -28,7 +28,7 @@ from .markers import MARKER_HELP
 from .provision import existing
 from .provision.registry import Registry
 from .provision.shared import WORKERINPUT_KEY, SharedRun, stop_owned
-from .run import MultiDB, schema_cache_dir
+from .run import MultiDB, footprint_policy, schema_cache_dir
 
 __all__ = [
     "_multidb_django_class",
@@ -81,10 +81,23 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--multidb-unmanaged", choices=("create", "skip"), default=None,
                     help="create: every alias's test database gets tables for its unmanaged (managed = False) models; "
                     "skip: none do (default: each alias's TEST['UNMANAGED'], else skip, as in Django).")
-    group.addoption("--multidb-clean", action="store_true",
-                    help="List and remove what interrupted runs left behind (test databases, servers, containers), "
-                    "then exit. Resources of live runs are never touched.")
+    group.addoption("--multidb-clean", nargs="?", const="project", default=None, choices=("project", "all"),
+                    help="List and remove what interrupted runs left behind (test databases, servers, containers) "
+                    "and this project's warm databases and templates on the servers it can reach, then exit; "
+                    "=all: every warm database and template of this host. Live runs' are never touched.")
+    group.addoption("--dry-run", "--plan", action="store_true", dest="multidb_dry_run",
+                    help="With --multidb-clean: only list what it would remove.")
+    group.addoption("--multidb-keep", type=int, default=None, metavar="N",
+                    help="Keep at most N warm databases and N templates per configured NAME per server "
+                    "(ini multidb_keep, default 2); the least recently claimed go first.")
+    group.addoption("--multidb-max-age-days", type=float, default=None, metavar="DAYS",
+                    help="Drop warm databases and templates not claimed for DAYS days (ini multidb_max_age_days, "
+                    "default 14).")
     parser.addini("multidb_settings", "Django settings module for pytest-multidb.")
+    parser.addini("multidb_keep", "At most this many warm databases and templates per configured NAME per server "
+                  "(default 2).", default="2")
+    parser.addini("multidb_max_age_days", "Drop warm databases and templates not claimed for this many days "
+                  "(default 14).", default="14")
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
@@ -99,19 +112,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """``pytest --multidb-clean``: remove leftovers of dead runs and this project's warm databases, and exit."""
-    if not config.getoption("multidb_clean"):
+    """``pytest --multidb-clean[=all] [--dry-run]``: remove (or list) what runs left behind, and exit (``clean.py``)."""
+    scope = config.getoption("multidb_clean")
+    if not scope:
         return None
-    registry = Registry()
-    leftovers = registry.leftovers()
-    removed, failed = registry.clean()
-    print(f"multidb: {len(leftovers)} leftover(s) of dead runs in {registry.directory}")
-    cache_dir = schema_cache_dir(config)
-    if cache_dir.is_dir():
-        warm_removed, warm_failed = warm.clean(cache_dir)
-        removed, failed = removed + warm_removed, failed + warm_failed
-    for line in removed:
-        print(f"multidb: removed {line}")
+    dry_run = config.getoption("multidb_dry_run")
+    done, failed = clean.run(schema_cache_dir(config), footprint_policy(config), scope == "all", dry_run)
+    for line in done:
+        print(f"multidb: {line}")
     for line in failed:
         print(f"multidb: could not remove {line}")
     return 1 if failed else 0

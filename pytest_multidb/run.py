@@ -23,6 +23,7 @@ from django.db import connections
 from .compat.testcases import class_declaration, django_test_class
 from .conf import ConfigurationError, database_specs, did_you_mean, validate_settings
 from .emptying import Baseline
+from .footprint import Policy
 from .guard import AccessGuard
 from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
@@ -236,6 +237,8 @@ class MultiDB:
             unmanaged=self.config.getoption("multidb_unmanaged"),
             warm=not self.config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
             shared=SharedRun.from_workerinput(getattr(self.config, "workerinput", None)),
+            policy=footprint_policy(self.config),
+            root=self.config.rootpath,
         )
         self.session = DatabaseSession(options, tmp_dir, self.guard.opened, report, self._installed, self._changed)
         self.session.announced = self.announced
@@ -325,6 +328,26 @@ class MultiDB:
 
 #: Where the schema cache lives when pytest's cache provider is off (``-p no:cacheprovider``).
 CACHE_DIR_ENV = "MULTIDB_CACHE_DIR"
+
+
+#: The environment variables that set the bound when neither option is given (before the ini keys).
+KEEP_ENV, MAX_AGE_ENV = "MULTIDB_KEEP", "MULTIDB_MAX_AGE_DAYS"
+
+
+def footprint_policy(config: pytest.Config) -> Policy:
+    """The bound on what stays on a server: ``--multidb-keep`` > ``$MULTIDB_KEEP`` > ini ``multidb_keep``, and
+    ``--multidb-max-age-days`` > ``$MULTIDB_MAX_AGE_DAYS`` > ini ``multidb_max_age_days``."""
+
+    def first(option: str, variable: str, ini: str) -> object:
+        given = config.getoption(option, None)
+        return given if given is not None else os.environ.get(variable) or config.getini(ini)
+
+    try:
+        return Policy(int(first("multidb_keep", KEEP_ENV, "multidb_keep") or Policy.keep),
+                      float(first("multidb_max_age_days", MAX_AGE_ENV, "multidb_max_age_days") or Policy.max_age_days))
+    except ValueError as error:
+        raise pytest.UsageError(f"multidb: multidb_keep / multidb_max_age_days: {error}. Fix: give a whole number of "
+                                "databases (e.g. 2) and a number of days (e.g. 14).") from None
 
 
 def schema_cache_dir(config: pytest.Config) -> Path:

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,15 +36,15 @@ from django.db.migrations.writer import MigrationWriter
 from filelock import FileLock
 
 from .conf import model_selectors
+from .footprint import INDEX_FILE, Policy, cache_stamp, claimed, sweep
 from .provision.base import fit_name
 from .provision.registry import STAMP_PREFIX
-from .provision.server import has_schema_comments, read_stamp, stamp_database
+from .provision.server import read_stamp, stamp_database
 from .schema import migratable_models
 from .unmanaged import unmanaged_models
 
 CACHE_VERSION = "1"
 TEMPLATE_PREFIX = "multidb_tpl_"
-TEMPLATE_INDEX = "templates.json"
 
 
 def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
@@ -110,14 +109,15 @@ def _server_of(settings: dict[str, Any]) -> str:
 
 
 @contextmanager
-def cache_index(directory: Path) -> Iterator[dict[str, Any]]:
-    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...], "warm": [...]}``,
-    written back (``warm``: the warm test databases, ``warm.py``).
+def cache_index(directory: Path, root: Path | None = None) -> Iterator[dict[str, Any]]:
+    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...], "warm": [...],
+    "roots": [<checkouts served>]}``, written back (``warm``: the warm test databases, ``warm.py``; ``root``:
+    the checkout of this run, recorded, so that the cache counts as gone once every checkout it served is).
 
     Every template it lists is also stamped ``pytest-multidb template <id>``: a name alone proves nothing.
     """
-    path = directory / TEMPLATE_INDEX
-    with FileLock(directory / f"{TEMPLATE_INDEX}.lock"):
+    path = directory / INDEX_FILE
+    with FileLock(directory / f"{INDEX_FILE}.lock"):
         try:
             index = json.loads(path.read_text())
             if not (isinstance(index["id"], str) and isinstance(index["templates"], list)):
@@ -129,6 +129,9 @@ def cache_index(directory: Path) -> Iterator[dict[str, Any]]:
             # unlocked, and a stamp naming an id that no index holds yet would look like a gone cache's.
             _write_index(path, index)
         index.setdefault("warm", [])
+        roots = index.setdefault("roots", [])
+        if root is not None and str(root) not in roots:
+            roots.append(str(root))
         try:
             yield index
         finally:
@@ -139,55 +142,6 @@ def _write_index(path: Path, index: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(index))
     os.replace(tmp, path)
-
-
-def template_stamp(cache_id: str, directory: Path, what: str = "template") -> str:
-    """The stamp of a template (``what``: or of a warm test database, ``warm.py``): the cache that made it, by
-    id, host and directory."""
-    return f"{STAMP_PREFIX}{what} {cache_id} cache={socket.gethostname()}:{directory.resolve()}"
-
-
-#: The kinds of database a cache stamps as its own (``template_stamp``'s ``what``).
-CACHE_STAMPS = ("template", "warm")
-
-
-def orphaned(stamp: str | None) -> bool:
-    """Whether ``stamp`` is a template's whose cache is gone: on this host, its directory no longer holds the
-    index of the cache that made it (deleted, or made anew by a fresh checkout at the same path).
-
-    Nothing can restore such a template through its cache any more: it is dropped, so fresh checkouts and CI
-    workspaces do not pile templates up on the server. Another cache that clones it by name meanwhile just
-    builds its own next time.
-    """
-    what = next((w for w in CACHE_STAMPS if stamp and stamp.startswith(f"{STAMP_PREFIX}{w} ")), None)
-    if not stamp or what is None or " cache=" not in stamp:
-        return False
-    made_by, _, where = stamp.removeprefix(f"{STAMP_PREFIX}{what} ").partition(" cache=")
-    host, _, directory = where.partition(":")
-    if host != socket.gethostname():
-        return False
-    try:
-        return json.loads((Path(directory) / TEMPLATE_INDEX).read_text()).get("id") != made_by
-    except (OSError, ValueError, AttributeError):
-        return True  # no index (any more): that cache is gone
-
-
-def drop_orphans(wrapper: Any, cursor: Any) -> None:
-    """Drop the templates and warm databases on this server whose own stamp says their cache is gone
-    (see ``orphaned``)."""
-    quote = wrapper.ops.quote_name
-    if wrapper.vendor == "postgresql":
-        cursor.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database")
-    elif has_schema_comments(cursor):
-        cursor.execute("SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA")
-    else:
-        return
-    for name, stamp in cursor.fetchall():
-        if orphaned(stamp):
-            try:
-                cursor.execute(f"DROP DATABASE {quote(name)}")
-            except DatabaseError:
-                continue  # being cloned right now: dropped another time
 
 
 def _sqlite_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
@@ -216,8 +170,7 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
     template, server = prefix + key.rpartition("-")[2], _server_of(conn.settings_dict)
     quote = conn.ops.quote_name
     with cache_index(directory) as index, conn.creation._nodb_cursor() as cursor:
-        stamp, entries = template_stamp(index["id"], directory), index["templates"]
-        drop_orphans(conn, cursor)
+        stamp, entries = cache_stamp(index["id"], directory), index["templates"]
         ours = [entry for entry in entries if entry["server"] == server and entry["name"].startswith(prefix)]
         for entry in ours:  # templates of earlier schemas of this database (and of this one, on rebuild)
             exists, found = read_stamp(conn, cursor, entry["name"])
@@ -230,10 +183,18 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
         if cursor.fetchone() is not None:
             return True  # another cache (project checkout) made this very schema's template: use it, not ours
-        entries.append({"server": server, "name": template})  # recorded before it is made
+        entries.append(claimed({"server": server, "name": template}, real_name))  # recorded before it is made
         cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
         stamp_database(conn, cursor, template, stamp)
     return True
+
+
+def touch_template(key: str, directory: Path, real_name: str) -> None:
+    """Mark this cache's template of ``key`` as claimed now (its age counts from its last use)."""
+    template = _template_prefix(real_name) + key.rpartition("-")[2]
+    with cache_index(directory) as index:
+        index["templates"] = [claimed(entry, real_name) if entry["name"] == template else entry
+                              for entry in index["templates"]]
 
 
 def _postgresql_restore(alias: str, key: str, directory: Path, real_name: str) -> bool:
@@ -310,9 +271,12 @@ UNCACHED = {("postgresql", "process"), ("postgresql", "container")}
 class SchemaCache:
     """Restores a cached schema into a fresh test database, or builds it and stores it for next time."""
 
-    def __init__(self, directory: Path | None, rebuild: bool = False) -> None:
+    def __init__(self, directory: Path | None, rebuild: bool = False, policy: Policy | None = None) -> None:
         self.directory = directory
         self.rebuild = rebuild
+        self.policy = policy or Policy()
+        #: What the bound dropped after a template was stored (``footprint.sweep``), one line each.
+        self.lines: list[str] = []
 
     def _locked(self, key: str) -> FileLock:
         """One builder per schema at a time (xdist workers, concurrent runs)."""
@@ -340,6 +304,8 @@ class SchemaCache:
         ``cloned``: the provisioner already made the database from ``clone_source``'s template.
         """
         if cloned:
+            if key is not None and key.startswith("postgresql-") and self.directory is not None:
+                touch_template(key, self.directory, real_name)
             return "cached"
         if key is None:
             build()
@@ -348,7 +314,14 @@ class SchemaCache:
         assert self.directory is not None
         with self._locked(key):
             if not self.rebuild and restore(alias, key, self.directory, real_name):
+                if key.startswith("postgresql-"):
+                    touch_template(key, self.directory, real_name)
                 return "cached"
             build()
+            if key.startswith("postgresql-"):  # a template is stored: first bound what stays on its server (the
+                conn = connections[alias]      # template of a gone cache goes, and this cache makes its own)
+                with conn.creation._nodb_cursor() as cursor:
+                    self.lines += [f"{_server_of(conn.settings_dict)}: {line}"
+                                   for line in sweep(conn, cursor, self.policy)]
             store(alias, key, self.directory, real_name)
         return "built"

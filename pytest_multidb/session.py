@@ -15,19 +15,20 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from .conf import ConfigurationError, DatabaseSpec, database_specs
+from .footprint import Policy, sweep_fallback_caches
 from .install import install_schema
 from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
 from .provision.shared import SharedRun
-from .schema_cache import SchemaCache
+from .schema_cache import SchemaCache, cache_index
 from .sharing import dependency_order, mirrors, signature
 from .unmanaged import creates, tables, unmanaged_models
 from .warm import WarmDatabases
@@ -47,6 +48,10 @@ class SessionOptions:
     warm: bool = True
     #: Under xdist: the run whose ``process`` / ``container`` servers the workers share (``provision/shared.py``).
     shared: SharedRun | None = None
+    #: The bound on what stays on a server between runs (``footprint.py``).
+    policy: Policy = field(default_factory=Policy)
+    #: The checkout this run serves (recorded in the cache's index: the cache is gone once all its checkouts are).
+    root: Path | None = None
 
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
@@ -82,8 +87,11 @@ class DatabaseSession:
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
-        self.cache = SchemaCache(options.cache_dir, options.rebuild)
-        self.warm = WarmDatabases(options.cache_dir, options.rebuild, options.warm)
+        self.cache = SchemaCache(options.cache_dir, options.rebuild, options.policy)
+        self.warm = WarmDatabases(options.cache_dir, options.rebuild, options.warm, options.policy)
+        if options.cache_dir is not None and options.root is not None:
+            with cache_index(options.cache_dir, options.root):
+                pass  # the checkout is recorded
         self.cache_keys: dict[str, str | None] = {}
         self.mirrors = mirrors(self.specs)
         #: Database signature -> the alias that provisioned (or provisions) its test database.
@@ -293,6 +301,7 @@ class DatabaseSession:
             finally:
                 connections.settings[alias].clear()
                 connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
+        self.summary += [f"multidb: {line}" for line in (*self.cache.lines, *self.warm.lines, *sweep_fallback_caches())]
         return errors
 
     def _unchanged(self, alias: str) -> bool:

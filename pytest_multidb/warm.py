@@ -14,12 +14,14 @@ the next session with the same schema fingerprint
   system's: a killed run holds none.
 - Crash-safe, under the registry's rules (``provision/registry.py``): a claimed server database is stamped with
   the run's token and recorded like any test database the run makes; kept warm, it is stamped ``pytest-multidb
-  warm <cache id> cache=<host>:<dir>`` *before* its record is removed. A run killed in between leaves it
+  warm <cache id> cache=<host>:<dir>`` *before* its record is removed, and its entry in the cache's index says
+  when it was claimed, for which NAME (``footprint.py``). A run killed in between leaves it
   stamped with its token, and the next run drops it (what a killed test left in it is unknown). A sqlite file
   is marked ``.claimed`` while in use: a marker with nobody holding the lock means the same.
 - Removed when the fingerprint changes (a new warm database of an alias drops that alias's warm databases of
-  other schemas), on ``--multidb-rebuild``, by ``--multidb-clean``, when their cache directory is gone
-  (``schema_cache.orphaned``), and when a session ends with it changed. ``--multidb-no-warm`` or
+  other schemas), on ``--multidb-rebuild``, by ``--multidb-clean``, by the bound on what stays on a server
+  (``footprint.sweep`` after each keep: a gone cache, an age, a count per NAME), and when a session ends with it
+  changed. ``--multidb-no-warm`` or
   ``MULTIDB_WARM=0`` turns them off. Never with ``TEST["NAME"]`` (that name is the user's), nor for server
   processes and containers (new every session), nor on MySQL (no schema comments to stamp them with).
 """
@@ -34,6 +36,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .conf import DatabaseSpec
+from .footprint import Policy, cache_stamp, claimed, sweep
 from .provision.base import ProvisionContext, Provisioned, fit_name
 from .provision.registry import Unreachable
 from .provision.server import (
@@ -48,7 +51,7 @@ from .provision.server import (
     stamp_database,
 )
 from .provision.sqlite import tuned
-from .schema_cache import cache_index, drop_orphans, template_stamp
+from .schema_cache import cache_index
 
 #: Warm databases per alias and schema: one per concurrent run or xdist worker.
 SLOTS = 8
@@ -71,10 +74,14 @@ def _server_of(settings: dict[str, Any]) -> str:
 class WarmDatabases:
     """Claims a warm test database for an alias, and keeps it (or removes it) at the end of the session."""
 
-    def __init__(self, directory: Path | None, rebuild: bool = False, enabled: bool = True) -> None:
+    def __init__(self, directory: Path | None, rebuild: bool = False, enabled: bool = True,
+                 policy: Policy | None = None) -> None:
         self.directory = directory / WARM_DIR if directory is not None and enabled else None
         self.cache_dir = directory
         self.rebuild = rebuild
+        self.policy = policy or Policy()
+        #: What the bound dropped (``footprint.sweep``), one line each, for the session's summary.
+        self.lines: list[str] = []
         self._id: str | None = None
 
     def _cache_id(self) -> str:
@@ -174,7 +181,7 @@ class WarmDatabases:
     def _server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext) -> Provisioned | None:
         assert self.cache_dir is not None
         settings, server = server_settings(spec.settings), _server_of(spec.settings)
-        warm = template_stamp(self._cache_id(), self.cache_dir, "warm")
+        warm = cache_stamp(self._cache_id(), self.cache_dir, "warm")
         try:
             return self._claim_on_server(spec, key, name, context, settings, server, warm)
         except Unreachable as error:  # the same one line as a test database made cold
@@ -202,7 +209,6 @@ class WarmDatabases:
                     lambda: drop_database(spec.alias, settings, name, registry.stamp), records=[record],
                     details={"warm": "reused", "stamped": True})
             else:
-                drop_orphans(wrapper, cursor)
                 if exists:  # --multidb-rebuild
                     drop_owned(spec.alias, settings, name, warm)
                 provisioned = None
@@ -218,11 +224,17 @@ class WarmDatabases:
         if not provisioned.details.get("stamped", True):
             return provisioned  # no stamp, so it cannot be kept: dropped at the end as usual
 
+        real_name = str(spec.settings.get("NAME") or "")
+
         def keep() -> None:
             with admin_cursor(spec.alias, settings) as (wrapper, cursor):
                 if read_stamp(wrapper, cursor, name) != (True, context.registry.stamp):
                     raise RuntimeError(f"test database {name!r} is no longer this run's: not kept warm")
                 stamp_database(wrapper, cursor, name, warm)  # before the record goes (see the module's doc)
+                with cache_index(self.cache_dir) as index:  # claimed now: what bounds what stays reads it
+                    index["warm"] = [claimed(e, real_name) if (e["server"], e["name"]) == (server, name) else e
+                                     for e in index["warm"]]
+                self.lines += [f"{server}: {line}" for line in sweep(wrapper, cursor, self.policy)]
 
         provisioned.keep = keep
         return provisioned
@@ -283,7 +295,7 @@ def clean(cache_dir: Path) -> tuple[list[str], list[str]]:
         except Timeout:
             failed.append(f"warm test database {str(path)!r}: in use by a live run")
     with cache_index(cache_dir) as index:
-        warm = template_stamp(index["id"], cache_dir, "warm")
+        warm = cache_stamp(index["id"], cache_dir, "warm")
         for entry in list(index["warm"]):
             what = f"warm test database {entry['name']!r} of alias {entry['alias']!r} ({entry['server']})"
             lock = _lock(directory / f"{entry['name']}.lock")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_multidb.footprint import cache_stamp
 from pytest_multidb.provision.registry import Registry, is_alive
-from pytest_multidb.schema_cache import template_stamp
 from tests.support import MARIA, MARIADB, PG, POSTGRES, Backend
 
 pytestmark = pytest.mark.servers
@@ -521,9 +521,9 @@ def test_a_cloned_test_database_is_stamped_and_templates_are_dropped_by_exact_na
         assert built.returncode == 0, built.stdout + built.stderr
         index = json.loads((pytester.path / ".pytest_cache" / "d" / "multidb" / "templates.json").read_text())
         [template] = templates() - {lookalike}
-        assert index["templates"] == [{"server": server_of(POSTGRES), "name": template}]
+        assert [(entry["server"], entry["name"]) for entry in index["templates"]] == [(server_of(POSTGRES), template)]
         cache_dir = pytester.path / ".pytest_cache" / "d" / "multidb"
-        assert database_stamp(servers, POSTGRES, template) == (True, template_stamp(index["id"], cache_dir))
+        assert database_stamp(servers, POSTGRES, template) == (True, cache_stamp(index["id"], cache_dir))
 
         clone = runs.start("clone", "test", cache=True)
         runs.wait(clone)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from pytest_multidb.schema_cache import template_stamp
+from pytest_multidb.footprint import cache_stamp
 from tests.support import POSTGRES
 
 pytestmark = pytest.mark.servers
@@ -51,7 +51,7 @@ def test_templates_of_a_deleted_cache_are_dropped_and_no_other(inner, pytester, 
     # Beside ours: one of a cache that still exists, one stamped by nobody we know; both must survive.
     alive, foreign = (f"multidb_tpl_{name}_{uuid.uuid4().hex[:8]}" for name in ("alive", "foreign"))
     servers.pg(f'CREATE DATABASE "{alive}"')
-    servers.pg(f"COMMENT ON DATABASE \"{alive}\" IS '{template_stamp('x', alive_dir)}'")
+    servers.pg(f"COMMENT ON DATABASE \"{alive}\" IS '{cache_stamp('x', alive_dir, 'template')}'")
     servers.pg(f'CREATE DATABASE "{foreign}"')
     servers.pg(f"COMMENT ON DATABASE \"{foreign}\" IS 'pytest-multidb template x cache=elsewhere:/gone'")
     try:

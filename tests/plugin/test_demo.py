@@ -35,3 +35,5 @@ def test_sample_suite_passes_through_the_plugin(backends, tmp_path):
     last = done.stdout.splitlines()[-1]
     assert re.fullmatch(rf"=+ {SAMPLE_TESTS} passed in [\d.]+s(?: \([\d:]+\))? =+", last), last
     assert not (tmp_path / "real").exists()  # the configured ("real") sqlite files were never created
+    assert not [line for line in (done.stdout + done.stderr).splitlines() if "Warning" in line], done.stdout  # a
+    # first run prints no warning

@@ -1,0 +1,73 @@
+"""``pytest --multidb-clean[=all] [--dry-run]``: list and remove what runs left on this machine and its servers.
+
+- the leftovers of dead runs (the registry's records, ``provision/registry.py``);
+- this project's warm test databases (``warm.clean``) and, on every server a configured alias reaches, the warm
+  databases and templates stamped by this project's cache; ``=all``: every one stamped on this host;
+- the fallback cache directories whose checkouts are all gone (``footprint.sweep_fallback_caches``).
+
+Nothing a live run holds, nothing another host stamped, nothing without our stamp.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.db import connections
+
+from . import warm
+from .conf import database_specs
+from .footprint import INDEX_FILE, Policy, sweep, sweep_fallback_caches
+from .provision.registry import Registry, Unreachable, describe
+from .provision.server import admin_cursor
+
+#: The vendors whose servers keep warm databases and templates.
+SERVER_VENDORS = ("postgresql", "mysql")
+
+
+def cache_id(cache_dir: Path) -> str | None:
+    """The id of the cache in ``cache_dir``, read without making one."""
+    try:
+        return json.loads((cache_dir / INDEX_FILE).read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run(cache_dir: Path, policy: Policy, everything: bool, dry_run: bool) -> tuple[list[str], list[str]]:
+    """Clean (or, ``dry_run``, list); returns (lines of what was done, lines of what failed)."""
+    registry = Registry()
+    done: list[str] = [f"{len(registry.leftovers())} leftover(s) of dead runs in {registry.directory}"]
+    failed: list[str] = []
+    if dry_run:
+        done += [f"would remove leftover {describe(record)}" for _path, record in registry.leftovers()]
+    else:
+        removed, not_removed = registry.clean()
+        done += [f"removed {line}" for line in removed]
+        failed += not_removed
+        if cache_dir.is_dir():
+            removed, not_removed = warm.clean(cache_dir)
+            done += [f"removed {line}" for line in removed]
+            failed += not_removed
+    own = cache_id(cache_dir)
+    for server, (alias, settings) in servers().items():
+        try:
+            with admin_cursor(alias, settings) as (wrapper, cursor):
+                lines = sweep(wrapper, cursor, policy, cache_id=own, everything=everything, dry_run=dry_run)
+        except Unreachable as error:
+            failed.append(f"the warm databases and templates on {server} (alias {alias!r}): {error}")
+            continue
+        done += [f"{server}: {line}" for line in lines]
+    done += sweep_fallback_caches(dry_run)
+    return done, failed
+
+
+def servers() -> dict[str, tuple[str, dict[str, object]]]:
+    """One configured alias per server that can hold warm databases and templates: ``{server: (alias, settings)}``."""
+    found: dict[str, tuple[str, dict[str, object]]] = {}
+    for alias, spec in database_specs().items():
+        if spec.vendor not in SERVER_VENDORS:
+            continue
+        settings = connections.settings[alias]
+        server = f"{spec.engine}@{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
+        found.setdefault(server, (alias, dict(settings)))
+    return found
