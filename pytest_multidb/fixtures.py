@@ -16,13 +16,20 @@ from django.db import Error as DatabaseError
 from django.db import connections
 
 from . import routing
-from .compat.testcases import class_declaration, django_test_class, unittest_run_as_django_does
+from .compat.testcases import (
+    class_declaration,
+    connections_kept_open,
+    django_test_class,
+    forget_if_closed,
+    unittest_run_as_django_does,
+)
 from .conf import did_you_mean
 from .isolation import DeclarationConflict, TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
 from .schema import SchemaBuilder
 from .session import DatabaseSession
+from .sharing import in_memory_under_django
 
 TEST_KEY = pytest.StashKey[TestDatabases]()
 
@@ -301,6 +308,9 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
     node = request.node
     state = node.stash[TEST_KEY] = run.test_databases(node)
     found = run.declarations.get(node.nodeid)
+    for alias in (found.aliases if found is not None else ()):
+        if alias in connections.settings:
+            forget_if_closed(connections[alias])
     try:
         if found is not None and not found.django_class:  # Django's test classes isolate themselves
             open_aliases(request, found.aliases, list(found.committing))
@@ -332,5 +342,7 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
             return
         session: DatabaseSession = request.getfixturevalue("_multidb_session")
         ensure(request, session, found.aliases)
-        with run.guard.django_class(cls.__qualname__, found.aliases):
+        in_memory = [a for a in found.aliases if a in run.specs and in_memory_under_django(run.specs[a])
+                     and session.kind(a) == "sqlite"]
+        with run.guard.django_class(cls.__qualname__, found.aliases), connections_kept_open(in_memory):
             yield

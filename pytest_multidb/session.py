@@ -265,6 +265,8 @@ class DatabaseSession:
                     cloned=provisioned.details.get("cloned", False),
                 )
             self._on_installed(alias)
+            if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
+                connections[alias].creation.mark_expected_failures_and_skips()  # test suite (runtests.py sets it)
         provisioned.install_seconds = time.perf_counter() - start
         self.summary.append(self.describe(provisioned.alias))
 

@@ -21,14 +21,19 @@ from django.db import DEFAULT_DB_ALIAS
 from .conf import ConfigurationError, DatabaseSpec, did_you_mean
 
 
+def in_memory_under_django(spec: DatabaseSpec) -> bool:
+    """Whether Django's runner gives ``spec`` an in-memory sqlite test database (no TEST NAME, ``:memory:``,
+    ``mode=memory``); ours is a file all the same (``provision/sqlite.py``)."""
+    test_name = str(spec.test.get("NAME") or "")
+    return spec.vendor == "sqlite" and (not test_name or test_name == ":memory:" or "mode=memory" in test_name)
+
+
 def signature(spec: DatabaseSpec) -> tuple[str, ...]:
     """What identifies the database behind ``spec`` (Django's ``test_db_signature``)."""
     settings = spec.settings
     if spec.vendor == "sqlite":
-        test_name = str(spec.test.get("NAME") or "")
-        # Django's sqlite ``test_db_signature``: an in-memory test database (no TEST NAME, ``:memory:``,
-        # ``mode=memory``) is the alias's own, whatever its NAME.
-        own = spec.alias if not test_name or test_name == ":memory:" or "mode=memory" in test_name else test_name
+        # Django's sqlite ``test_db_signature``: an in-memory test database is the alias's own, whatever its NAME.
+        own = spec.alias if in_memory_under_django(spec) else str(spec.test.get("NAME"))
         return ("sqlite", str(settings.get("NAME", "")), own)
     return (spec.engine, str(settings.get("HOST") or ""), str(settings.get("PORT") or ""),
             str(spec.test.get("NAME") or settings.get("NAME") or ""))

@@ -247,10 +247,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(wrapper=True)  # after every implementation: the plugin's reads the declarations
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
-    """A test declared through ``django_db`` gets ``django_db_setup`` (and a conftest's override of it) set up
-    before its databases are opened, as in pytest-django: session fixtures come first in a test's closure."""
-    from ..run import DECLARATION_KEY
+    """Tests run in Django's order (``django_order``); a test declared through ``django_db`` gets
+    ``django_db_setup`` (and a conftest's override of it) set up before its databases are opened, as in
+    pytest-django: session fixtures come first in a test's closure."""
+    from ..run import DECLARATION_KEY, MultiDB
 
+    if MultiDB.of(config) is not None:  # Django is set up
+        items.sort(key=django_order)  # before every other implementation, as pytest-django's tryfirst hook does
     result = yield
     for item in items:
         _check_isolate_apps(item)
@@ -518,6 +521,27 @@ def settings() -> Iterator[SettingsWrapper]:
     wrapper = SettingsWrapper()
     yield wrapper
     wrapper.finalize()
+
+
+def django_order(item: pytest.Item) -> int:
+    """Where ``item`` runs, as Django's runner and pytest-django order tests: ``TestCase`` classes and
+    ``django_db`` / ``db`` tests first (0), then ``TransactionTestCase`` classes and committing ones (1), then the
+    rest (2), each group in collection order. A committing test's flush cannot then empty what a ``TestCase`` of a
+    later file expects (content types, data migrations' rows)."""
+    from django.test import TestCase, TransactionTestCase
+
+    cls = getattr(item, "cls", None)
+    if isinstance(cls, type) and issubclass(cls, TransactionTestCase):
+        return 0 if issubclass(cls, TestCase) else 1
+    marker = item.get_closest_marker(MARKER)
+    try:
+        given = _signature(item, marker) if marker is not None else {}
+    except pytest.UsageError:  # reported by the declarations, with the others
+        given = {}
+    names = set(getattr(item, "fixturenames", ()))
+    if given.get("transaction") or given.get("reset_sequences") or "transactional_db" in names:
+        return 1
+    return 0 if marker is not None or "db" in names else 2
 
 
 def _check_isolate_apps(item: pytest.Item) -> None:

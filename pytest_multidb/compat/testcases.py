@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,42 @@ def unittest_run_as_django_does() -> Iterator[None]:
         yield
     finally:
         TestCaseFunction.runtest = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def connections_kept_open(aliases: Iterable[str]) -> Iterator[None]:
+    """While a Django test class runs, the main thread's connection of each of ``aliases`` is open and ignores
+    ``close()``, as Django's in-memory sqlite test database does (closing it would lose the database): a class
+    can tell (``TransactionTestCase`` closes every connection after each test; a test that closes a raw
+    connection it took for a thread's own). ``aliases``: the sqlite aliases Django would give an in-memory one."""
+    from django.db import connections
+
+    kept = []
+    try:
+        for alias in aliases:
+            conn = connections[alias]
+            forget_if_closed(conn)
+            conn.ensure_connection()
+            conn.close = conn.validate_thread_sharing  # type: ignore[method-assign]  # what remains of close()
+            kept.append(conn)
+        yield
+    finally:
+        for conn in kept:
+            conn.__dict__.pop("close", None)
+
+
+def forget_if_closed(conn: Any) -> None:
+    """A sqlite connection whose driver connection was closed behind Django's back (a test closed a raw connection
+    it shared, or a shallow copy of the wrapper) is forgotten, so that the next use opens a new one: one test's
+    mishap does not fail every later test of the alias. Django's in-memory test database never meets this (its
+    ``close()`` does nothing), a file does."""
+    raw = conn.connection
+    if raw is None or conn.vendor != "sqlite":
+        return
+    try:
+        raw.total_changes  # noqa: B018 - raises once the driver connection is closed; runs no SQL
+    except Exception:  # sqlite3.ProgrammingError: Cannot operate on a closed database
+        conn.connection = None
+        conn.in_atomic_block = False
+        conn.savepoint_ids = []
+        conn.needs_rollback = False

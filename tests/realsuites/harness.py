@@ -199,7 +199,8 @@ def clean_env(suite: Suite) -> dict[str, str]:
     """The environment of an inner run: nothing from outside steers pytest or Django; test databases dropped."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PYTEST_", "DJANGO_", "MULTIDB_", "REALSUITE_")) and key != "PYTHONPATH"}
-    return {**env, **suite.env, "MULTIDB_WARM": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    # MULTIDB_KEEP: as tests/conftest.py says, inner projects share configured NAMEs on the servers at once.
+    return {**env, **suite.env, "MULTIDB_WARM": "0", "MULTIDB_KEEP": "1000", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclass

@@ -51,6 +51,20 @@ BOTH_FAIL: dict[str, dict[str, str]] = {
     },
 }
 
+#: Tests that tell pytest-multidb from Django's runner through a difference docs/design.md's Fidelity section
+#: names: suite key -> {node id: the row}. They fail here and must keep failing for that reason only (the test
+#: asserts exactly these regressions, so a new one fails the run).
+IN_MEMORY = ("docs/design.md, Fidelity, 'sqlite test databases': a file, not an in-memory database; Django's sqlite "
+             "get_test_db_clone_settings raises NotSupportedError only for an in-memory one")
+DOCUMENTED: dict[str, dict[str, str]] = {
+    "django-sqlite": {
+        "backends/sqlite/test_creation.py::TestDbSignatureTests::test_get_test_db_clone_settings_not_supported":
+            IN_MEMORY,
+    },
+    "django-servers": {},
+    "simple_history-sqlite": {},
+}
+
 SUITES = [
     pytest.param("django", "sqlite", id="django-sqlite"),
     pytest.param("django", "servers", id="django-servers", marks=pytest.mark.servers),
@@ -109,9 +123,14 @@ def test_passes_under_pytest_multidb_wherever_it_passes_under_pytest_django(name
     if config == "servers":  # the databases either plugin made for this run (their names carry its token) are gone
         assert not {name for name in server_databases() if suite.token in name}
     assert django.count("passed") > 100, f"pytest-django ran too little:\n{django.output[-3000:]}"
-    if comparison.regressions:
-        pytest.fail(f"{len(comparison.regressions)} test(s) pass under pytest-django, not under pytest-multidb:\n"
-                    f"{grouped(data['regressions'])}", pytrace=False)
+    documented = DOCUMENTED[suite.key]
+    regressions = {test: value for test, value in data["regressions"].items() if test not in documented}
+    if regressions:
+        pytest.fail(f"{len(regressions)} test(s) pass under pytest-django, not under pytest-multidb:\n"
+                    f"{grouped(regressions)}", pytrace=False)
+    present = {test for test in documented if test in django.outcomes}  # the module is collected on this Django
+    assert set(comparison.regressions) == present, (
+        f"the documented differences are not DOCUMENTED's: stale {sorted(present - set(comparison.regressions))}")
     expected = BOTH_FAIL[suite.key]
     assert comparison.both_failed == set(expected), (
         "the tests failing under both plugins are not BOTH_FAIL's: "
