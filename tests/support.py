@@ -205,6 +205,38 @@ class Invoice(models.Model):
 """
 
 
+# -- a "seeded" app: one model and a data migration ------------------------------------------------------------
+
+
+def seeded_app(pytester: pytest.Pytester, seed: str) -> Path:
+    """Write the app ``seeded`` (model ``Note``) whose initial migration runs ``seed`` (the body of
+    ``def seed(apps, schema_editor):``, indented); returns its ``migrations`` folder."""
+    app = pytester.mkpydir("seeded")
+    (app / "models.py").write_text("from django.db import models\n\n\nclass Note(models.Model):\n"
+                                   "    text = models.CharField(max_length=20)\n")
+    migrations = pytester.mkpydir("seeded/migrations")
+    (migrations / "0001_initial.py").write_text(f"""import json
+from pathlib import Path
+
+from django.db import migrations, models
+
+
+def seed(apps, schema_editor):
+{seed}
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
+                                        ("text", models.CharField(max_length=20))]),
+        migrations.RunPython(seed),
+    ]
+""")
+    return migrations
+
+
 # -- one line, no traceback ---------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import django
 import pytest
 
-from tests.support import PG
+from tests.support import PG, seeded_app
 
 #: A project as Django's test settings write it: two aliases, no NAME (in-memory test databases), no routers.
 PLAIN_SETTINGS = """
@@ -135,23 +135,8 @@ PG = {{"ENGINE": "django.db.backends.postgresql", "NAME": "multidb_fidelity", "U
 DATABASES = {{"default": dict(PG), "other": dict(PG)}}
 """
 
-SEEDED_MIGRATION = '''
-from django.db import migrations, models
-
-
-def seed(apps, schema_editor):
-    apps.get_model("seeded", "Note").objects.create(text="seed")  # no using=: 'default', as data migrations do
-
-
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = []
-    operations = [
-        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
-                                        ("text", models.CharField(max_length=20))]),
-        migrations.RunPython(seed),
-    ]
-'''
+#: ``seed`` writes through the default manager, no ``using=``: to 'default', as data migrations do.
+SEED_THROUGH_DEFAULT = '    apps.get_model("seeded", "Note").objects.create(text="seed")'
 
 SHARED_TESTS = '''
 import pytest
@@ -169,11 +154,7 @@ def test_default_builds_a_test_database_it_shares(inner, pytester, servers):
     """Item 7: the marker names 'other' first, yet 'default' builds the database (its data migration writes
     through 'default'), as Django's runner would have it."""
     pytester.makepyfile(fidelity_settings=SHARED_SETTINGS, test_shared=SHARED_TESTS)
-    app = pytester.mkpydir("seeded")
-    (app / "models.py").write_text("from django.db import models\n\n\nclass Note(models.Model):\n"
-                                   "    text = models.CharField(max_length=20)\n")
-    migrations = pytester.mkpydir("seeded/migrations")
-    (migrations / "0001_initial.py").write_text(SEEDED_MIGRATION)
+    seeded_app(pytester, SEED_THROUGH_DEFAULT)
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=90)
     run.result.assert_outcomes(passed=1)
     summary = run.summary()

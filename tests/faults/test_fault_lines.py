@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.support import ROOT, assert_no_traceback, assert_one_line, assert_test_failed_in_one_line
+from tests.support import ROOT, assert_no_traceback, assert_one_line, assert_test_failed_in_one_line, seeded_app
 
 FROM_FIXTURES = '''
 import pytest
@@ -100,27 +100,9 @@ def test_a_stop_under_xdist_is_one_line_without_a_chained_exception(inner, pytes
     assert "alias 'b'" in run.out + run.err
 
 
-SEEDED_MIGRATION = '''
-import json
-from pathlib import Path
-
-from django.db import migrations, models
-
-
-def seed(apps, schema_editor):
-    data = json.loads((Path(__file__).parent / "seed.json").read_text())
-    apps.get_model("seeded", "Note").objects.using(schema_editor.connection.alias).create(text=data["text"])
-
-
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = []
-    operations = [
-        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
-                                        ("text", models.CharField(max_length=20))]),
-        migrations.RunPython(seed),
-    ]
-'''
+#: A data migration that reads the JSON seed beside it.
+SEED_FROM_A_FILE = """    data = json.loads((Path(__file__).parent / "seed.json").read_text())
+    apps.get_model("seeded", "Note").objects.using(schema_editor.connection.alias).create(text=data["text"])"""
 
 
 def test_a_data_file_beside_the_migrations_is_part_of_the_schema(inner, pytester):
@@ -141,11 +123,7 @@ from seeded.models import Note
 def test_seed():
     assert Note.objects.get().text == os.environ["EXPECTED_SEED"]
 ''')
-    app = pytester.mkpydir("seeded")
-    (app / "models.py").write_text("from django.db import models\n\n\nclass Note(models.Model):\n"
-                                   "    text = models.CharField(max_length=20)\n")
-    migrations = pytester.mkpydir("seeded/migrations")
-    (migrations / "0001_initial.py").write_text(SEEDED_MIGRATION)
+    migrations = seeded_app(pytester, SEED_FROM_A_FILE)
     for text in ("first", "second"):
         (migrations / "seed.json").write_text(f'{{"text": "{text}"}}')
         run = inner("--multidb-settings", "seeded_settings", settings=False, warm=True, env={"EXPECTED_SEED": text})
