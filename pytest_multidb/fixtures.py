@@ -309,8 +309,9 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
     state = node.stash[TEST_KEY] = run.test_databases(node)
     found = run.declarations.get(node.nodeid)
     for alias in (found.aliases if found is not None else ()):
-        if alias in connections.settings:
-            forget_if_closed(connections[alias])
+        made = getattr(connections._connections, alias, None)  # only a connection that exists (no backend loaded)
+        if made is not None:
+            forget_if_closed(made)
     try:
         if found is not None and not found.django_class:  # Django's test classes isolate themselves
             open_aliases(request, found.aliases, list(found.committing))

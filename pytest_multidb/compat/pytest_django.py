@@ -524,10 +524,11 @@ def settings() -> Iterator[SettingsWrapper]:
 
 
 def django_order(item: pytest.Item) -> int:
-    """Where ``item`` runs, as Django's runner and pytest-django order tests: ``TestCase`` classes and
-    ``django_db`` / ``db`` tests first (0), then ``TransactionTestCase`` classes and committing ones (1), then the
-    rest (2), each group in collection order. A committing test's flush cannot then empty what a ``TestCase`` of a
-    later file expects (content types, data migrations' rows)."""
+    """Where ``item`` runs, as Django's runner and pytest-django order tests: ``TransactionTestCase`` classes and
+    committing ``django_db`` tests (1) after every other test (0), each group in collection order, so that their
+    flush cannot empty what a ``TestCase`` of a later file expects (content types, data migrations' rows).
+    pytest-django also puts tests that use no database after them; those cannot tell, and ``uses_db`` tests keep
+    their place among the others."""
     from django.test import TestCase, TransactionTestCase
 
     cls = getattr(item, "cls", None)
@@ -538,10 +539,8 @@ def django_order(item: pytest.Item) -> int:
         given = _signature(item, marker) if marker is not None else {}
     except pytest.UsageError:  # reported by the declarations, with the others
         given = {}
-    names = set(getattr(item, "fixturenames", ()))
-    if given.get("transaction") or given.get("reset_sequences") or "transactional_db" in names:
-        return 1
-    return 0 if marker is not None or "db" in names else 2
+    transactional = given.get("transaction") or given.get("reset_sequences")
+    return 1 if transactional or "transactional_db" in getattr(item, "fixturenames", ()) else 0
 
 
 def _check_isolate_apps(item: pytest.Item) -> None:

@@ -215,7 +215,7 @@ def test_bad_arguments_and_settings_are_one_line(project):
     cycle = project.manage(MULTIDB_MIGRATE_CYCLE="1")
     assert cycle.returncode == 1
     assert lines(cycle.stderr) == [
-        "CommandError: DATABASES['maria']['TEST']['DEPENDENCIES'] (alias 'maria'): circular dependency between "
+        "CommandError: OTHER_DATABASES['maria']['TEST']['DEPENDENCIES'] (alias 'maria'): circular dependency between "
         "'maria', 'pg'. Fix: remove one of the DEPENDENCIES that point back."
     ]
     assert project.sqlite_tables("default") == set()
