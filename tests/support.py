@@ -205,6 +205,33 @@ class Invoice(models.Model):
 """
 
 
+#: The "notes" app of the Django-test-class and committing-cleanup tests: one model, a data migration writing a row.
+NOTES_MODELS = """
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=100)
+"""
+
+NOTES_MIGRATION = """
+from django.db import migrations, models
+
+
+def write(apps, schema_editor):
+    apps.get_model("notes", "Note").objects.using(schema_editor.connection.alias).create(text="from a data migration")
+
+
+class Migration(migrations.Migration):
+    initial = True
+    operations = [
+        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
+                                        ("text", models.CharField(max_length=100))]),
+        migrations.RunPython(write, migrations.RunPython.noop),
+    ]
+"""
+
+
 # -- a "seeded" app: one model and a data migration ------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from tests.support import NOTES_MIGRATION, NOTES_MODELS
+
 SETTINGS = '''
 from pathlib import Path
 
@@ -126,32 +128,6 @@ class TestNoDatabase(SimpleTestCase):
 def test_after_the_classes_everything_is_clean():
     assert count(SERVER) == committed(SERVER) == 0
 '''
-
-
-NOTES_MODELS = """
-from django.db import models
-
-
-class Note(models.Model):
-    text = models.CharField(max_length=100)
-"""
-
-NOTES_MIGRATION = """
-from django.db import migrations, models
-
-
-def write(apps, schema_editor):
-    apps.get_model("notes", "Note").objects.using(schema_editor.connection.alias).create(text="from a data migration")
-
-
-class Migration(migrations.Migration):
-    initial = True
-    operations = [
-        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
-                                        ("text", models.CharField(max_length=100))]),
-        migrations.RunPython(write, migrations.RunPython.noop),
-    ]
-"""
 
 
 def _fixture(backend) -> list[dict]:

@@ -14,7 +14,7 @@ import collections
 
 import pytest
 
-from tests.support import SQLITE
+from tests.support import NOTES_MIGRATION, NOTES_MODELS, SQLITE
 
 SETTINGS = '''
 import os
@@ -47,31 +47,6 @@ class NotesConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(record, sender=self)
-'''
-
-NOTES_MODELS = '''
-from django.db import models
-
-
-class Note(models.Model):
-    text = models.CharField(max_length=100)
-'''
-
-NOTES_MIGRATION = '''
-from django.db import migrations, models
-
-
-def write(apps, schema_editor):
-    apps.get_model("notes", "Note").objects.using(schema_editor.connection.alias).create(text="from a data migration")
-
-
-class Migration(migrations.Migration):
-    initial = True
-    operations = [
-        migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True)),
-                                        ("text", models.CharField(max_length=100))]),
-        migrations.RunPython(write, migrations.RunPython.noop),
-    ]
 '''
 
 
