@@ -82,6 +82,7 @@ class WarmDatabases:
         self.policy = policy or Policy()
         #: What the bound dropped (``footprint.sweep``), one line each, for the session's summary.
         self.lines: list[str] = []
+        self._swept: set[str] = set()
         self._id: str | None = None
 
     def _cache_id(self) -> str:
@@ -234,7 +235,9 @@ class WarmDatabases:
                 with cache_index(self.cache_dir) as index:  # claimed now: what bounds what stays reads it
                     index["warm"] = [claimed(e, real_name) if (e["server"], e["name"]) == (server, name) else e
                                      for e in index["warm"]]
-                self.lines += [f"{server}: {line}" for line in sweep(wrapper, cursor, self.policy)]
+                if server not in self._swept:  # once per server and session, whatever number of aliases it holds
+                    self._swept.add(server)
+                    self.lines += [f"{server}: {line}" for line in sweep(wrapper, cursor, self.policy)]
 
         provisioned.keep = keep
         return provisioned
