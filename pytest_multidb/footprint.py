@@ -110,12 +110,6 @@ def cache_gone(stamp: Stamp, index: dict[str, Any] | None) -> bool:
     return bool(roots) and not any(Path(root).exists() for root in roots)
 
 
-def orphaned(text: str | None) -> bool:
-    """Whether ``text`` is a cache stamp of this host whose cache is gone (see ``cache_gone``)."""
-    stamp = Stamp.parse(text)
-    return stamp is not None and stamp.host == host_id() and cache_gone(stamp, _read_index(stamp.directory))
-
-
 def _stamped(wrapper: Any, cursor: Any) -> list[tuple[str, str]]:
     """Every database on the server with a comment: ``(name, comment)``."""
     if wrapper.vendor == "postgresql":

@@ -125,7 +125,7 @@ def cache_index(directory: Path, root: Path | None = None) -> Iterator[dict[str,
         except (OSError, ValueError, KeyError, TypeError):
             # None yet, or unreadable: a new id, so that templates named there are left on the server untouched.
             index = {"id": secrets.token_hex(8), "templates": []}
-            # On disk before anything is stamped with the new id: another run's ``orphaned`` reads the index
+            # On disk before anything is stamped with the new id: another run's ``footprint.cache_gone`` reads the index
             # unlocked, and a stamp naming an id that no index holds yet would look like a gone cache's.
             _write_index(path, index)
         index.setdefault("warm", [])
