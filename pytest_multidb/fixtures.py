@@ -27,9 +27,9 @@ from .conf import did_you_mean
 from .isolation import DeclarationConflict, TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
+from .same_database import in_memory_under_django
 from .schema import SchemaBuilder
 from .session import DatabaseSession
-from .sharing import in_memory_under_django
 
 TEST_KEY = pytest.StashKey[TestDatabases]()
 

@@ -23,8 +23,8 @@ from django.db.migrations.executor import MigrationExecutor
 from .conf import database_specs
 from .db import check_alias
 from .install import install_schema
+from .same_database import dependency_order
 from .schema import relation_fields, routed_models, unmigrated_models
-from .sharing import dependency_order
 from .unmanaged import tables
 
 

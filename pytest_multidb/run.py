@@ -30,8 +30,8 @@ from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
 from .provision.shared import SharedRun
+from .same_database import check_dependencies, mirrors
 from .session import DatabaseSession, SessionOptions
-from .sharing import check_dependencies, mirrors
 from .warm import WARM_ENV
 
 RUN_KEY = pytest.StashKey["MultiDB"]()

@@ -28,8 +28,8 @@ from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
 from .provision.shared import SharedRun
+from .same_database import dependency_order, mirrors, signature
 from .schema_cache import SchemaCache, cache_index
-from .sharing import dependency_order, mirrors, signature
 from .unmanaged import creates, tables, unmanaged_models
 from .warm import WarmDatabases
 
@@ -120,7 +120,7 @@ class DatabaseSession:
     def ensure(self, aliases: Iterable[str]) -> None:
         """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas.
 
-        Aliases that are one database (``sharing.py``) share one test database: the first provisions it, the
+        Aliases that are one database (``same_database.py``) use one test database: the first provisions it, the
         others join it; a ``TEST["MIRROR"]`` alias reads its primary's.
         """
         wanted = []

@@ -1,11 +1,11 @@
-"""``sharing.py``: which aliases are one database, mirrors, and the order of TEST["DEPENDENCIES"]."""
+"""``same_database.py``: which aliases are one database, mirrors, and the order of TEST["DEPENDENCIES"]."""
 
 from __future__ import annotations
 
 import pytest
 
 from pytest_multidb.conf import ConfigurationError, DatabaseSpec
-from pytest_multidb.sharing import dependency_order, mirrors, signature
+from pytest_multidb.same_database import dependency_order, mirrors, signature
 
 PG = {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "db", "PORT": "5432"}
 

@@ -1,7 +1,7 @@
 """Which aliases are one test database, and in which order to set them up, as Django's test runner decides.
 
 - Aliases with the same server and database (Django's ``test_db_signature``: engine, host, port and test name)
-  share one test database: the first one provisions it, the others join it (``setup_databases`` makes them
+  are one test database: the first one provisions it, the others join it (``setup_databases`` makes them
   "mirrors of the first").
 - ``TEST["MIRROR"] = "other"``: the alias reads ``other``'s test database; nothing is made for it.
 - ``TEST["DEPENDENCIES"]``: set up after those aliases; without it an alias depends on ``default``, as in
