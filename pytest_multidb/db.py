@@ -1,4 +1,8 @@
-"""``ConnectionInfo`` and the ``connections`` mapping of the multi-DB layer."""
+"""``ConnectionInfo`` and the ``connections`` mapping of the multi-DB layer: the facts of one connection.
+
+``ConnectionInfo.schema`` (the alias's ``SchemaBuilder``) is given by ``schema.py``, which builds on these facts;
+this module imports nothing of the package.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from django.utils.connection import ConnectionDoesNotExist
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
-
-    from .schema import SchemaBuilder
 
 
 def check_alias(alias: str) -> str:
@@ -28,7 +30,8 @@ def check_alias(alias: str) -> str:
 class ConnectionInfo(str):
     """A database alias that also carries its connection.
 
-    It *is* the alias (a ``str``), so anything in Django that takes ``using=`` accepts it.
+    It *is* the alias (a ``str``), so anything in Django that takes ``using=`` accepts it. ``.schema`` is the
+    ``SchemaBuilder`` for the models that live on the alias.
     """
 
     __slots__ = ()
@@ -51,13 +54,6 @@ class ConnectionInfo(str):
     def vendor(self) -> str:
         """``sqlite``, ``postgresql``, ``mysql``, ..."""
         return self.connection.vendor
-
-    @property
-    def schema(self) -> SchemaBuilder:
-        """The schema builder for the models that live on this alias."""
-        from .schema import SchemaBuilder
-
-        return SchemaBuilder(self)
 
     def __repr__(self) -> str:
         return f"ConnectionInfo({str(self)!r})"

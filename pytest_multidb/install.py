@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
 
-from .schema import MissingConstraintWarning, SchemaBuilder, migratable_models, unmigrated_models
+from .alias_models import migratable_models, unmigrated_models
+from .schema import MissingConstraintWarning, SchemaBuilder
 from .unmanaged import built_as_managed, create_schemas, split, unmanaged_models
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from django.db import connections, router
 from django.db.migrations.executor import MigrationExecutor
 
+from .alias_models import relation_fields, routed_models, unmigrated_models
 from .conf import database_specs
 from .db import check_alias
 from .install import install_schema
 from .same_database import dependency_order
-from .schema import relation_fields, routed_models, unmigrated_models
 from .unmanaged import tables
 
 

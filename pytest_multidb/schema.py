@@ -1,8 +1,8 @@
 """``SchemaBuilder``: create, drop and reset the sequences of the models that live on one connection.
 
 Everything goes through Django's ``schema_editor`` (and ``collect_sql`` for previews) and ``connection.ops``;
-this module only adds what Django lacks: choosing the models of one alias, putting them in dependency order,
-and leaving out foreign-key constraints that would point at another connection.
+this module only adds what Django lacks: the models of one alias in dependency order (``alias_models``), and
+leaving out foreign-key constraints that would point at another connection.
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.core.management.color import no_style
 from django.db import connections as django_connections
 from django.db import models as django_models
 from django.db import router
-from django.db.migrations.loader import MigrationLoader
 
+from .alias_models import Model, holds, install_order, relation_fields, routed_models
 from .db import ConnectionInfo, check_alias
-
-Model = type[django_models.Model]
 
 #: Statements around a drop preview, per vendor, that let tables in a foreign-key cycle be dropped. They are
 #: what ``connection.constraint_checks_disabled()`` runs, written out so the preview can be replayed by hand.
@@ -31,73 +28,6 @@ DROP_PREAMBLE: dict[str, tuple[list[str], list[str]]] = {
     "mysql": (["SET FOREIGN_KEY_CHECKS = 0;"], ["SET FOREIGN_KEY_CHECKS = 1;"]),
     "sqlite": (["PRAGMA foreign_keys = OFF;"], ["PRAGMA foreign_keys = ON;"]),
 }
-
-
-def routed_models(alias: str) -> list[Model]:
-    """Concrete, managed models whose writes are routed to ``alias`` (swaps included)."""
-    return [
-        model
-        for model in apps.get_models()
-        if model._meta.managed and not model._meta.proxy and router.db_for_write(model) == alias
-    ]
-
-
-def holds(alias: str, model: Model) -> bool:
-    """Whether ``model``'s table belongs on ``alias``: its writes go there, or the routers let ``alias`` hold it
-    (as ``migrate`` builds it there, a foreign key to it can have its constraint)."""
-    return router.db_for_write(model) == alias or router.allow_migrate_model(alias, model)
-
-
-def migratable_models(alias: str) -> list[Model]:
-    """Concrete, managed models the routers let ``alias`` hold (``router.allow_migrate_model``): what Django's
-    ``migrate --run-syncdb`` builds there. Without routers, every model on every alias, as in Django."""
-    return [
-        model
-        for model in apps.get_models()
-        if model._meta.managed and not model._meta.proxy and router.allow_migrate_model(alias, model)
-    ]
-
-
-def unmigrated_models(alias: str) -> list[Model]:
-    """The models ``migrate --run-syncdb`` would build on ``alias``: those of apps without migrations."""
-    migrated = MigrationLoader(None, ignore_no_migrations=True).migrated_apps
-    return [model for model in migratable_models(alias) if model._meta.app_label not in migrated]
-
-
-def install_order(models: Iterable[Model]) -> list[Model]:
-    """``models`` with every foreign-key target before the models pointing at it.
-
-    Cycles are broken in the given order; their constraints are added after all tables exist.
-    """
-    pending = list(dict.fromkeys(models))
-    members = set(pending)
-
-    def unmet(model: Model, placed: set[Model]) -> bool:
-        return any(
-            field.related_model in members and field.related_model is not model
-            and field.related_model not in placed
-            for field in model._meta.local_fields
-            if field.is_relation
-        )
-
-    ordered: list[Model] = []
-    placed: set[Model] = set()
-    while pending:
-        ready = next((m for m in pending if not unmet(m, placed)), pending[0])
-        pending.remove(ready)
-        ordered.append(ready)
-        placed.add(ready)
-    return ordered
-
-
-def relation_fields(models: Iterable[Model]) -> Iterator[Any]:
-    """Foreign keys of ``models`` and of their auto-created many-to-many tables."""
-    for model in models:
-        yield from (f for f in model._meta.local_fields if f.is_relation)
-        for m2m in model._meta.local_many_to_many:
-            through = m2m.remote_field.through
-            if through._meta.auto_created:
-                yield from (f for f in through._meta.local_fields if f.is_relation)
 
 
 class MissingConstraintWarning(UserWarning):
@@ -371,3 +301,8 @@ class SchemaBuilder:
         """Which of the builder's tables already exist on the connection."""
         wanted = {model._meta.db_table for model in self.models}
         return wanted & set(self.connection.introspection.table_names())
+
+
+#: ``connections["a"].schema``: the builder of the alias's models. Given here, where ``SchemaBuilder`` is, so that
+#: ``db`` (the connection facts the builder builds on) needs nothing of this module.
+ConnectionInfo.schema = property(SchemaBuilder, doc="The schema builder for the models that live on this alias.")

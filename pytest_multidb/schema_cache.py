@@ -35,12 +35,12 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 from filelock import FileLock
 
+from .alias_models import migratable_models
 from .conf import model_selectors
 from .footprint import INDEX_FILE, Policy, cache_stamp, claimed, sweep
 from .provision.base import fit_name
-from .provision.registry import STAMP_PREFIX
+from .provision.owner import STAMP_PREFIX
 from .provision.server import read_stamp, stamp_database
-from .schema import migratable_models
 from .unmanaged import unmanaged_models
 
 CACHE_VERSION = "1"

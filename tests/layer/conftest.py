@@ -37,7 +37,8 @@ def layer_databases():
     from django.core.management import call_command
     from django.db import connections
 
-    from pytest_multidb.schema import SchemaBuilder, unmigrated_models
+    from pytest_multidb.alias_models import unmigrated_models
+    from pytest_multidb.schema import SchemaBuilder
 
     servers = _server_databases()
     for alias in servers:
@@ -66,7 +67,7 @@ def clean_tables():
     from django.core.management.color import no_style
     from django.db import connections
 
-    from pytest_multidb.schema import routed_models
+    from pytest_multidb.alias_models import routed_models
 
     for alias in connections:
         conn = connections[alias]
