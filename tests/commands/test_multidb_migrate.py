@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from tests.support import MARIA, PG, ROOT, maria_query, needs_maria, needs_pg, pg_query
+from tests.support.projects import ROOT
+from tests.support.servers import MARIA, PG, maria_query, needs_maria, needs_pg, pg_query
 
 pytestmark = [pytest.mark.servers, needs_pg, needs_maria]
 

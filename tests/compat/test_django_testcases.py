@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.support import NOTES_MIGRATION, NOTES_MODELS
+from tests.support.projects import copy_project
 
 SETTINGS = '''
 from pathlib import Path
@@ -140,10 +140,7 @@ def _fixture(backend) -> list[dict]:
 def test_django_test_classes_run_unchanged(inner, pytester, backend, real):
     before = real.contents()
     pytester.makepyfile(inner_settings=SETTINGS, test_inner=SUITE)
-    (pytester.path / "notes" / "migrations").mkdir(parents=True)
-    for name, text in {"__init__.py": "", "models.py": NOTES_MODELS, "migrations/__init__.py": "",
-                       "migrations/0001_initial.py": NOTES_MIGRATION}.items():
-        (pytester.path / "notes" / name).write_text(text)
+    copy_project(pytester.path, "notes")
     (pytester.path / "fixtures").mkdir()
     (pytester.path / "fixtures" / "inner.json").write_text(json.dumps(_fixture(backend)))
     run = inner("-v", "--multidb-settings", "inner_settings", settings=False, backend=backend)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import django
 import pytest
 
-from tests.support import PG, seeded_app
+from tests.support.projects import seeded_app
+from tests.support.servers import PG
 
 #: A project as Django's test settings write it: two aliases, no NAME (in-memory test databases), no routers.
 PLAIN_SETTINGS = """

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PG
+from tests.support.servers import PG
 
 pytestmark = pytest.mark.servers
 

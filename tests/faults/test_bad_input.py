@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.support import assert_no_traceback, assert_one_line
+from tests.support.inner import assert_no_traceback, assert_one_line
 
 pytestmark = pytest.mark.servers
 

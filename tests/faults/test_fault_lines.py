@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.support import ROOT, assert_no_traceback, assert_one_line, assert_test_failed_in_one_line, seeded_app
+from tests.support.inner import assert_no_traceback, assert_one_line, assert_test_failed_in_one_line
+from tests.support.projects import ROOT, seeded_app
 
 FROM_FIXTURES = '''
 import pytest

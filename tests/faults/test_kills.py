@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from pytest_multidb.footprint import cache_stamp
-from pytest_multidb.provision.registry import Registry, is_alive
-from tests.support import MARIA, MARIADB, PG, POSTGRES, Backend
+from pytest_multidb.provision.owner import is_alive
+from pytest_multidb.provision.registry import Registry
+from tests.support.servers import MARIA, MARIADB, PG, POSTGRES, Backend
 
 pytestmark = pytest.mark.servers
 
@@ -420,9 +421,9 @@ def test_process_kind_killed_at_each_moment(pytester, inner, servers, real):
     before = real.contents()
     runs = Runs(pytester, POSTGRES)
     moments = {
-        "pspawn": "pytest_multidb.provision.process:ServerProcess._spawn",
+        "pspawn": "pytest_multidb.provision.server_process:ServerProcess._spawn",
         "pcreate": "pytest_multidb.provision.server:create_database",
-        "pdown": "pytest_multidb.provision.process:ServerProcess.close",
+        "pdown": "pytest_multidb.provision.server_process:ServerProcess.close",
     }
     try:
         paused = {name: runs.start(name, at, "--multidb-provision", "b=process") for name, at in moments.items()}

@@ -1,4 +1,4 @@
-"""``kill -9`` under xdist with shared servers (``provision/shared.py``): of a worker (the others keep using the
+"""``kill -9`` under xdist with shared servers (``provision/xdist.py``): of a worker (the others keep using the
 run's server and container, the run's end stops them) and of the controller (the next run removes them)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from pytest_multidb.provision.registry import Registry
 from tests.plugin.test_container import DOCKER_ENV, IMAGES
-from tests.support import ROOT
+from tests.support.projects import ROOT
 
 pytestmark = pytest.mark.servers
 

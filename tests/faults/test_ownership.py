@@ -21,17 +21,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pytest_multidb.provision.registry import (
+from pytest_multidb.provision.owner import (
     LABEL_CREATE_TIME,
     LABEL_HOST,
     LABEL_PID,
     LABEL_TOKEN,
     STAMP_FILE,
     Owner,
-    Registry,
     is_alive,
 )
-from tests.support import PG
+from pytest_multidb.provision.registry import Registry
+from tests.support.servers import PG
 
 IMAGE = "multidb-test/postgres:15"
 

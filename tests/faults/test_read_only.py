@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MARIA, PG, assert_no_traceback
+from tests.support.inner import assert_no_traceback
+from tests.support.servers import MARIA, PG
 
 pytestmark = pytest.mark.servers
 

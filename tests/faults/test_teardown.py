@@ -178,7 +178,7 @@ def test_server_killed_mid_run(inner, pytester, kind, real, request):
 
 
 def _pg():
-    from tests.support import POSTGRES
+    from tests.support.servers import POSTGRES
 
     return POSTGRES
 

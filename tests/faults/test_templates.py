@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from pytest_multidb.footprint import cache_stamp
-from tests.support import POSTGRES
+from tests.support.servers import POSTGRES
 
 pytestmark = pytest.mark.servers
 

@@ -166,9 +166,9 @@ BUSY = '''
     from asgiref.sync import sync_to_async
     from inner_helpers import count
 
-    import pytest_multidb.isolation
+    import pytest_multidb.thread_sharing
 
-    pytest_multidb.isolation.LOCK_TIMEOUT = 1.0  # how long the teardown waits for the executor (30 s)
+    pytest_multidb.thread_sharing.LOCK_TIMEOUT = 1.0  # how long the teardown waits for the executor (30 s)
     started, done = threading.Event(), threading.Event()
 
 

@@ -3,7 +3,7 @@ Selenium, with the conftest of docs/browser.md verbatim, on sqlite, PostgreSQL a
 
 import re
 
-from tests.support import ROOT
+from tests.support.projects import ROOT
 
 
 def recipe_conftest() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SHOP_MODELS as MODELS
+from tests.support.projects import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": os.environ.get("MULTIDB_PG_HOST", "127.0.0.1"), "port": os.environ.get("MULTIDB_PG_PORT", "5432"),
@@ -53,9 +53,7 @@ def _project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> str:
     test, under the same name, would be found and used). Returns the PostgreSQL templates' name prefix."""
     name = f"multidb_cachetest_{uuid.uuid4().hex[:6]}"
     pytester.makepyfile(inner_settings=SETTINGS.replace("multidb_cachetest", name), test_shop=TESTS)
-    (pytester.path / "shopapp").mkdir()
-    (pytester.path / "shopapp" / "__init__.py").write_text("")
-    (pytester.path / "shopapp" / "models.py").write_text(MODELS)
+    copy_project(pytester.path, "shopapp")
     monkeypatch.setenv("PYTHONPATH", f"{pytester.path}{os.pathsep}{ROOT}")
     monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
@@ -97,7 +95,7 @@ def _reused_and_rebuilt(pytester: pytest.Pytester, servers, prefix: str) -> None
     # A new column on every model: every alias must notice and rebuild, and the new column must exist.
     models = pytester.path / "shopapp" / "models.py"
     extra = "(models.Model):\n    extra = models.IntegerField(default=3)"
-    models.write_text(MODELS.replace("(models.Model):", extra))
+    models.write_text(models.read_text().replace("(models.Model):", extra))
     check = "assert Note.objects.get().extra == Order.objects.get().extra == Invoice.objects.get().extra == 3\n    "
     pytester.makepyfile(test_shop=TESTS.replace("    assert (", f"    {check}assert ("))
     assert _schema_sources(_run(pytester)) == {"default": "built", "pg": "built", "maria": "built"}

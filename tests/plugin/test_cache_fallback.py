@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import POSTGRES
+from tests.support.servers import POSTGRES
 
 SUITE = '''
 import pytest

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PG
+from tests.support.servers import PG
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,8 @@ import collections
 
 import pytest
 
-from tests.support import NOTES_MIGRATION, NOTES_MODELS, SQLITE
+from tests.support.projects import copy_project
+from tests.support.servers import SQLITE
 
 SETTINGS = '''
 import os
@@ -54,10 +55,8 @@ def write_project(pytester: pytest.Pytester, **tests: str) -> None:
     """The sample project plus a ``notes`` app on the server alias (a data migration writes one row; a
     ``post_migrate`` handler records where it ran), and the inner test files ``tests``."""
     pytester.makepyfile(inner_settings=SETTINGS, **tests)
-    (pytester.path / "notes" / "migrations").mkdir(parents=True)
-    for name, text in {"__init__.py": "", "apps.py": NOTES_APPS, "models.py": NOTES_MODELS,
-                       "migrations/__init__.py": "", "migrations/0001_initial.py": NOTES_MIGRATION}.items():
-        (pytester.path / "notes" / name).write_text(text)
+    copy_project(pytester.path, "notes")
+    (pytester.path / "notes" / "apps.py").write_text(NOTES_APPS)
 
 
 # -- a: triggers ---------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from pytest_multidb.footprint import FALLBACK_ROOT, Policy, Stamp, to_drop
-from tests.plugin.test_warm import HANGING, MODELS, SETTINGS, TESTS
-from tests.support import ROOT, assert_no_traceback
+from tests.plugin.test_warm import HANGING, SETTINGS, TESTS
+from tests.support.inner import assert_no_traceback
+from tests.support.projects import ROOT, copy_project
 
 pytestmark = pytest.mark.servers
 
@@ -52,9 +53,7 @@ class Checkouts:
         (directory / "inner_settings.py").write_text(SETTINGS.replace('"PROJECT"', f'"{self.name}"'))
         (directory / "test_shop.py").write_text(TESTS)
         (directory / "test_hanging.py").write_text(HANGING)
-        (directory / "shopapp").mkdir(exist_ok=True)
-        (directory / "shopapp" / "__init__.py").write_text("")
-        (directory / "shopapp" / "models.py").write_text(MODELS)
+        copy_project(directory, "shopapp")
         return directory
 
     def env(self, directory: Path, **extra: str) -> dict[str, str]:

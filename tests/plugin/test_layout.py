@@ -1,5 +1,6 @@
 """The plugin's layout holds (issue 8, acceptance 4): ``plugin.py`` holds only hooks, every fixture lives in
-``fixtures.py`` (pytest-django's vocabulary in ``compat/pytest_django.py``, a plugin of its own), and
+``fixtures.py`` (pytest-django's vocabulary in ``compat/``: the plugin ``compat/pytest_django.py`` with its
+autouse fixtures, and the fixture modules it registers), and
 provisioning (``session.py``) imports nothing of the per-test side."""
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def test_every_fixture_is_defined_in_fixtures_py():
             if isinstance(node, ast.FunctionDef) and any(_is_fixture(d) for d in node.decorator_list):
                 fixtures[node.name] = path.relative_to(PACKAGE).as_posix()
     assert {"_multidb_session", "_multidb_test", "swap_db", "uses_db"} <= set(fixtures)
-    assert {where for where in fixtures.values()} <= {"fixtures.py", "compat/pytest_django.py"}
+    assert {where for where in fixtures.values()} <= {"fixtures.py", "compat/pytest_django.py",
+                                                      "compat/database_fixtures.py", "compat/django_fixtures.py"}
     assert fixtures["swap_db"] == fixtures["_multidb_test"] == "fixtures.py"
 
 

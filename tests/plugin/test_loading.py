@@ -52,9 +52,12 @@ def test_trace_config_lists_plugin_once(inner, pytester):
     run.result.assert_outcomes(passed=1)
     registered = [line for line in run.out.splitlines() if line.startswith("PLUGIN registered: <module")
                   and ("pytest_multidb" in line or "multidb.py" in line)]
-    # The plugin once, and (pytest-django being blocked here) the plugin serving pytest-django's vocabulary.
-    assert len(registered) == 2, registered
+    # The plugin once, and (pytest-django being blocked here) the plugin serving pytest-django's vocabulary with
+    # the two fixture modules it registers.
+    assert len(registered) == 4, registered
     assert sum("pytest_multidb.compat.pytest_django" in line for line in registered) == 1, registered
+    assert sum("pytest_multidb.compat.database_fixtures" in line for line in registered) == 1, registered
+    assert sum("pytest_multidb.compat.django_fixtures" in line for line in registered) == 1, registered
 
 
 def test_no_multidb_turns_it_off(inner, pytester):

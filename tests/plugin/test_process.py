@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from pytest_multidb.conf import DatabaseSpec
-from pytest_multidb.provision import process
+from pytest_multidb.provision import server_process
 from pytest_multidb.provision.base import ProvisionContext, ProvisionError
+from pytest_multidb.provision.owner import Owner
 from pytest_multidb.provision.process import MariaDBProcess, PostgresProcess, ProcessProvisioner, ServerProcess
-from pytest_multidb.provision.registry import Owner, Registry
+from pytest_multidb.provision.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = [PostgresProcess, MariaDBProcess]
@@ -220,13 +221,13 @@ def test_a_lost_port_is_retried(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = busy.getsockname()[1]
-        ports = iter([taken, process.free_port()])
-        monkeypatch.setattr(process, "free_port", lambda: next(ports))
+        ports = iter([taken, server_process.free_port()])
+        monkeypatch.setattr(server_process, "free_port", lambda: next(ports))
         server = kind("b", tmp_path / "server.log", registry)
         server.start()
     try:
         assert server.port != taken
-        assert process.PORT_IN_USE in (tmp_path / "server.log").read_text()
+        assert server_process.PORT_IN_USE in (tmp_path / "server.log").read_text()
         assert server.socket.exists()
     finally:
         server.close()
@@ -270,7 +271,7 @@ def test_a_failed_start_removes_what_it_made(
         server.start()
 
     message = str(raised.value)
-    assert message.startswith(f"alias 'b' ({process.SETTING}): {server.label}: {problem}; the end of ")
+    assert message.startswith(f"alias 'b' ({server_process.SETTING}): {server.label}: {problem}; the end of ")
     assert logged in message  # the server's own words, from its log
     assert server.root is not None and not server.root.exists()
     assert list(registry.records()) == []

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_multidb.provision.registry import Registry
 from tests.plugin.test_container import IMAGES
-from tests.support import ROOT
+from tests.support.projects import ROOT
 
 pytestmark = pytest.mark.servers
 

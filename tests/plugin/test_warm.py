@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
-from tests.support import SHOP_MODELS as MODELS
+from tests.support.projects import ROOT, copy_project
 
 pytestmark = pytest.mark.servers
 
@@ -116,9 +115,7 @@ class Project:
         self.pytester, self.servers = pytester, servers
         self.name = f"mdbw_{uuid.uuid4().hex[:8]}"  # whole in every name made from it (16 characters of it are kept)
         pytester.makepyfile(inner_settings=SETTINGS.replace('"PROJECT"', f'"{self.name}"'), test_shop=TESTS)
-        (pytester.path / "shopapp").mkdir()
-        (pytester.path / "shopapp" / "__init__.py").write_text("")
-        (pytester.path / "shopapp" / "models.py").write_text(MODELS)
+        copy_project(pytester.path, "shopapp")
         self.names_file = pytester.path / "names.json"
         self.env = {**os.environ, "PYTHONPATH": f"{pytester.path}{os.pathsep}{ROOT}", "MULTIDB_WARM": "1",
                     "MULTIDB_REGISTRY": str(pytester.path / "registry"), "NAMES_FILE": str(self.names_file)}
@@ -220,7 +217,8 @@ def test_reused_while_the_schema_is_unchanged_rebuilt_on_a_change_and_removed_by
 
     # A new column on every model: new databases with the new schema; the old schema's are dropped.
     models = project.pytester.path / "shopapp" / "models.py"
-    models.write_text(MODELS.replace("(models.Model):", "(models.Model):\n    extra = models.IntegerField(default=3)"))
+    extra = "(models.Model):\n    extra = models.IntegerField(default=3)"
+    models.write_text(models.read_text().replace("(models.Model):", extra))
     changed = project.run()
     assert project.sources(changed) == {"default": "built", "pg": "built", "maria": "built"}
     new_names = project.names()

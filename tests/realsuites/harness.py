@@ -31,7 +31,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.support import MARIA, PG  # the servers of the project's suite ($MULTIDB_PG_HOST, ...)
+from tests.support.servers import MARIA, PG  # the servers of the project's suite ($MULTIDB_PG_HOST, ...)
 
 HERE = Path(__file__).resolve().parent
 INNER = HERE / "inner"

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.realsuites import harness
-from tests.support import server_databases
+from tests.support.servers import server_databases
 
 #: django-simple-history's suite passes whole under its runtests.py; two things differ under pytest (both plugins).
 SETTINGS_MODULE = ("settings from a module (DJANGO_SETTINGS_MODULE, as both plugins take them) are a Settings, not "

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.support import MARIA, PG
+from tests.support.servers import MARIA, PG
 
 pytestmark = pytest.mark.servers
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MARIA, PG, ROOT
+from tests.support.projects import ROOT
+from tests.support.servers import MARIA, PG
 
 pytestmark = pytest.mark.servers
 
