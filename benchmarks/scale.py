@@ -6,7 +6,7 @@
 
 The suite is the sample project (``sample_models``): ``--tests`` tests over 10 files, each writing a row on alias
 ``b`` (PostgreSQL, ``--multidb-provision b=process``) and ``c`` (MariaDB, ``c=container``). Under xdist the
-workers share one server per alias (``pytest_multidb/provision/shared.py``). Each session is a fresh process,
+workers share one server per alias (``pytest_multidb/provision/xdist.py``). Each session is a fresh process,
 timed from outside (wall clock, provisioning and teardown included). The server / container count is what the
 tests saw: every test records the server pid of ``b`` and the container of ``c`` it ran against; the table shows
 how many distinct ones there were, and how many workers.

@@ -18,7 +18,8 @@ from django.db import connections
 from . import warm
 from .conf import database_specs
 from .footprint import INDEX_FILE, Policy, sweep, sweep_fallback_caches
-from .provision.registry import Registry, Unreachable, describe
+from .provision.owner import Unreachable
+from .provision.registry import Registry, describe
 from .provision.server import admin_cursor
 
 #: The vendors whose servers keep warm databases and templates.

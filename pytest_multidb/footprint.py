@@ -30,7 +30,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from .provision.registry import STAMP_PREFIX
+from .provision.owner import STAMP_PREFIX
 from .provision.server import has_schema_comments, read_stamp
 
 #: The cache's index file (``schema_cache.cache_index``): its id, templates, warm databases and checkouts.

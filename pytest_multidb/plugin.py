@@ -27,7 +27,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
 from .markers import MARKER_HELP
 from .provision import existing
 from .provision.registry import Registry
-from .provision.shared import WORKERINPUT_KEY, SharedRun, stop_owned
+from .provision.xdist import WORKERINPUT_KEY, XdistRun, stop_owned
 from .run import MultiDB, footprint_policy, schema_cache_dir
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 WORKER_LINES_KEY = pytest.StashKey[list[str]]()
-SHARED_KEY = pytest.StashKey[SharedRun]()
+XDIST_KEY = pytest.StashKey[XdistRun]()
 #: The name of the plugin serving pytest-django's marker, fixtures and options (pytest-django itself steps aside).
 COMPAT_PLUGIN = "multidb.pytest_django"
 
@@ -194,18 +194,18 @@ def pytest_configure_node(node: object) -> None:
     config: pytest.Config = node.config  # type: ignore[attr-defined]
     if MultiDB.of(config) is None:
         return
-    if SHARED_KEY not in config.stash:
-        config.stash[SHARED_KEY] = SharedRun.for_controller(config._tmp_path_factory.getbasetemp())
-    node.workerinput[WORKERINPUT_KEY] = config.stash[SHARED_KEY].to_workerinput()  # type: ignore[attr-defined]
+    if XDIST_KEY not in config.stash:
+        config.stash[XDIST_KEY] = XdistRun.for_controller(config._tmp_path_factory.getbasetemp())
+    node.workerinput[WORKERINPUT_KEY] = config.stash[XDIST_KEY].to_workerinput()  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist controller, every worker done: stop the shared servers and containers (``provision/shared.py``)."""
-    shared = session.config.stash.get(SHARED_KEY, None)
-    if shared is None:
+    """xdist controller, every worker done: stop the servers and containers of the run (``provision/xdist.py``)."""
+    xdist_run = session.config.stash.get(XDIST_KEY, None)
+    if xdist_run is None:
         return
-    removed, failed = stop_owned(Registry(), shared.owner)
+    removed, failed = stop_owned(Registry(), xdist_run.owner)
     lines = session.config.stash.setdefault(WORKER_LINES_KEY, [])
     lines += [f"multidb: stopped the {what}" for what in removed]
     lines += [f"multidb: could not stop the {what} (the next run removes it)" for what in failed]

@@ -29,7 +29,7 @@ from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
 from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
-from .provision.shared import SharedRun
+from .provision.xdist import XdistRun
 from .same_database import check_dependencies, mirrors
 from .session import DatabaseSession, SessionOptions
 from .warm import WARM_ENV
@@ -236,7 +236,7 @@ class MultiDB:
             rebuild=self.config.getoption("multidb_rebuild"),
             unmanaged=self.config.getoption("multidb_unmanaged"),
             warm=not self.config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
-            shared=SharedRun.from_workerinput(getattr(self.config, "workerinput", None)),
+            xdist=XdistRun.from_workerinput(getattr(self.config, "workerinput", None)),
             policy=footprint_policy(self.config),
             root=self.config.rootpath,
         )

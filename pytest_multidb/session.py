@@ -27,7 +27,7 @@ from .install import install_schema
 from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
-from .provision.shared import SharedRun
+from .provision.xdist import XdistRun
 from .same_database import dependency_order, mirrors, signature
 from .schema_cache import SchemaCache, cache_index
 from .unmanaged import creates, tables, unmanaged_models
@@ -46,8 +46,8 @@ class SessionOptions:
     unmanaged: str | None = None
     #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
     warm: bool = True
-    #: Under xdist: the run whose ``process`` / ``container`` servers the workers share (``provision/shared.py``).
-    shared: SharedRun | None = None
+    #: Under xdist: the run whose ``process`` / ``container`` servers serve every worker (``provision/xdist.py``).
+    xdist: XdistRun | None = None
     #: The bound on what stays on a server between runs (``footprint.py``).
     policy: Policy = field(default_factory=Policy)
     #: The checkout this run serves (recorded in the cache's index: the cache is gone once all its checkouts are).
@@ -173,13 +173,13 @@ class DatabaseSession:
         self.cache_keys.update({
             alias: None if kinds[alias] == EXISTING else
             self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations, self.creates_unmanaged(alias),
-                           shared=self.options.shared is not None)
+                           shared=self.options.xdist is not None)
             for alias in missing
         })
         templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
         context = ProvisionContext(
             self._tmp_dir(), self.run_id, self.worker, self.registry,
-            {alias: template for alias, template in templates.items() if template}, self.options.shared,
+            {alias: template for alias, template in templates.items() if template}, self.options.xdist,
         )
         for alias in missing:
             if alias not in self.announced:

@@ -38,7 +38,7 @@ from filelock import FileLock, Timeout
 from .conf import DatabaseSpec
 from .footprint import Policy, cache_stamp, claimed, sweep
 from .provision.base import ProvisionContext, Provisioned, fit_name
-from .provision.registry import Unreachable
+from .provision.owner import Unreachable
 from .provision.server import (
     ServerProvisioner,
     admin_cursor,

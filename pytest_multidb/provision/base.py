@@ -12,7 +12,7 @@ from ..conf import DatabaseSpec
 from .registry import Registry
 
 if TYPE_CHECKING:
-    from .shared import SharedRun
+    from .xdist import XdistRun
 
 AUTO = "auto"
 #: The kind that provisions nothing: the configured database, read-only (``existing.py``).
@@ -38,8 +38,8 @@ class ProvisionContext:
     registry: Registry = field(default_factory=Registry)
     #: alias -> a template database to create the test database from, if it exists (the schema cache's).
     templates: Mapping[str, str] = field(default_factory=dict)
-    #: Under xdist: the run whose ``process`` / ``container`` servers every worker shares (``shared.py``).
-    shared: SharedRun | None = None
+    #: Under xdist: the run whose ``process`` / ``container`` servers serve every worker (``xdist.py``).
+    xdist: XdistRun | None = None
 
     def test_name(self, name: str) -> str:
         """A test database name that cannot be a configured one: ``test_<name>_<run>[_<worker>]``, the name

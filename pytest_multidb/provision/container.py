@@ -7,7 +7,7 @@ Every container carries labels naming the run (its token) and its owner (pid, cr
 in the registry *before* ``start()`` creates it: a run killed while the container starts leaves a record the next
 run follows to the container by its label (the record gets the container's id only once ``start()`` returned).
 The container is removed at the end of the session (under xdist: one container per alias for the whole run,
-removed by the controller at its end, see ``shared.py``); testcontainers' reaper (Ryuk) is turned off unless you turn
+removed by the controller at its end, see ``xdist.py``); testcontainers' reaper (Ryuk) is turned off unless you turn
 it on (``TESTCONTAINERS_RYUK_DISABLED``): the registry does its job.
 """
 
@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
-from . import shared
+from . import server
 from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
-from .registry import Registry, docker_engine
+from .owner import LABEL_TOKEN, Owner, Unreachable
+from .registry import RecordKind, Registry, register_record
 
 SETTING = "TEST['PROVISION'] = 'container'"
+#: The environment variables that say which Docker engine a container was made on (kept in its record).
+DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 def _testcontainers() -> Any:
@@ -85,37 +89,37 @@ KINDS: dict[str, type[PostgresDB] | type[MariaDB]] = {kind.vendor: kind for kind
 @register
 class ContainerProvisioner:
     """Starts one container per alias and points the alias at the database inside it (under xdist, one container
-    per alias for the whole run, with a test database per worker inside: ``shared.py``)."""
+    per alias for the whole run, with a test database per worker inside: ``xdist.py``)."""
 
     kind: ClassVar[str] = "container"
 
     def provision(self, spec: DatabaseSpec, context: ProvisionContext) -> Provisioned:
         database = for_vendor(KINDS, spec, self.kind)
         image = spec.test.get("IMAGE") or database.default_image
-        if context.shared is not None:
-            return self._in_shared(spec, context, database, image)
+        if context.xdist is not None:
+            return self._in_xdist(spec, context, database, image)
         container, record = start(spec.alias, database, image, context.database_name(spec), context.registry)
         settings = {**spec.settings, **address(container, database), **database.settings(container)}
         return Provisioned(spec.alias, self.kind, settings, lambda: _stop(container), records=[record],
                            details={"image": image, "container": container.get_wrapped_container().short_id})
 
-    def _in_shared(self, spec: DatabaseSpec, context: ProvisionContext, database: type[PostgresDB] | type[MariaDB],
+    def _in_xdist(self, spec: DatabaseSpec, context: ProvisionContext, database: type[PostgresDB] | type[MariaDB],
                    image: str) -> Provisioned:
         """Under xdist: this worker's database in the run's one container for the alias (started if first)."""
-        assert context.shared is not None
+        assert context.xdist is not None
 
         def begin(registry: Registry, log_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-            # removed by the controller at the end of the run (shared.stop_owned), by its labels
-            container, _ = start(spec.alias, database, image, f"multidb_{context.shared.run_id}", registry)
+            # removed by the controller at the end of the run (xdist.stop_owned), by its labels
+            container, _ = start(spec.alias, database, image, f"multidb_{context.xdist.run_id}", registry)
             settings = {**address(container, database), **database.settings(container)}
             settings.pop("NAME")
             return settings, {"image": image, "container": container.get_wrapped_container().short_id}
 
-        found = context.shared.server(spec.alias, context.registry.directory, begin)
-        settings, cleanup, cloned = shared.database_in(spec, found["settings"], context.database_name(spec),
+        found = context.xdist.server(spec.alias, context.registry.directory, begin)
+        settings, cleanup, cloned = server.database_on(spec, found["settings"], context.database_name(spec),
                                                        context.templates.get(spec.alias), context.registry.stamp)
         return Provisioned(spec.alias, self.kind, settings, cleanup,
-                           details={**found["details"], "shared": True, "cloned": cloned})
+                           details={**found["details"], "xdist": True, "cloned": cloned})
 
 
 def start(alias: str, database: type[PostgresDB] | type[MariaDB], image: str, name: str,
@@ -164,8 +168,62 @@ def _start_error(alias: str, image: str, error: Exception) -> ProvisionError:
         return ProvisionError(alias, "TEST['IMAGE']", f"image {image!r} is not available ({error})",
                               "pull or build it, or set TEST['IMAGE'] to an image you have")
     if isinstance(error, DockerException):
-        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        where = os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
         return ProvisionError(alias, SETTING, f"no Docker engine at {where} ({error})",
                               "start Docker (dockerd) or point DOCKER_HOST at a running engine, or choose another kind")
     return ProvisionError(alias, SETTING, f"container from {image!r} did not start: {error}",
                           "check the image and `docker logs`, or choose another kind")
+
+
+def docker_engine() -> dict[str, str]:
+    """The Docker engine of this process (``DOCKER_HOST`` and its TLS variables), for a container's record."""
+    return {name: os.environ[name] for name in DOCKER_VARIABLES if os.environ.get(name)}
+
+
+def docker_client(record: dict[str, Any]) -> Any:
+    """A client of the engine the record's container was made on (a record without one: this process's)."""
+    import docker
+
+    engine = record.get("docker")
+    if engine is None:
+        return docker.from_env()
+    return docker.from_env(environment={"DOCKER_HOST": DEFAULT_DOCKER_HOST, **engine})
+
+
+def _claimed(labels: dict[str, str], token: str, owner: Owner | None) -> bool:
+    """The labels carry ``token`` and name ``owner``, or (``None``) an owner that is dead (``alive()``: another
+    host's owners live)."""
+    named = Owner.from_labels(labels)
+    if labels.get(LABEL_TOKEN) != token or named is None:
+        return False
+    return named == owner if owner is not None else not named.alive()
+
+
+def remove_record(record: dict[str, Any], owner: Owner | None = None) -> str | None:
+    """Remove the containers carrying the record's token (whether or not the record got their id), on the engine
+    the record names, if their labels name ``owner`` (``None``: a dead owner)."""
+    try:
+        import docker  # installed with the 'containers' extra, like testcontainers which made them
+    except ImportError as error:
+        raise Unreachable("the docker package is not installed: pip install 'pytest-multidb[containers]'") from error
+    try:
+        client = docker_client(record)
+        found = client.containers.list(all=True, filters={"label": f"{LABEL_TOKEN}={record['token']}"})
+    except docker.errors.DockerException as error:
+        where = (record.get("docker") or {}).get("DOCKER_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+        raise Unreachable(f"Docker engine unreachable at {where}: {error}") from error
+    ours = [container for container in found if _claimed(container.labels, record["token"], owner)]
+    for container in ours:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            continue  # removed meanwhile
+    return None if ours else "already gone"
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    return (f"container {record['id'][:12]}" if record.get("id")
+            else f"container labelled {LABEL_TOKEN}={record.get('token', '?')} (being started)")
+
+
+register_record("container", RecordKind(describe_record, remove_record, rank=1))

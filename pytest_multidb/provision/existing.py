@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 
 from .. import readonly
 from ..conf import DatabaseSpec
+from ..messages import first_line
 from .base import EXISTING, ProvisionContext, Provisioned, ProvisionError, register
+from .server import where
 
 KIND = EXISTING
 
@@ -39,10 +41,6 @@ def read_only_uri(name: str) -> str:
     return f"{Path(name).resolve().as_uri()}?mode=ro"
 
 
-def _where(settings: dict[str, Any]) -> str:
-    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
-
-
 def _missing(vendor: str, error: BaseException) -> bool:
     """Whether ``error`` (connecting) says the configured database does not exist."""
     if vendor not in MISSING_DATABASE:
@@ -58,7 +56,7 @@ def check_database(spec: DatabaseSpec) -> None:
     answer is a ``ProvisionError`` (one line naming the alias, the setting and the fix), not the first test's."""
     from django.db import connections
 
-    name, where = str(spec.settings.get("NAME") or ""), _where(spec.settings)
+    name, place = str(spec.settings.get("NAME") or ""), where(spec.settings)
     probe = connections.create_connection(spec.alias)
     try:
         probe.ensure_connection()
@@ -68,14 +66,13 @@ def check_database(spec: DatabaseSpec) -> None:
             raise ProvisionError(
                 spec.alias, f"{setting}[{spec.alias!r}]['NAME'] with TEST['PROVISION'] = {KIND!r}",
                 f"the database {name!r} does not exist on the {VENDOR_NAMES.get(spec.vendor, spec.vendor)} server "
-                f"{where} (an existing alias reads its configured database; nothing is created)",
+                f"{place} (an existing alias reads its configured database; nothing is created)",
                 "point NAME at the database the tests should read, create it there, or choose another "
                 "TEST['PROVISION'] kind (e.g. 'server': a test database made for the run)",
             ) from None
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ProvisionError(
             spec.alias, f"HOST/PORT/USER/PASSWORD with TEST['PROVISION'] = {KIND!r}",
-            f"cannot connect to its configured database {name!r} on {where}: {reason}",
+            f"cannot connect to its configured database {name!r} on {place}: {first_line(error)}",
             "start the server or fix the connection settings",
         ) from None
     finally:

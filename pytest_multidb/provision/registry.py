@@ -6,14 +6,16 @@ next run (or ``pytest --multidb-clean``) looks at the records of *dead* owners o
 its create time and the host name, so a live concurrent run, a recycled pid or another machine sharing the
 directory is never touched.
 
-A record alone never licenses removing anything: each run has a random token, and every resource carries it
-where the next run can check it right before removing:
+A record alone never licenses removing anything: each run has a random token (its stamp, ``owner.py``), and every
+resource carries it where the next run can check it right before removing. Each kind removes its own resources
+(``RecordKind``, registered by the provisioner modules; this module knows none of them):
 
 - a test database: its comment (``COMMENT ON DATABASE`` / a MariaDB schema comment) ``pytest-multidb <token>``;
-  it is dropped only when that comment equals the record's token (``server.drop_owned``);
+  it is dropped only when that comment equals the record's token (``server.remove_record``);
 - a container: its labels (token, owner pid, create time and host); removed only when they name a dead owner on
-  this host and the record's token;
-- a server process: its pid *and* create time, recorded after it was spawned; its directory: a stamp file.
+  this host and the record's token (``container.remove_record``);
+- a server process: its pid *and* create time, recorded after it was spawned; its directory: a stamp file
+  (``process.remove_record``).
 
 A record whose resource is absent, or carries no stamp or another run's, is forgotten without touching anything
 and reported ("not ours: left alone"). A removal that fails keeps the record (and says why) for the next run.
@@ -28,10 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -40,216 +39,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
+from ..messages import described
+from .owner import Owner, Unreachable, stamp_of
 
-#: The text every stamp starts with, followed by the run's token.
-STAMP_PREFIX = "pytest-multidb "
-#: The file in a server process's directory that holds its run's stamp.
-STAMP_FILE = ".pytest-multidb"
-#: Container labels carrying the run's token and its owner.
-LABEL_TOKEN = "pytest-multidb.token"
-LABEL_PID = "pytest-multidb.owner-pid"
-LABEL_CREATE_TIME = "pytest-multidb.owner-create-time"
-LABEL_HOST = "pytest-multidb.owner-host"
-#: psutil derives create times from the boot time, which moves by up to a second when the clock is adjusted;
-#: a pid reused within one second by another process is not a practical concern.
-CREATE_TIME_TOLERANCE = 1.0
-#: How long a killed process may take to go away.
-KILL_TIMEOUT = 10.0
 RECORD_VERSION = 2
 
 
-class Unreachable(Exception):
-    """The server (or Docker engine) holding a leftover cannot be reached: the record is kept for the next run."""
-
-
-def stamp_of(token: str) -> str:
-    """The stamp a run with ``token`` puts on what it makes."""
-    if not re.fullmatch(r"[0-9a-f]+", token):
-        raise ValueError(f"not a run token: {token!r}")  # stamps are inlined in SQL: keep them plain
-    return STAMP_PREFIX + token
-
-
-def create_time(pid: int) -> float | None:
-    """The create time of ``pid`` (seconds since the epoch), or ``None`` if it is gone or a zombie."""
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None  # dead, waiting for its parent to reap it
-        return process.create_time()
-    except psutil.NoSuchProcess:
-        return None
-
-
-def is_alive(pid: int, created: float | None) -> bool:
-    """Whether the process that had ``pid`` and create time ``created`` (``None``: unknown) still runs.
-
-    A process we may not inspect (``AccessDenied``) counts as alive: never judge what we cannot see.
-    """
-    try:
-        current = create_time(pid)
-    except psutil.AccessDenied:
-        return True
-    return current is not None and (created is None or abs(current - created) < CREATE_TIME_TOLERANCE)
-
-
-def kill(pid: int, created: float) -> bool:
-    """SIGKILL the process ``pid`` if it is the one created at ``created``; wait until it is gone.
-
-    Returns whether it was running. Our own loop, not ``psutil.wait_procs``: the process is not our child
-    (its parent was the killed run), so it may stay a zombie that only our liveness check counts as dead.
-    """
-    if not is_alive(pid, created):
-        return False
-    try:
-        psutil.Process(pid).kill()
-    except psutil.NoSuchProcess:
-        return True  # it ended meanwhile
-    deadline = time.monotonic() + KILL_TIMEOUT
-    while is_alive(pid, created):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"process {pid} did not exit within {KILL_TIMEOUT:.0f} s of SIGKILL")
-        time.sleep(0.05)
-    return True
-
-
 @dataclass(frozen=True)
-class Owner:
-    """The run that made a resource: pid, create time and host."""
+class RecordKind:
+    """How the resources of one record ``type`` are told and removed; each provisioner module registers its own
+    (``register_record``), so that this module knows no kind."""
 
-    pid: int
-    created: float | None
-    host: str
-
-    @classmethod
-    def me(cls) -> Owner:
-        return cls(os.getpid(), psutil.Process().create_time(), socket.gethostname())
-
-    @classmethod
-    def of(cls, record: dict[str, Any]) -> Owner:
-        return cls(record["owner_pid"], record.get("owner_create_time"), record.get("owner_host", ""))
-
-    @classmethod
-    def from_labels(cls, labels: dict[str, str]) -> Owner | None:
-        try:
-            return cls(int(labels[LABEL_PID]), float(labels[LABEL_CREATE_TIME]), labels[LABEL_HOST])
-        except (KeyError, ValueError):
-            return None
-
-    def alive(self) -> bool:
-        """Dead only when it ran on this host and its process is gone (another host's runs: never ours to judge)."""
-        return self.host != socket.gethostname() or is_alive(self.pid, self.created)
+    #: What the record names, e.g. ``database 'x' (postgresql host:5432)``.
+    describe: Callable[[dict[str, Any]], str]
+    #: Remove the recorded resource if it proves to be the record's: ``None`` once removed, else why the record is
+    #: forgotten without touching anything. The ``Owner`` is a live one removing its own (the xdist controller at
+    #: its end); ``None``: a leftover of a dead run. Raises ``Unreachable`` to keep the record for the next run.
+    remove: Callable[[dict[str, Any], Owner | None], str | None]
+    #: Lower first: databases before the servers they may live in.
+    rank: int
 
 
-# -- removal of one leftover: ``None`` when removed, else why the record is forgotten without touching anything --
+#: Record type -> its ``RecordKind``; filled by the provisioner modules (imported by ``provision/__init__.py``).
+RECORD_KINDS: dict[str, RecordKind] = {}
 
 
-def _remove_database(record: dict[str, Any]) -> str | None:
-    from .server import drop_owned
-
-    note = drop_owned(record["alias"], record["settings"], record["name"], stamp_of(record["token"]), force=True)
-    return "never made" if note == "already gone" and record["state"] == "intent" else note
+def register_record(type_: str, kind: RecordKind) -> None:
+    """Say how the records of ``type_`` are described and removed."""
+    RECORD_KINDS[type_] = kind
 
 
-def _remove_directory(path: str, token: str) -> str | None:
-    """Remove a server's directory if its stamp file holds ``token``."""
-    root = Path(path)
-    if not root.exists():
-        return "already gone"
-    try:
-        stamp = (root / STAMP_FILE).read_text()
-    except OSError:
-        stamp = None
-    if stamp != stamp_of(token):
-        return f"not ours: left alone ({'no stamp' if stamp is None else 'another run stamped it'} in {root})"
-    shutil.rmtree(root)
-    return None
-
-
-def _remove_process(record: dict[str, Any]) -> str | None:
-    """Stop the recorded server process (only if its create time matches the record), then remove its dir."""
-    pid, created = record.get("pid"), record.get("create_time")
-    stopped = pid is not None and created is not None and kill(pid, created)
-    left = _remove_directory(record["directory"], record["token"])
-    if stopped or left is None:
-        return None
-    if pid is not None and is_alive(pid, None):
-        return f"pid {pid} is another process now: left alone; directory {left}"
-    return left if record["state"] == "made" or left != "already gone" else "never made"
-
-
-def _container_is_a_dead_runs(labels: dict[str, str], token: str) -> bool:
-    """The labels carry ``token`` and name an owner that is dead (``alive()``: another host's owners live)."""
-    owner = Owner.from_labels(labels)
-    return labels.get(LABEL_TOKEN) == token and owner is not None and not owner.alive()
-
-
-#: The environment variables that say which Docker engine a container was made on (kept in its record).
-DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-
-
-def docker_engine() -> dict[str, str]:
-    """The Docker engine of this process (``DOCKER_HOST`` and its TLS variables), for a container's record."""
-    return {name: os.environ[name] for name in DOCKER_VARIABLES if os.environ.get(name)}
-
-
-def docker_client(record: dict[str, Any]) -> Any:
-    """A client of the engine the record's container was made on (a record without one: this process's)."""
-    import docker
-
-    engine = record.get("docker")
-    if engine is None:
-        return docker.from_env()
-    return docker.from_env(environment={"DOCKER_HOST": DEFAULT_DOCKER_HOST, **engine})
-
-
-def _remove_container(record: dict[str, Any],
-                      claim: Callable[[dict[str, str], str], bool] = _container_is_a_dead_runs) -> str | None:
-    """Remove the containers carrying the record's token (whether or not the record got their id), on the engine
-    the record names, if ``claim(labels, token)`` holds (by default: they name a dead owner)."""
-    try:
-        import docker  # installed with the 'containers' extra, like testcontainers which made them
-    except ImportError as error:
-        raise Unreachable("the docker package is not installed: pip install 'pytest-multidb[containers]'") from error
-    try:
-        client = docker_client(record)
-        found = client.containers.list(all=True, filters={"label": f"{LABEL_TOKEN}={record['token']}"})
-    except docker.errors.DockerException as error:
-        where = (record.get("docker") or {}).get("DOCKER_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-        raise Unreachable(f"Docker engine unreachable at {where}: {error}") from error
-    ours = [container for container in found if claim(container.labels, record["token"])]
-    for container in ours:
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            continue  # removed meanwhile
-    return None if ours else "already gone"
-
-
-#: How to remove a leftover resource, by record type; databases first (they may live in a leftover server).
-REMOVERS: dict[str, Callable[[dict[str, Any]], str | None]] = {
-    "database": _remove_database,
-    "container": _remove_container,
-    "process": _remove_process,
-}
+def remove_resource(record: dict[str, Any], owner: Owner | None = None) -> str | None:
+    """Remove what ``record`` names, by its type's ``RecordKind`` (see ``RecordKind.remove``)."""
+    return RECORD_KINDS[record["type"]].remove(record, owner)
 
 
 def describe(record: dict[str, Any]) -> str:
     """A short human description of a record."""
-    kind = record["type"]
-    if kind == "database":
-        settings = record["settings"]
-        detail = (f"database {record['name']!r} ({settings.get('ENGINE', '').rsplit('.', 1)[-1]} "
-                  f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or '-'})")
-    elif kind == "process":
-        pid = record.get("pid") or "(not started)"
-        detail = f"server process {pid} ({record.get('directory', record.get('path', ''))})"
-    elif kind == "container":
-        detail = (f"container {record['id'][:12]}" if record.get("id")
-                  else f"container labelled {LABEL_TOKEN}={record.get('token', '?')} (being started)")
-    else:
-        detail = f"{kind} {record.get('path', '')}".strip()
+    kind = RECORD_KINDS.get(record["type"])
+    detail = kind.describe(record) if kind else f"{record['type']} {record.get('path', '')}".strip()
     return f"{detail} of alias {record.get('alias', '?')!r}, left by pid {record['owner_pid']}"
 
 
@@ -283,8 +111,7 @@ class Registry:
 
     def labels(self) -> dict[str, str]:
         """Container labels naming this run (token) and its owner (pid, create time, host)."""
-        return {LABEL_TOKEN: self.token, LABEL_PID: str(self.owner.pid),
-                LABEL_CREATE_TIME: repr(self.owner.created), LABEL_HOST: self.owner.host}
+        return self.owner.labels(self.token)
 
     def add(self, record: dict[str, Any]) -> Path:
         """Record a resource about to be made (state ``intent``); returns the record's path (the handle)."""
@@ -350,30 +177,25 @@ class Registry:
                 else:
                     self.remove(path)
                     removed.append(f"unreadable record {path} ({problem}); nothing else touched")
-        order = list(REMOVERS)
-        for path, record in sorted(self.leftovers(), key=lambda item: _rank(order, item[1]["type"])):
+        for path, record in sorted(self.leftovers(), key=lambda item: _rank(item[1]["type"])):
             what = describe(record)
-            if record.get("version") != RECORD_VERSION or record["type"] not in REMOVERS:
+            if record.get("version") != RECORD_VERSION or record["type"] not in RECORD_KINDS:
                 self.remove(path)
                 removed.append(f"record of {what}: written by another version of pytest-multidb, which cannot "
                                "prove what it made: left alone")
                 continue
             try:
-                note = REMOVERS[record["type"]](record)
+                note = remove_resource(record)
             except Unreachable as error:
                 failed.append(f"{what} ({error}; retried next run)")
                 continue
             except Exception as error:
-                failed.append(f"{what} ({type(error).__name__}: {_first_line(error)}; retried next run)")
+                failed.append(f"{what} ({described(error)}; retried next run)")
                 continue
             self.remove(path)
             removed.append(what if note is None else f"record of {what}: {note}")
         return removed, failed
 
 
-def _rank(order: list[str], kind: str) -> int:
-    return order.index(kind) if kind in order else len(order)
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [""])[0]
+def _rank(kind: str) -> int:
+    return RECORD_KINDS[kind].rank if kind in RECORD_KINDS else len(RECORD_KINDS)

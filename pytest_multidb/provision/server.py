@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple
 
@@ -13,8 +13,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import DatabaseSpec
+from ..messages import first_line
 from .base import ProvisionContext, Provisioned, ProvisionError, register
-from .registry import Unreachable
+from .owner import Owner, Unreachable, stamp_of
+from .registry import RecordKind, register_record
 
 #: Seconds a leftover's drop on MariaDB waits for locks held by sessions of the killed run.
 DROP_LOCK_TIMEOUT = 10
@@ -58,17 +60,14 @@ def admin_cursor(alias: str, settings: dict[str, Any]) -> Iterator[tuple[Any, An
     except DatabaseError as error:
         if connected:
             raise
-        raise Unreachable(f"server unreachable at {_where(settings)}: {_first_line(error)}") from error
+        raise Unreachable(f"server unreachable at {where(settings)}: {first_line(error)}") from error
     finally:
         wrapper.close()
 
 
-def _where(settings: dict[str, Any]) -> str:
+def where(settings: dict[str, Any]) -> str:
+    """``HOST:PORT`` of a connection's server, for messages."""
     return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def has_schema_comments(cursor: Any) -> bool:
@@ -122,7 +121,7 @@ def cannot_reach(alias: str, settings: dict[str, Any], what: str, error: Unreach
     """The one line for a server that cannot be reached while we ``what`` (``"create test database 'x'"``)."""
     return ProvisionError(
         alias, "HOST/PORT/USER/PASSWORD",
-        f"cannot {what} on {_where(settings)}: {_first_line(error.__cause__ or error)}",
+        f"cannot {what} on {where(settings)}: {first_line(error.__cause__ or error)}",
         f"start the server or fix the connection settings, or choose --multidb-provision {alias}=process|container",
     )
 
@@ -165,14 +164,14 @@ def create_database(alias: str, settings: dict[str, Any], name: str, template: s
     except DatabaseError as error:
         if _is_duplicate(error):
             raise ProvisionError(
-                alias, "TEST['NAME']", f"test database {name!r} already exists on {_where(settings)} and was not "
+                alias, "TEST['NAME']", f"test database {name!r} already exists on {where(settings)} and was not "
                 "made by this run, so it is left alone",
                 "drop it yourself if nobody needs it, choose another TEST['NAME'], or remove TEST['NAME'] to get "
                 "a unique name per run",
             ) from error
         raise ProvisionError(
-            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {_where(settings)}: "
-            f"{_first_line(error)}", "check that the user may create databases, or fix the connection settings",
+            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {where(settings)}: "
+            f"{first_line(error)}", "check that the user may create databases, or fix the connection settings",
         ) from error
 
 
@@ -210,6 +209,19 @@ def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str | 
         raise RuntimeError(f"test database {name!r} is no longer this run's: {note}")
 
 
+def database_on(spec: DatabaseSpec, address: dict[str, Any], name: str, template: str | None,
+                stamp: str) -> tuple[dict[str, Any], Callable[[], None], bool]:
+    """Create test database ``name`` on the server at ``address`` (connection settings without NAME: a server
+    the xdist workers share).
+
+    Returns (the alias's settings, the cleanup dropping it, whether it was cloned from ``template``).
+    """
+    settings = {**spec.settings, **address}
+    created = create_database(spec.alias, settings, name, template, stamp)
+    owned = stamp if created.stamped else None
+    return {**settings, "NAME": name}, lambda: drop_database(spec.alias, settings, name, owned), created.cloned
+
+
 def server_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The part of a connection's settings needed to reach its server again (for the registry)."""
     return {key: settings[key] for key in ("ENGINE", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS") if key in settings}
@@ -217,16 +229,31 @@ def server_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def real_names(spec: DatabaseSpec) -> set[str]:
     """Names of configured databases on the same server as ``spec`` (the ones never to touch)."""
-    where = (spec.settings.get("HOST", ""), str(spec.settings.get("PORT", "")), spec.engine)
+    place = (spec.settings.get("HOST", ""), str(spec.settings.get("PORT", "")), spec.engine)
     names = set()
     for alias in connections:
         try:
             other = connections.settings[alias]
         except ConnectionDoesNotExist:
             continue
-        if (other.get("HOST", ""), str(other.get("PORT", "")), other.get("ENGINE")) == where:
+        if (other.get("HOST", ""), str(other.get("PORT", "")), other.get("ENGINE")) == place:
             names.add(other.get("NAME", ""))
     return names
+
+
+def remove_record(record: dict[str, Any], owner: Owner | None = None) -> str | None:
+    """Drop a recorded test database if it carries the record's stamp (a leftover: ``force``)."""
+    note = drop_owned(record["alias"], record["settings"], record["name"], stamp_of(record["token"]), force=True)
+    return "never made" if note == "already gone" and record["state"] == "intent" else note
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    settings = record["settings"]
+    return (f"database {record['name']!r} ({settings.get('ENGINE', '').rsplit('.', 1)[-1]} "
+            f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or '-'})")
+
+
+register_record("database", RecordKind(describe_record, remove_record, rank=0))
 
 
 @register

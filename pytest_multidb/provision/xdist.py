@@ -1,14 +1,15 @@
-"""Shared servers under xdist: one ``process`` server / ``container`` per alias for the whole run.
+"""One server for all xdist workers: one ``process`` server / ``container`` per alias for the whole run.
 
-Without sharing, ``pytest -n 8`` would start 8 servers per alias. Instead:
+Without it, ``pytest -n 8`` would start 8 servers per alias. Instead:
 
-- the xdist controller gives every worker (``workerinput``) a ``SharedRun``: its own identity (pid, create time,
+- the xdist controller gives every worker (``workerinput``) an ``XdistRun``: its own identity (pid, create time,
   host) as the *owner*, and a run-wide directory (in its pytest temp dir) for locks and state files;
 - the first worker that needs an alias's server starts it under a lock keyed by (run, alias). Its registry
   record, directory stamp and container labels name the controller as owner, not the worker. The server's
   address goes into a state file there; the other workers read it and start nothing;
 - each worker creates its own test database in it (``test_<NAME>_<run>_<worker>``, from the schema cache's
-  template on PostgreSQL) and drops it at its end, as the ``server`` kind does on a configured server;
+  template on PostgreSQL, ``server.database_on``) and drops it at its end, as the ``server`` kind does on a
+  configured server;
 - the controller stops every server it owns at ``pytest_sessionfinish``, once every worker is done
   (``stop_owned``).
 
@@ -29,27 +30,26 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..conf import DatabaseSpec
-from . import server
-from .registry import LABEL_TOKEN, Owner, Registry, _remove_container, _remove_process
+from .owner import Owner
+from .registry import Registry, remove_resource
 
-#: The key of the ``SharedRun`` in xdist's ``workerinput``.
-WORKERINPUT_KEY = "multidb_shared"
+#: The key of the ``XdistRun`` in xdist's ``workerinput``.
+WORKERINPUT_KEY = "multidb_xdist"
 
 
 @dataclass(frozen=True)
-class SharedRun:
-    """One xdist run's shared servers: who owns them (the controller) and where their state is kept."""
+class XdistRun:
+    """One xdist run's servers for all workers: who owns them (the controller) and where their state is kept."""
 
     run_id: str
     owner: Owner
     directory: Path
 
     @classmethod
-    def for_controller(cls, basetemp: Path) -> SharedRun:
+    def for_controller(cls, basetemp: Path) -> XdistRun:
         """On the xdist controller: this process owns the run's servers; their state lives under ``basetemp``."""
         run_id = secrets.token_hex(6)
-        directory = basetemp / f"multidb-shared-{run_id}"
+        directory = basetemp / f"multidb-xdist-{run_id}"
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return cls(run_id, Owner.me(), directory)
 
@@ -59,8 +59,8 @@ class SharedRun:
                 "owner": [self.owner.pid, self.owner.created, self.owner.host]}
 
     @classmethod
-    def from_workerinput(cls, workerinput: dict[str, Any] | None) -> SharedRun | None:
-        """On a worker: the controller's ``SharedRun``, or ``None`` (not under xdist, or no multidb controller)."""
+    def from_workerinput(cls, workerinput: dict[str, Any] | None) -> XdistRun | None:
+        """On a worker: the controller's ``XdistRun``, or ``None`` (not under xdist, or no multidb controller)."""
         data = (workerinput or {}).get(WORKERINPUT_KEY)
         if not data:
             return None
@@ -73,7 +73,7 @@ class SharedRun:
 
     def server(self, alias: str, registry_dir: Path,
                start: Callable[[Registry, Path], tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
-        """The address of ``alias``'s shared server: read from its state file, or (first worker) started by
+        """The address of ``alias``'s server for all workers: read from its state file, or (first worker) started by
         ``start(registry, log_dir)``, which returns (connection settings without NAME, details)."""
         state = self.directory / f"{alias}.json"
         with FileLock(self.directory / f"{alias}.lock"):
@@ -89,25 +89,6 @@ class SharedRun:
             return found
 
 
-def database_in(spec: DatabaseSpec, address: dict[str, Any], name: str, template: str | None,
-                stamp: str) -> tuple[dict[str, Any], Callable[[], None], bool]:
-    """Create this worker's test database ``name`` on the shared server at ``address``.
-
-    Returns (the alias's settings, the cleanup dropping it, whether it was cloned from ``template``).
-    """
-    settings = {**spec.settings, **address}
-    created = server.create_database(spec.alias, settings, name, template, stamp)
-    owned = stamp if created.stamped else None
-    return {**settings, "NAME": name}, lambda: server.drop_database(spec.alias, settings, name, owned), created.cloned
-
-
-def _mine(owner: Owner) -> Callable[[dict[str, str], str], bool]:
-    def claim(labels: dict[str, str], token: str) -> bool:
-        return labels.get(LABEL_TOKEN) == token and Owner.from_labels(labels) == owner
-
-    return claim
-
-
 def stop_owned(registry: Registry, owner: Owner) -> tuple[list[str], list[str]]:
     """On the controller, at the end: stop and remove every server process and container recorded as ``owner``'s.
 
@@ -119,10 +100,7 @@ def stop_owned(registry: Registry, owner: Owner) -> tuple[list[str], list[str]]:
             continue
         what = f"shared {record['type']} of alias {record.get('alias', '?')!r}"
         try:
-            if record["type"] == "process":
-                _remove_process(record)
-            else:
-                _remove_container(record, claim=_mine(owner))
+            remove_resource(record, owner)  # a container: only if its labels name this (live) owner
         except Exception as error:
             failed.append(f"{what}: {type(error).__name__}: {error}")
             continue
