@@ -20,7 +20,6 @@ from pytest_multidb.conf import DatabaseSpec
 from pytest_multidb.provision import server_process
 from pytest_multidb.provision.base import ProvisionContext, ProvisionError
 from pytest_multidb.provision.owner import Owner
-from pytest_multidb.provision.owner import Owner
 from pytest_multidb.provision.process import MariaDBProcess, PostgresProcess, ProcessProvisioner, ServerProcess
 from pytest_multidb.provision.registry import Registry
 
