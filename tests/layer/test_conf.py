@@ -272,3 +272,16 @@ def test_engine_names_django_accepts_are_accepted():
     assert spec.engine == old
     assert spec.vendor == "postgresql"
     conf.validate_settings(SimpleNamespace(DATABASES={"default": SQLITE, "x": {"ENGINE": old, "NAME": "x"}}))
+
+
+def test_near_miss_and_did_you_mean():
+    known = ("MODELS", "ENGINE", "NAME")
+    assert conf.near_miss("MODEL", known) == "MODELS"
+    assert conf.near_miss("engine", known) == "ENGINE"  # any case
+    assert conf.near_miss("MODELS", known) is None  # a known name is no near miss
+    assert conf.near_miss("TIMEOUT", known) is None
+    assert conf.near_miss(3, known) is None
+    assert conf.misspelled_key("MODEL") == "MODELS"
+    assert conf.misspelled_key("DATABASE_ENGIN") == "DATABASE_ENGINE"
+    assert conf.did_you_mean("defualt", ["default", "a", "b"]) == "did you mean 'default'? "
+    assert conf.did_you_mean("zzz", ["default", "a"]) == ""

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_multidb.conf import ConfigurationError, DatabaseSpec
-from pytest_multidb.same_database import dependency_order, mirrors, signature
+from pytest_multidb.same_database import (
+    check_dependencies,
+    dependency_order,
+    in_memory_under_django,
+    mirrors,
+    signature,
+)
 
 PG = {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "db", "PORT": "5432"}
 
@@ -38,3 +44,29 @@ def test_dependencies_order_only_the_aliases_needed():
     specs["b"] = spec("b", {"DEPENDENCIES": ["a"]})
     with pytest.raises(ConfigurationError, match="circular dependency between 'a', 'b'"):
         dependency_order(["a", "b"], specs)
+
+
+def lite(alias: str, test: dict | None = None, name: str = "x.db") -> DatabaseSpec:
+    return DatabaseSpec(alias, {"ENGINE": "django.db.backends.sqlite3", "NAME": name}, test=test or {})
+
+
+def test_sqlite_in_memory_under_django_is_the_aliases_own():
+    assert in_memory_under_django(lite("a"))
+    assert in_memory_under_django(lite("a", {"NAME": ":memory:"}))
+    assert in_memory_under_django(lite("a", {"NAME": "file:t?mode=memory&cache=shared"}))
+    assert not in_memory_under_django(lite("a", {"NAME": "t.db"}))
+    assert not in_memory_under_django(spec("a"))
+    assert signature(lite("a")) == ("sqlite", "x.db", "a") != signature(lite("b"))
+    on_file = {"NAME": "t.db"}
+    assert signature(lite("a", on_file)) == ("sqlite", "x.db", "t.db") == signature(lite("b", on_file))
+    assert signature(spec("a")) == ("django.db.backends.postgresql", "db", "5432", "shop")
+
+
+def test_a_dependency_on_no_alias_names_its_near_miss():
+    specs = {"default": spec("default"), "a": spec("a", {"DEPENDENCIES": ["defualt"]}), "b": spec("b")}
+    with pytest.raises(ConfigurationError) as raised:
+        check_dependencies(specs)
+    assert raised.value.alias == "a"
+    assert "names 'defualt', which is not an alias" in str(raised.value)
+    assert "did you mean 'default'? use one of default, b" in str(raised.value)
+    check_dependencies({**specs, "a": spec("a", {"DEPENDENCIES": ["default", "b"]})})  # no error
