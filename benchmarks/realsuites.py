@@ -1,4 +1,4 @@
-"""Real suites (issue 21): wall time of pytest-multidb beside pytest-django and the suites' own runners.
+"""Real suites: wall time of pytest-multidb beside pytest-django and the suites' own runners.
 
     python benchmarks/realsuites.py [--rounds N] [--suites KEY,...] [--modules NAME,...] [--json] [--no-native]
 

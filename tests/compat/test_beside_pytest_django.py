@@ -1,4 +1,4 @@
-"""Issue 22: a gradual migration with pytest-django still installed. pytest-django steps aside and pytest-multidb
+"""A gradual migration with pytest-django still installed. pytest-django steps aside and pytest-multidb
 serves both vocabularies on the same aliases: a mixed suite (pytest-django's marker, fixtures, a ``django_db_setup``
 override, Django test classes, ``live_server`` with and without ``uses_db``, ``uses_db`` tests and fixtures, rollback
 and committing tests of both styles, ``--reuse-db --strict-markers`` in addopts) passes with both plugins installed

@@ -1,4 +1,4 @@
-"""Where Django's own runner is the contract (issue 21): each place a real suite told us apart from it, reproduced
+"""Where Django's own runner is the contract: each place a real suite told us apart from it, reproduced
 in a small project. Every test here failed before its fix (checked against the commit before it)."""
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ if django.VERSION >= (5, 0):  # SimpleTestCase.__getstate__ (a running test case
 
 
 def test_a_plain_django_project_sees_django_as_it_is(inner, pytester):
-    """Items 1, 2, 3, 8 and 9 of issue 21 on sqlite aliases without NAME."""
+    """Sqlite aliases without NAME, no routers: the routers as written, makemigrations, in-memory databases of their
+    own, every model on every alias, no lock between aliases, copies of a connection, picklable test cases."""
     pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_plain=PLAIN_TESTS)
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
     run.result.assert_outcomes(passed=7 if django.VERSION >= (5, 0) else 6)
@@ -152,7 +153,7 @@ def test_the_shared_database_was_built_through_default():
 
 @pytest.mark.servers
 def test_default_builds_a_test_database_it_shares(inner, pytester, servers):
-    """Item 7: the marker names 'other' first, yet 'default' builds the database (its data migration writes
+    """The marker names 'other' first, yet 'default' builds the database (its data migration writes
     through 'default'), as Django's runner would have it."""
     pytester.makepyfile(fidelity_settings=SHARED_SETTINGS, test_shared=SHARED_TESTS)
     seeded_app(pytester, SEED_THROUGH_DEFAULT)

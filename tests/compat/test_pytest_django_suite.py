@@ -1,4 +1,4 @@
-"""pytest-django's vocabulary without pytest-django (issue 9, acceptance 2 and 5): one pytest-django-style suite
+"""pytest-django's vocabulary without pytest-django: one pytest-django-style suite
 passes through pytest-multidb (``-p no:django``) on sqlite, PostgreSQL and MariaDB aliases, and unchanged through
 pytest-django (``-p no:multidb``); every marker argument, fixture, option and ini key of docs/pytest-django.md is
 exercised here."""

@@ -1,4 +1,4 @@
-"""Issue 8, item 7: every bad input of the matrix fails the run with exactly one line naming the test or the
+"""Every bad input of the matrix fails the run with exactly one line naming the test or the
 alias, the setting and the fix: no traceback, nothing run, and the real databases untouched (their sentinel
 rows intact, no real sqlite file made).
 

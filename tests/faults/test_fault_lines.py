@@ -1,5 +1,6 @@
-"""Issue 23: every fault gets one line (items 4, 5, 6, 8, 9, 11, 12; the settings cases are in
-``test_bad_input.py``). Each test here failed on the commit before its fix."""
+"""Every fault gets one line: conflicting declarations, provisioning errors under xdist, data files of
+migrations, bad settings under ``manage.py``, alias typos, sqlite and server NAMEs, long names, the warm path
+(the settings cases are in ``test_bad_input.py``). Each test here failed on the commit before its fix."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_any_declaration_asking_for_commits_commits(rolls_back_b):
 
 
 def test_declarations_that_disagree_on_commits(inner, pytester, backend):
-    """Item 5: an alias commits if any declaration asks; asked after it was opened rolled back: one line."""
+    """An alias commits if any declaration asks; asked after it was opened rolled back: one line."""
     pytester.makepyfile(test_conflict=CONFLICT.replace('"b"', f'"{backend.alias}"'))
     run = inner(backend=backend)
     run.result.assert_outcomes(passed=1, errors=1)
@@ -91,7 +92,7 @@ def test_declarations_that_disagree_on_commits(inner, pytester, backend):
 
 @pytest.mark.servers
 def test_a_stop_under_xdist_is_one_line_without_a_chained_exception(inner, pytester):
-    """Item 8: a provisioning error under xdist (here: nothing listens on the alias's port)."""
+    """A provisioning error under xdist (here: nothing listens on the alias's port)."""
     pytester.makepyfile(bad_settings="from sample_models.settings import *  # noqa: F403\n"
                         "OTHER_DATABASES['b']['PORT'] = '1'\n",
                         test_x="import pytest\n\n@pytest.mark.uses_db('b')\ndef test_b():\n    pass\n")
@@ -107,7 +108,7 @@ SEED_FROM_A_FILE = """    data = json.loads((Path(__file__).parent / "seed.json"
 
 
 def test_a_data_file_beside_the_migrations_is_part_of_the_schema(inner, pytester):
-    """Item 11: a JSON seed a data migration reads changes: the next run rebuilds, warm databases included."""
+    """A JSON seed a data migration reads changes: the next run rebuilds, warm databases included."""
     pytester.makepyfile(seeded_settings='''
 SECRET_KEY = "x"
 USE_TZ = True
@@ -133,7 +134,7 @@ def test_seed():
 
 
 def test_a_bad_models_entry_is_a_check_message_under_manage_py(tmp_path):
-    """Item 12: ``manage.py check`` reports ``multidb.E003`` instead of a traceback from ``django.setup()``."""
+    """``manage.py check`` reports ``multidb.E003`` instead of a traceback from ``django.setup()``."""
     (tmp_path / "bad_models_settings.py").write_text(
         "from sample_models.settings import *  # noqa: F403\nOTHER_DATABASES['a']['MODELS'] = ['nosuchapp']\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "DJANGO_SETTINGS_MODULE": "bad_models_settings",
@@ -147,7 +148,7 @@ def test_a_bad_models_entry_is_a_check_message_under_manage_py(tmp_path):
 
 
 def test_a_marker_typo_suggests_the_alias_and_the_header_lists_nothing(inner, pytester):
-    """Item 12: the near miss is named; no "N tests need" line with an empty alias list."""
+    """An alias typo in a marker: the near miss is named; no "N tests need" line with an empty alias list."""
     pytester.makepyfile(test_typo="import pytest\n\n@pytest.mark.uses_db('dafault')\ndef test_t():\n    pass\n")
     run = inner()
     assert_one_line(run, "multidb: test_typo.py::test_t: @pytest.mark.uses_db names unknown database alias "
@@ -162,7 +163,7 @@ def test_help_names_every_kind(inner):
 
 
 def test_settings_that_mean_something_else_here_are_said_in_the_header(inner, pytester):
-    """Item 6: a sqlite TEST['NAME'] (our test database is a file of ours) and an empty server NAME."""
+    """A sqlite TEST['NAME'] (our test database is a file of ours) and an empty server NAME."""
     pytester.makepyfile(notes_settings='''
 from sample_models.settings import *  # noqa: F403
 DATABASES["default"]["TEST"] = {"NAME": "mine.sqlite3"}
@@ -194,7 +195,7 @@ def test_each_worker_its_own(n):
 @pytest.mark.parametrize("backend", ["pg", "maria"], indirect=True)
 @pytest.mark.parametrize("name", ["fz_" + "x" * 57, "fz_" + "é" * 40], ids=["ascii", "multibyte"])
 def test_long_names_keep_their_run_and_worker(inner, pytester, backend, name):
-    """Item 2: a NAME too long for the server is shortened; the run and worker part never is (two workers, and two
+    """A NAME too long for the server is shortened; the run and worker part never is (two workers, and two
     runs, never meet in one database)."""
     alias = backend.alias
     pytester.makepyfile(long_settings="from sample_models.settings import *  # noqa: F403\n"
@@ -210,7 +211,7 @@ def test_long_names_keep_their_run_and_worker(inner, pytester, backend, name):
 
 @pytest.mark.servers
 def test_an_unreachable_server_with_warm_databases_is_one_line_and_keeps_the_others_warm(inner, pytester):
-    """Item 1: the warm path fails as the cold one does (one line, exit 4), and leaves the other aliases' warm
+    """The warm path fails as the cold one does (one line, exit 4), and leaves the other aliases' warm
     databases alone."""
     pytester.makepyfile(bad_port="from sample_models.settings import *  # noqa: F403\n"
                         "OTHER_DATABASES['b'] = {**OTHER_DATABASES['b'], 'PORT': '1'}\n",

@@ -1,16 +1,16 @@
-"""Issue 23, items 3, 7 and 10: an ``existing`` alias (``TEST["PROVISION"] = "existing"``: its configured, real
+"""An ``existing`` alias (``TEST["PROVISION"] = "existing"``: its configured, real
 database, read-only in tests) on a real sqlite file, a real PostgreSQL database and a real MariaDB database, each
 made here with a sentinel table and dropped afterwards; every test checks that their contents and tables are
 exactly as before.
 
-- 3: a test cannot lift the read-only mode and write: the statements that would end the test's transaction or
+- A test cannot lift the read-only mode and write: the statements that would end the test's transaction or
   lift the read-only mode (``COMMIT``, ``SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE``, ``SET SESSION
   TRANSACTION READ WRITE``, ``PRAGMA query_only = OFF``, ...) are refused in one line naming the alias and the fix;
   a sqlite file is opened read-only (``mode=ro``), so not even the driver's own connection can write; the pytest
   header says whether the configured USER may write (a superuser may; a role with SELECT only may not).
-- 7: an ``existing`` alias whose database does not exist stops the run in one line (alias, ``NAME`` setting, fix),
+- An ``existing`` alias whose database does not exist stops the run in one line (alias, ``NAME`` setting, fix),
   not "the server stopped answering" with a chained exception; the database is not created.
-- 10: ``migrate`` (or a schema editor) on an ``existing`` alias is refused in one line naming the alias, on every
+- ``migrate`` (or a schema editor) on an ``existing`` alias is refused in one line naming the alias, on every
   vendor, before its ``django_migrations`` table is attempted.
 """
 
@@ -240,7 +240,7 @@ def user_of(vendor: str) -> str:
     return {"pg": PG["user"], "maria": MARIA["user"]}.get(vendor, "")
 
 
-# -- item 3: the read-only mode cannot be lifted -------------------------------------------------------------------
+# -- the read-only mode cannot be lifted ---------------------------------------------------------------------------
 
 #: Per alias: statements a test could run to end its transaction or lift the read-only mode, and why each is refused.
 LIFTS = {
@@ -428,7 +428,7 @@ def test_the_header_says_whether_the_user_may_write(inner, pytester, backend, re
             "its session and its transactions") in run.out.splitlines()
 
 
-# -- item 7: the configured database does not exist ---------------------------------------------------------------
+# -- the configured database does not exist -----------------------------------------------------------------------
 
 MISSING_SUITE = '''
 import pytest
@@ -470,7 +470,7 @@ def test_a_missing_database_is_one_line(inner, pytester, backend, realdb, server
     assert not [name for name in servers.databases() if missing in name]  # nothing was created
 
 
-# -- item 10: migrate and schema editors on an existing alias -----------------------------------------------------
+# -- migrate and schema editors on an existing alias --------------------------------------------------------------
 
 MIGRATE_SUITE = '''
 import os

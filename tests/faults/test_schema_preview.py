@@ -1,4 +1,4 @@
-"""Issue 8, item 9: the SQL previews (``connections["x"].schema.create_sql()`` / ``drop_sql()``) work inside a
+"""The SQL previews (``connections["x"].schema.create_sql()`` / ``drop_sql()``) work inside a
 rollback test (whose transaction is open) on sqlite, PostgreSQL and MariaDB aliases, leave the test's transaction
 as it was, and give the same statements as in a committing test (no transaction open)."""
 

@@ -1,4 +1,4 @@
-"""Issue 8's smaller defects, each with a test: the async ORM's executor thread is not the test's thread, and
+"""Smaller defects, each with a test: the async ORM's executor thread is not the test's thread, and
 the live progress lines do not reprint the running test file's name. (SQL previews inside a rollback test:
 ``test_schema_preview.py``; the duplicate-name message: ``test_kills.py``.)"""
 

@@ -266,7 +266,7 @@ def test_default_alias_whose_driver_is_missing():
 
 
 def test_engine_names_django_accepts_are_accepted():
-    """Django's ``load_backend`` still takes the pre-3.0 name of the PostgreSQL backend: so do we (issue 21.5)."""
+    """Django's ``load_backend`` still takes the pre-3.0 name of the PostgreSQL backend: so do we."""
     old = "django.db.backends.postgresql_psycopg2"
     [spec] = specs({"x": {"ENGINE": old, "NAME": "x"}}).values()
     assert spec.engine == old

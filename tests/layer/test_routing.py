@@ -266,7 +266,7 @@ def test_a_relation_to_an_object_away_from_its_alias_is_refused():
 
 def test_a_lazy_object_django_passes_is_routed_as_the_object_it_wraps(clean_tables):
     """``request.user`` is a ``SimpleLazyObject``: assigning it to a foreign key reaches ``allow_relation`` with
-    the wrapper, whose ``type()`` is not a model (issue 21.4)."""
+    the wrapper, whose ``type()`` is not a model."""
     from django.utils.functional import SimpleLazyObject
 
     artist = Artist.objects.create(name="Ada")

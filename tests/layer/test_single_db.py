@@ -1,4 +1,4 @@
-"""Acceptance 7: a single-database project passes its plain Django test suite unchanged with pytest_multidb
+"""A single-database project passes its plain Django test suite unchanged with pytest_multidb
 installed (and the same suite passes without it)."""
 
 import os

@@ -120,7 +120,7 @@ def kill_pg_session_before(statement):
     return django_connections["pg"].execute_wrapper(wrapper)
 
 
-# -- acceptance: all or nothing ------------------------------------------------------------------------------
+# -- all or nothing --------------------------------------------------------------------------------------------
 
 
 def test_exception_rolls_back_every_connection():

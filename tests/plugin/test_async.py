@@ -1,4 +1,4 @@
-"""Async tests (issue 11, part 1): pytest-asyncio and anyio tests, an async fixture that declares its aliases,
+"""Async tests: pytest-asyncio and anyio tests, an async fixture that declares its aliases,
 the async ORM, ``sync_to_async`` (thread-sensitive or not; channels' ``database_sync_to_async`` is the
 thread-sensitive one, channels is not a dependency) and Django's ``AsyncClient``, on every backend and in every
 isolation mode, in random order. Nothing leaks to the next test; asgiref's executor threads are not reported as

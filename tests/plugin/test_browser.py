@@ -1,4 +1,4 @@
-"""A real browser against the live server, in rollback mode (issue 11, part 4): headless Debian Chromium driven by
+"""A real browser against the live server, in rollback mode: headless Debian Chromium driven by
 Selenium, with the conftest of docs/browser.md verbatim, on sqlite, PostgreSQL and MariaDB."""
 
 import re

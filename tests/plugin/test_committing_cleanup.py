@@ -1,4 +1,4 @@
-"""Issue 21, item 6: after a committing test the database is what Django's flush would leave.
+"""After a committing test the database is what Django's flush would leave.
 
 - No user trigger fires where Django's flush fires none: on PostgreSQL a ``DELETE`` trigger (or rule) on a table
   to empty sends the emptying through Django's ``TRUNCATE``.

@@ -1,4 +1,4 @@
-"""Acceptance point 7 (issue acceptance 4): an unreachable server or a missing driver fails the run at once with
+"""An unreachable server or a missing driver fails the run at once with
 one message naming the alias, the setting and the fix."""
 
 import os

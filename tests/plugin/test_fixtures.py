@@ -1,4 +1,4 @@
-"""Acceptance points 4 and 10: aliases declared by fixtures; swap_db, use_db, db_queries, multidb_atomic; factories."""
+"""Aliases declared by fixtures; swap_db, use_db, db_queries, multidb_atomic; factories."""
 
 FIXTURE_DECLARED = '''
     import pytest

@@ -1,4 +1,4 @@
-"""Acceptance point 5: the access guard. Every way of reaching an undeclared alias fails, naming the alias and
+"""The access guard. Every way of reaching an undeclared alias fails, naming the alias and
 the marker to add."""
 
 import re

@@ -1,4 +1,4 @@
-"""Acceptance 3: nothing of one test is visible to the next, in any order, rolled back or committing."""
+"""Nothing of one test is visible to the next, in any order, rolled back or committing."""
 
 import re
 

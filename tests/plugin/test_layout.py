@@ -1,4 +1,4 @@
-"""The plugin's layout holds (issue 8, acceptance 4): ``plugin.py`` holds only hooks, every fixture lives in
+"""The plugin's layout holds: ``plugin.py`` holds only hooks, every fixture lives in
 ``fixtures.py`` (pytest-django's vocabulary in ``compat/``: the plugin ``compat/pytest_django.py`` with its
 autouse fixtures, and the fixture modules it registers), and
 provisioning (``session.py``) imports nothing of the per-test side."""

@@ -1,4 +1,4 @@
-"""Acceptance 1: how the plugin is loaded and turned off, and where it finds the Django settings."""
+"""How the plugin is loaded and turned off, and where it finds the Django settings."""
 
 import re
 

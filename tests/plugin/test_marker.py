@@ -1,4 +1,4 @@
-"""Acceptance 2: the ``uses_db`` marker on functions, classes and modules; unknown aliases; --markers/--fixtures."""
+"""The ``uses_db`` marker on functions, classes and modules; unknown aliases; --markers/--fixtures."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Acceptance points 8 and 11 (issue acceptance 5): only the aliases the selected tests need are provisioned;
+"""Only the aliases the selected tests need are provisioned;
 the report has one line per provisioned alias (kind, engine, test database name, seconds); the ``multidb``
 fixture tells what was provisioned."""
 

@@ -1,4 +1,4 @@
-"""Acceptance point 6 (issue acceptance 3): the configured real databases are never touched.
+"""The configured real databases are never touched.
 
 Before the inner run the real databases of the sample (``multidb_sample_widgets`` on PostgreSQL,
 ``multidb_sample_cycles`` on MariaDB) get a sentinel table with one row (and, when this test created the

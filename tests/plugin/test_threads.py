@@ -1,4 +1,4 @@
-"""Acceptance point 9: threads, a live server and Django's test client see the test's uncommitted rows; the next
+"""Threads, a live server and Django's test client see the test's uncommitted rows; the next
 test sees none; a thread still holding the connection at teardown is reported."""
 
 

@@ -1,4 +1,4 @@
-"""Real suites (issue 21, "fidelity"): Django's own test modules and django-simple-history's suite, from their
+"""Real suites ("fidelity"): Django's own test modules and django-simple-history's suite, from their
 sdists, under pytest-django and under pytest-multidb, compared per test (``test_realsuites.py``; the harness is
 ``harness.py``, the files written beside the suites' tests are in ``inner/``).
 

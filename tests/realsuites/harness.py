@@ -1,4 +1,4 @@
-"""Real suites (issue 21, "fidelity"): Django's own test modules and django-simple-history's suite, run from their
+"""Real suites ("fidelity"): Django's own test modules and django-simple-history's suite, run from their
 sdists under pytest-django (``-p no:multidb``) and under pytest-multidb (``-p no:django``), compared per test.
 
 - :func:`sdist_tree` downloads the sdist with the venv's pip (``pip download --no-deps --no-binary :all:``) into a

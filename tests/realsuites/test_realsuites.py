@@ -1,4 +1,4 @@
-"""Fidelity (issue 21): real suites, unchanged, pass under pytest-multidb wherever they pass under pytest-django.
+"""Fidelity: real suites, unchanged, pass under pytest-multidb wherever they pass under pytest-django.
 
 Each test runs one suite in one database configuration twice, in subprocesses, from a per-run copy of its sdist
 (see ``harness.py``): under pytest-django (``-p no:multidb``) and under pytest-multidb (``-p no:django``), and

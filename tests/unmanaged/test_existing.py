@@ -1,4 +1,4 @@
-"""A read-only external alias (issue 12, acceptance 2): ``TEST["PROVISION"] = "existing"`` on a real PostgreSQL
+"""A read-only external alias: ``TEST["PROVISION"] = "existing"`` on a real PostgreSQL
 database, a real MariaDB database and a real sqlite file, each with rows (made here, dropped afterwards).
 
 Tests read them; every write (ORM insert and update, raw DELETE, DDL) is refused by the database with our one

@@ -1,4 +1,4 @@
-"""Tables for unmanaged models (issue 12, acceptance 1): a project with unmanaged models on a PostgreSQL alias
+"""Tables for unmanaged models: a project with unmanaged models on a PostgreSQL alias
 (one in the schema ``reporting``), a MariaDB alias and a sqlite alias; a managed model with a foreign key to an
 unmanaged one (its migration needs the table), an unmanaged model with a foreign key to a managed one (built
 after the migrations), an unmanaged many-to-many, an index and a check constraint.
