@@ -15,7 +15,7 @@ import pytest
 from django.db import Error as DatabaseError
 from django.db import connections
 
-from . import routing
+from . import readonly, routing
 from .compat.testcases import (
     class_declaration,
     connections_kept_open,
@@ -65,9 +65,8 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     ensure(request, session, aliases)
     committing = set(aliases) if commit is True else set(commit or ())
     for alias in sorted(committing & run.read_only):
-        pytest.fail(f"multidb: {request.node.nodeid}: uses_db({alias!r}, transaction=...) commits on {alias!r}, "
-                    "which is TEST['PROVISION'] = 'existing': its real database, read-only in tests. "
-                    f"Fix: keep {alias!r} in rollback mode, or write to a test database alias.", pytrace=False)
+        who = f"{request.node.nodeid}: uses_db({alias!r}, transaction=...) commits"
+        pytest.fail(f"multidb: {readonly.commit_refused_message(who, alias)}", pytrace=False)
     for alias in aliases:
         if alias in run.broken:
             pytest.fail(f"multidb: {request.node.nodeid}: {run.broken[alias]}", pytrace=False)

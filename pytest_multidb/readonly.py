@@ -29,6 +29,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.signals import pre_migrate
 
+from .messages import first_line
+
 SETTING = "TEST['PROVISION'] = 'existing'"
 
 #: Per vendor: run once per connection, right after it is opened.
@@ -55,9 +57,16 @@ class ReadOnlyAliasError(DatabaseError):
 
 def message(alias: str, error: BaseException | str) -> str:
     """The one line for a refused write on ``alias``."""
-    said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    said = error if isinstance(error, str) else first_line(error)
     return (f"alias {alias!r} is {SETTING}: its database is read-only in tests and refused a write ({said}). "
             f"Fix: write to a test database alias, or give {alias!r} another TEST['PROVISION'] kind.")
+
+
+def commit_refused_message(who: str, alias: str) -> str:
+    """The one line for a test that would commit on ``alias`` (``who``: the test, and how it would commit):
+    refused before the test runs, or when a fixture declares it."""
+    return (f"{who} on {alias!r}, which is {SETTING}: its real database, read-only in tests. Fix: keep {alias!r} "
+            "in rollback mode, or write to a test database alias.")
 
 
 def refused_message(alias: str, statement: str, why: str) -> str:

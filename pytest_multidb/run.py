@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from . import readonly
 from .compat.testcases import class_declaration, django_test_class
 from .conf import ConfigurationError, database_specs, did_you_mean, validate_settings
 from .emptying import Baseline
@@ -168,11 +169,8 @@ class MultiDB:
 
             commits = found.aliases if issubclass(cls, TransactionTestCase) and not issubclass(cls, TestCase) else ()
         how = f"{cls.__qualname__} (a TransactionTestCase) commits" if cls is not None else "commits (transaction=)"
-        return [
-            f"{item.nodeid}: {how} on {alias!r}, which is TEST['PROVISION'] = 'existing': its real database, "
-            f"read-only in tests. Fix: keep {alias!r} in rollback mode, or write to a test database alias."
-            for alias in commits if alias in self.read_only
-        ]
+        return [readonly.commit_refused_message(f"{item.nodeid}: {how}", alias)
+                for alias in commits if alias in self.read_only]
 
     def _declaration(self, item: pytest.Item) -> Declaration | None:
         cls = django_test_class(item)
