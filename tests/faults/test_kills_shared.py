@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from pytest_multidb.provision.registry import Registry
-from tests.plugin.test_container import DOCKER_ENV, IMAGES
+from tests.support.containers import DOCKER_ENV, IMAGES
 from tests.support.projects import ROOT
 
 pytestmark = pytest.mark.servers

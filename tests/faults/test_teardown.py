@@ -16,7 +16,7 @@ import pytest
 
 from pytest_multidb.provision.process import PostgresProcess
 from pytest_multidb.provision.registry import Registry
-from tests.plugin.test_container import DOCKER_ENV, IMAGES
+from tests.support.containers import DOCKER_ENV, IMAGES
 
 TERMINATE = '''
 from django.db import connections

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.test_container import DOCKER_ENV
+from tests.support.containers import DOCKER_ENV
 
 RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
 

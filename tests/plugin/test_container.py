@@ -12,11 +12,10 @@ import subprocess
 
 import pytest
 
+from tests.support.containers import DOCKER_ENV, IMAGES
+
 pytestmark = pytest.mark.servers
 
-IMAGES = {"MULTIDB_PG_IMAGE": "multidb-test/postgres:15", "MULTIDB_MARIA_IMAGE": "multidb-test/mariadb:10.11"}
-# This machine has /.dockerenv, so testcontainers thinks it runs in a container: reach published ports instead.
-DOCKER_ENV = {"TESTCONTAINERS_CONNECTION_MODE": "docker_host", "TC_HOST": "127.0.0.1"}
 
 ISOLATED = """
 import json, os

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from pytest_multidb.provision.registry import Registry
-from tests.plugin.test_container import IMAGES
+from tests.support.containers import IMAGES
 from tests.support.projects import ROOT
 
 pytestmark = pytest.mark.servers

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.plugin.test_container import DOCKER_ENV, IMAGES
+from tests.support.containers import DOCKER_ENV, IMAGES
 
 pytestmark = pytest.mark.servers
 

@@ -5,5 +5,6 @@
 - ``inner``: inner pytest runs of the sample project in a subprocess (the ``inner`` fixture) and what to assert
   on their output;
 - ``real``: the sample project's real server databases with sentinel rows (the ``real`` fixture);
-- ``projects``: the files of ``tests/projects/`` (apps and helpers of inner runs) copied into a run's directory.
+- ``projects``: the files of ``tests/projects/`` (apps and helpers of inner runs) copied into a run's directory;
+- ``containers``: the local images and Docker settings of the container tests.
 """
