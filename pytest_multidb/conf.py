@@ -2,88 +2,29 @@
 
 ``OTHER_DATABASES`` entries (old ``DATABASE_*`` keys or modern keys) are turned into ordinary ``DATABASES``
 aliases once, lazily, the way Django's ``ConnectionHandler`` resolves ``DATABASES``. Translation is driven by
-the two tables below, not by branches.
+two tables (``settings_checks.OLD_KEYS``, ``SHORT_ENGINES``), not by branches; each value is checked there.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-import importlib.machinery
-import importlib.util
-import pkgutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS
 
-#: Old-style (Django < 1.2) connection keys and the modern key each one stands for.
-OLD_KEYS: Mapping[str, str] = {
-    "DATABASE_ENGINE": "ENGINE",
-    "DATABASE_NAME": "NAME",
-    "DATABASE_USER": "USER",
-    "DATABASE_PASSWORD": "PASSWORD",
-    "DATABASE_HOST": "HOST",
-    "DATABASE_PORT": "PORT",
-    "DATABASE_OPTIONS": "OPTIONS",
-}
-
-#: Short engine names accepted in ``ENGINE`` / ``DATABASE_ENGINE``.
-SHORT_ENGINES: Mapping[str, str] = {
-    "sqlite3": "django.db.backends.sqlite3",
-    "postgresql": "django.db.backends.postgresql",
-    "postgresql_psycopg2": "django.db.backends.postgresql",
-    "postgres": "django.db.backends.postgresql",
-    "mysql": "django.db.backends.mysql",
-    "mariadb": "django.db.backends.mysql",
-}
-
-#: Dotted engine names Django's ``load_backend`` accepts for another backend (``django/db/utils.py``).
-ENGINE_ALIASES: Mapping[str, str] = {
-    "django.db.backends.postgresql_psycopg2": "django.db.backends.postgresql",
-}
-
-#: Keys of an ``OTHER_DATABASES`` entry that are ours, not Django's connection settings.
-OWN_KEYS = ("MODELS",)
-
-#: Django's connection settings (the keys of a ``DATABASES`` entry).
-CONNECTION_KEYS = (
-    "ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS", "TEST", "ATOMIC_REQUESTS", "AUTOCOMMIT",
-    "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "TIME_ZONE", "DISABLE_SERVER_SIDE_CURSORS",
+from .settings_checks import (
+    OLD_KEYS,
+    OWN_KEYS,
+    ConfigurationError,
+    backend_vendor,
+    check_connection_value,
+    check_database,
+    check_driver,
+    misspelled_key,
+    normalize_engine,
 )
-
-#: ``TEST`` keys: Django's (``django/db/utils.py``, the Oracle backend's) and ours.
-TEST_KEYS = (
-    "CHARSET", "COLLATION", "DEPENDENCIES", "MIGRATE", "MIRROR", "NAME", "SERIALIZE", "TEMPLATE", "CREATE_DB",
-    "CREATE_USER", "USER", "PASSWORD", "TBLSPACE", "TBLSPACE_TMP", "DATAFILE", "DATAFILE_TMP", "DATAFILE_MAXSIZE",
-    "DATAFILE_TMP_MAXSIZE", "DATAFILE_SIZE", "DATAFILE_TMP_SIZE", "DATAFILE_EXTSIZE", "DATAFILE_TMP_EXTSIZE",
-    "PROVISION", "IMAGE", "UNMANAGED",
-)
-
-#: How to install the database driver of each built-in backend that needs one, by the backend's last part.
-DRIVER_FIXES: Mapping[str, str] = {
-    "postgresql": "pip install 'pytest-multidb[postgres]'",
-    "mysql": "pip install 'pytest-multidb[mysql]'",
-    "oracle": "pip install oracledb (cx_Oracle before Django 5.0)",
-}
-
-#: The values of ``TEST["UNMANAGED"]`` (and ``--multidb-unmanaged``): make unmanaged models' tables or not.
-UNMANAGED_MODES = ("create", "skip")
-
-#: Settings of a connection that must be dicts when given.
-DICT_KEYS = ("OPTIONS", "TEST")
-
-
-class ConfigurationError(ImproperlyConfigured):
-    """A multi-database setting is wrong. The message names the alias, the setting and the fix."""
-
-    def __init__(self, alias: str | None, setting: str, problem: str, fix: str) -> None:
-        self.alias, self.setting, self.problem, self.fix = alias, setting, problem, fix
-        where = setting if alias is None else f"{setting} (alias {alias!r})"
-        super().__init__(f"{where}: {problem}. Fix: {fix}.")
 
 
 @dataclass(frozen=True)
@@ -109,157 +50,6 @@ class DatabaseSpec:
     def vendor(self) -> str:
         """The backend's ``vendor`` (``sqlite``, ``postgresql``, ``mysql``, ...), as Django's connection has it."""
         return backend_vendor(self.engine)
-
-
-@functools.cache
-def backend_vendor(engine: str) -> str:
-    """``DatabaseWrapper.vendor`` of ``engine`` (GIS and third-party backends say which database they run on);
-    without an importable backend (its driver is missing here), read from the engine's last dotted part."""
-    from django.db.utils import load_backend
-
-    try:
-        return load_backend(engine).DatabaseWrapper.vendor
-    except Exception:  # any import failure (ImproperlyConfigured, ImportError): fall back to the name
-        tail = ENGINE_ALIASES.get(engine, engine).rsplit(".", 1)[-1]
-        return {"sqlite3": "sqlite"}.get(tail, tail)
-
-
-def backend_exists(engine: str) -> bool:
-    """Whether ``engine`` is a package with a ``base`` module, as Django's ``load_backend`` needs.
-
-    Only looks for the files: the backend (and its database driver) is not imported.
-    """
-    try:
-        spec = importlib.util.find_spec(engine)
-    except (ImportError, ValueError):  # a parent package is missing
-        return False
-    if spec is None or spec.submodule_search_locations is None:
-        return False
-    return importlib.machinery.PathFinder.find_spec(f"{engine}.base", list(spec.submodule_search_locations)) is not None
-
-
-def builtin_backends() -> list[str]:
-    """Django's own backends (``django.db.backends.sqlite3``, ...), found without importing them."""
-    import django.db.backends
-
-    return sorted(
-        f"django.db.backends.{module.name}"
-        for module in pkgutil.iter_modules(django.db.backends.__path__)
-        if module.ispkg and module.name not in ("base", "dummy")
-    )
-
-
-def suggested_backend(engine: str, known: list[str]) -> str | None:
-    """The backend ``engine`` probably means: itself without ``.base``, or the built-in backend that its last
-    part is a typo or an old name of."""
-    if engine.endswith(".base") and backend_exists(engine[: -len(".base")]):
-        return engine[: -len(".base")]
-    tail = engine.rsplit(".", 1)[-1]
-    if tail in SHORT_ENGINES:
-        return SHORT_ENGINES[tail]
-    tails = {name.rsplit(".", 1)[-1]: name for name in known}
-    close = difflib.get_close_matches(tail, tails, n=1)
-    return tails[close[0]] if close else None
-
-
-def check_engine(alias: str, setting: str, engine: object) -> str:
-    """Return ``engine`` if it names an installed backend, else raise ConfigurationError for ``setting``."""
-    if not isinstance(engine, str):
-        raise ConfigurationError(alias, setting, f"expected a dotted backend path, got {engine!r}",
-                                 "write e.g. 'django.db.backends.postgresql'")
-    if backend_exists(ENGINE_ALIASES.get(engine, engine)):
-        return engine
-    known = builtin_backends()
-    meant = suggested_backend(engine, known)
-    hint = f"did you mean {meant!r}? Otherwise use" if meant else "use"
-    raise ConfigurationError(
-        alias, setting, f"no database backend {engine!r} is installed (no module {engine}.base)",
-        f"{hint} one of {', '.join(known)} or the dotted path of an installed third-party backend",
-    )
-
-
-def normalize_engine(alias: str, setting: str, engine: object) -> str:
-    """Return the dotted backend path for ``engine`` (a short name or a dotted path of an installed backend)."""
-    where = f"OTHER_DATABASES[{alias!r}][{setting!r}]"
-    if not isinstance(engine, str) or "." in engine:
-        return check_engine(alias, where, engine)
-    if engine in SHORT_ENGINES:
-        return SHORT_ENGINES[engine]
-    known = ", ".join(sorted(SHORT_ENGINES))
-    raise ConfigurationError(
-        alias,
-        where,
-        f"unknown engine {engine!r}",
-        f"use one of {known} or a dotted backend path such as 'django.db.backends.postgresql'",
-    )
-
-
-def check_connection_value(alias: str, where: str, key: str, modern: str, value: object) -> None:
-    """Type checks of one connection setting (``key`` as written, ``modern`` its ``DATABASES`` name)."""
-    setting = f"{where}[{key!r}]"
-    if modern in DICT_KEYS and not isinstance(value, Mapping):
-        example = "{'PROVISION': 'auto'}" if modern == "TEST" else "{'connect_timeout': 5}"
-        raise ConfigurationError(alias, setting, f"expected a dict, got {value!r}",
-                                 f"write {key!r} as a dict, e.g. {example}")
-    if modern == "TEST":
-        check_test_keys(alias, setting, value)
-    if modern == "TEST" and value.get("PROVISION") is not None and not isinstance(value["PROVISION"], str):
-        raise ConfigurationError(
-            alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
-            "write one of 'auto', 'sqlite', 'server', 'process', 'container', 'existing'",
-        )
-    if modern == "TEST" and value.get("UNMANAGED") is not None and value["UNMANAGED"] not in UNMANAGED_MODES:
-        raise ConfigurationError(
-            alias, f"{setting}['UNMANAGED']", f"unknown value {value['UNMANAGED']!r}",
-            f"write one of {', '.join(map(repr, UNMANAGED_MODES))} (default 'skip': no tables, as in Django)",
-        )
-
-
-def check_test_keys(alias: str, setting: str, test: Mapping[str, Any]) -> None:
-    """A near miss of a ``TEST`` key (``PROVISON``), and ``DEPENDENCIES`` that is not a list of aliases."""
-    for key in test:
-        meant = near_miss(key, TEST_KEYS)
-        if meant is not None:
-            raise ConfigurationError(alias, f"{setting}[{key!r}]", f"unknown key {key!r} (did you mean {meant!r}?)",
-                                     f"rename it to {meant!r}")
-    dependencies = test.get("DEPENDENCIES")
-    if dependencies is not None and (isinstance(dependencies, str) or not isinstance(dependencies, (list, tuple))
-                                     or not all(isinstance(name, str) for name in dependencies)):
-        fix = f"write 'DEPENDENCIES': [{dependencies!r}]" if isinstance(dependencies, str) else \
-            "write 'DEPENDENCIES': ['default']"
-        raise ConfigurationError(alias, f"{setting}['DEPENDENCIES']",
-                                 f"expected a list of aliases, got {dependencies!r}", fix)
-
-
-def near_miss(name: object, known: tuple[str, ...]) -> str | None:
-    """The entry of ``known`` that ``name`` is a near miss of (a typo, any case), if any; ``None`` for a known name."""
-    if not isinstance(name, str) or name in known:
-        return None
-    close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.8)
-    return close[0] if close else None
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"did you mean 'default'? "`` for a near miss among ``known`` (an alias typo), else ``""``."""
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
-def check_database(alias: str, entry: object) -> None:
-    """Validate one ``DATABASES`` entry before Django reads it (wrong types crash deep inside Django)."""
-    where = f"DATABASES[{alias!r}]"
-    if not isinstance(entry, Mapping):
-        raise ConfigurationError(alias, where, f"expected a dict, got {type(entry).__name__}",
-                                 "give the alias a dict of connection settings")
-    for key, value in entry.items():
-        check_connection_value(alias, where, key, key, value)
-    if entry.get("ENGINE"):  # none or empty: Django's dummy backend
-        check_engine(alias, f"{where}['ENGINE']", entry["ENGINE"])
-
-
-def misspelled_key(key: object) -> str | None:
-    """The known ``OTHER_DATABASES`` key that ``key`` is a near miss of (``'MODEL'`` -> ``'MODELS'``)."""
-    return near_miss(key, (*OWN_KEYS, *CONNECTION_KEYS, *OLD_KEYS))
 
 
 def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -331,25 +121,6 @@ def validate_settings(settings: Any = django_settings) -> None:
     if databases.get(DEFAULT_DB_ALIAS, {}).get("ENGINE"):
         check_driver(DEFAULT_DB_ALIAS, databases[DEFAULT_DB_ALIAS]["ENGINE"])
     other_database_specs(settings)
-
-
-def check_driver(alias: str, engine: str) -> None:
-    """Load the backend of ``alias`` (and its driver); a missing driver is a ConfigurationError.
-
-    Only for ``default``: Django loads its backend while importing the models anyway. The other aliases'
-    drivers are loaded when they are first needed.
-    """
-    from django.db.utils import load_backend
-
-    try:
-        load_backend(engine)
-    except ImproperlyConfigured as error:
-        vendor = engine.rsplit(".", 1)[-1]
-        raise ConfigurationError(
-            alias, f"DATABASES[{alias!r}]['ENGINE']",
-            f"cannot load the backend {engine!r} (is its driver installed?): {' '.join(str(error).split())}",
-            DRIVER_FIXES.get(vendor, f"install the database driver that {engine} needs"),
-        ) from error
 
 
 def other_database_specs(settings: Any = django_settings) -> dict[str, DatabaseSpec]:

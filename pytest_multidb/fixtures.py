@@ -23,13 +23,13 @@ from .compat.testcases import (
     forget_if_closed,
     unittest_run_as_django_does,
 )
-from .conf import did_you_mean
 from .isolation import DeclarationConflict, TestDatabases
 from .provision import ProvisionError
 from .run import MultiDB
 from .same_database import in_memory_under_django
 from .schema import SchemaBuilder
 from .session import DatabaseSession
+from .settings_checks import did_you_mean
 
 TEST_KEY = pytest.StashKey[TestDatabases]()
 

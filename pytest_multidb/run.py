@@ -22,7 +22,7 @@ from django.db import connections
 
 from . import readonly
 from .compat.testcases import class_declaration, django_test_class
-from .conf import ConfigurationError, database_specs, did_you_mean, validate_settings
+from .conf import ConfigurationError, database_specs, validate_settings
 from .emptying import Baseline
 from .footprint import Policy
 from .guard import AccessGuard
@@ -33,6 +33,7 @@ from .provision.base import EXISTING
 from .provision.xdist import XdistRun
 from .same_database import check_dependencies, mirrors
 from .session import DatabaseSession, SessionOptions
+from .settings_checks import did_you_mean
 from .warm import WARM_ENV
 
 RUN_KEY = pytest.StashKey["MultiDB"]()

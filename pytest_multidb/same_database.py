@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 
 from django.db import DEFAULT_DB_ALIAS
 
-from .conf import ConfigurationError, DatabaseSpec, did_you_mean
+from .conf import ConfigurationError, DatabaseSpec
+from .settings_checks import did_you_mean
 
 
 def in_memory_under_django(spec: DatabaseSpec) -> bool:

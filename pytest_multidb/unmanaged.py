@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import connections, router
 from django.db import models as django_models
 
-from .conf import UNMANAGED_MODES
+from .settings_checks import UNMANAGED_MODES
 
 Model = type[django_models.Model]
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.utils import ConnectionHandler
 from django.test import override_settings
 
-from pytest_multidb import conf, routing
+from pytest_multidb import conf, routing, settings_checks
 from pytest_multidb.conf import ConfigurationError, model_selectors, normalize_entry, other_database_specs
 
 SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
@@ -276,12 +276,12 @@ def test_engine_names_django_accepts_are_accepted():
 
 def test_near_miss_and_did_you_mean():
     known = ("MODELS", "ENGINE", "NAME")
-    assert conf.near_miss("MODEL", known) == "MODELS"
-    assert conf.near_miss("engine", known) == "ENGINE"  # any case
-    assert conf.near_miss("MODELS", known) is None  # a known name is no near miss
-    assert conf.near_miss("TIMEOUT", known) is None
-    assert conf.near_miss(3, known) is None
-    assert conf.misspelled_key("MODEL") == "MODELS"
-    assert conf.misspelled_key("DATABASE_ENGIN") == "DATABASE_ENGINE"
-    assert conf.did_you_mean("defualt", ["default", "a", "b"]) == "did you mean 'default'? "
-    assert conf.did_you_mean("zzz", ["default", "a"]) == ""
+    assert settings_checks.near_miss("MODEL", known) == "MODELS"
+    assert settings_checks.near_miss("engine", known) == "ENGINE"  # any case
+    assert settings_checks.near_miss("MODELS", known) is None  # a known name is no near miss
+    assert settings_checks.near_miss("TIMEOUT", known) is None
+    assert settings_checks.near_miss(3, known) is None
+    assert settings_checks.misspelled_key("MODEL") == "MODELS"
+    assert settings_checks.misspelled_key("DATABASE_ENGIN") == "DATABASE_ENGINE"
+    assert settings_checks.did_you_mean("defualt", ["default", "a", "b"]) == "did you mean 'default'? "
+    assert settings_checks.did_you_mean("zzz", ["default", "a"]) == ""
