@@ -51,7 +51,7 @@ nitpick_ignore_regex = [
     # Internal types in public signatures: atomic()'s decorator type variable and the object it returns.
     (r"py:class", r"pytest_multidb\.transaction\.(F|MultiAtomic)"),
     # Annotations naming Django types (and one internal class) imported only for type checking.
-    (r"py:class", r"(BaseDatabaseWrapper|Model|_Branch)"),
+    (r"py:class", r"(BaseDatabaseWrapper|Model|Branch)"),
 ]
 
 graphviz_output_format = "svg"
