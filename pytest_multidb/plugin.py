@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from . import clean, fixtures
+from .bootstrap import schema_cache_dir
 from .compat import pytest_django
+from .compat.step_aside import step_aside
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
     _multidb_django_class,
     _multidb_session,
@@ -28,7 +30,7 @@ from .markers import MARKER_HELP
 from .provision import existing
 from .provision.registry import Registry
 from .provision.xdist import WORKERINPUT_KEY, XdistRun, stop_owned
-from .run import MultiDB, footprint_policy, schema_cache_dir
+from .run import MultiDB, footprint_policy
 
 __all__ = [
     "_multidb_django_class",
@@ -63,7 +65,7 @@ COMPAT_PLUGIN = "multidb.pytest_django"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    pytest_django.step_aside(pluginmanager)  # pytest-django, if installed, does not load: we serve its names
+    step_aside(pluginmanager)  # pytest-django, if installed, does not load: we serve its names
     pluginmanager.register(pytest_django, COMPAT_PLUGIN)
     group = parser.getgroup("multidb", "pytest-multidb (several Django databases)")
     group.addoption("--multidb-settings", metavar="MODULE",

@@ -9,10 +9,7 @@ server stopped answering.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -21,8 +18,9 @@ import pytest
 from django.db import connections
 
 from . import readonly
+from .bootstrap import schema_cache_dir, setup_django
 from .compat.testcases import class_declaration, django_test_class
-from .conf import ConfigurationError, database_specs, validate_settings
+from .conf import ConfigurationError, database_specs
 from .emptying import Baseline
 from .footprint import Policy
 from .guard import AccessGuard
@@ -325,10 +323,6 @@ class MultiDB:
                 f"Every later test that uses {alias!r} fails with this line.")
 
 
-#: Where the schema cache lives when pytest's cache provider is off (``-p no:cacheprovider``).
-CACHE_DIR_ENV = "MULTIDB_CACHE_DIR"
-
-
 #: The environment variables that set the bound when neither option is given (before the ini keys).
 KEEP_ENV, MAX_AGE_ENV = "MULTIDB_KEEP", "MULTIDB_MAX_AGE_DAYS"
 
@@ -347,75 +341,3 @@ def footprint_policy(config: pytest.Config) -> Policy:
     except ValueError as error:
         raise pytest.UsageError(f"multidb: multidb_keep / multidb_max_age_days: {error}. Fix: give a whole number of "
                                 "databases (e.g. 2) and a number of days (e.g. 14).") from None
-
-
-def schema_cache_dir(config: pytest.Config) -> Path:
-    """pytest's cache directory (``.pytest_cache/d/multidb``); with the cache provider off, ``$MULTIDB_CACHE_DIR``
-    or ``<tmp>/pytest-multidb-cache/<project>``, so a run without it still reuses its schemas."""
-    cache = getattr(config, "cache", None)
-    if cache is not None:
-        return cache.mkdir("multidb")
-    if config.pluginmanager.has_plugin("cacheprovider"):
-        # Before pytest_configure (``--multidb-clean``) there is no config.cache yet: the directory it will
-        # have, as pytest's Cache.for_config resolves the ini option cache_dir, plus Cache.mkdir's "d/".
-        root = config.rootpath / os.path.expandvars(os.path.expanduser(config.getini("cache_dir")))
-        return root / "d" / "multidb"
-    fallback = os.environ.get(CACHE_DIR_ENV)
-    if fallback:
-        directory = Path(fallback)
-    else:
-        project = hashlib.sha256(str(config.rootpath).encode()).hexdigest()[:12]
-        directory = Path(tempfile.gettempdir()) / "pytest-multidb-cache" / project
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return directory
-
-
-def settings_source(config: pytest.Config) -> tuple[str, str] | None:
-    """Where the Django settings module comes from: the option, the ini key or the environment."""
-    compat = config.pluginmanager.get_plugin("multidb.pytest_django")
-    if compat is not None:  # without pytest-django: also its --ds, ini DJANGO_SETTINGS_MODULE, manage.py discovery
-        return compat.settings_source(config)
-    options = config.known_args_namespace
-    for source, value in (
-        ("--multidb-settings", getattr(options, "multidb_settings", None)),
-        ("ini option multidb_settings", config.getini("multidb_settings")),
-        ("DJANGO_SETTINGS_MODULE", os.environ.get("DJANGO_SETTINGS_MODULE")),
-    ):
-        if value:
-            return source, value
-    return None
-
-
-def setup_django(config: pytest.Config) -> bool:
-    """Configure Django (once) and wire the multi-DB layer; ``False`` when no settings are known."""
-    import django
-    from django.apps import apps
-    from django.conf import settings
-
-    from .apps import wire_layer
-
-    if not apps.ready:
-        found = settings_source(config)
-        if found is None and not settings.configured:
-            return False
-        if found is not None and not settings.configured:
-            source, module = found
-            try:
-                importlib.import_module(module)
-            except Exception as error:
-                raise pytest.UsageError(
-                    f"multidb: the Django settings module {module!r} (from {source}) cannot be imported: "
-                    f"{type(error).__name__}: {error}. Fix: correct {source}, or put the module's directory on "
-                    "sys.path (ini option 'pythonpath')."
-                ) from error
-            os.environ["DJANGO_SETTINGS_MODULE"] = module
-        try:
-            validate_settings()  # wrong types in DATABASES would otherwise crash inside django.setup()
-            django.setup()
-        except ConfigurationError as error:
-            raise pytest.UsageError(f"multidb: {error}") from error
-    try:
-        wire_layer()
-    except ConfigurationError as error:
-        raise pytest.UsageError(f"multidb: {error}") from error
-    return True

@@ -1,0 +1,139 @@
+"""pytest-django's ``django_db`` marker and database fixtures read into a declaration, as ``markers.py`` reads
+``uses_db``; and the order Django's runner (and pytest-django) run tests in.
+
+The marker's arguments are bound by a signature, as pytest-django's ``validate_django_db`` binds them:
+``databases`` (``None``: ``default``; ``"__all__"``: every alias), ``transaction=True``: every declared alias
+commits and is emptied afterwards (then ``post_migrate`` is sent, as Django's flush sends it), ``reset_sequences``,
+``serialized_rollback`` (the install-time contents are restored after the emptying), ``available_apps`` (the app
+registry is restricted for the test). A test that
+requests one of ``DB_FIXTURES`` (directly or through ``admin_user``, ``admin_client``, ...) declares ``default``
+the same way, at collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import pytest
+
+from ..markers import Declaration
+
+MARKER = "django_db"
+
+
+@dataclass(frozen=True)
+class DjangoDbArgs:
+    """The ``django_db`` marker's arguments: its signature (pytest-django's ``_django_db_signature``)."""
+
+    transaction: bool = False
+    reset_sequences: bool = False
+    databases: str | Sequence[str] | None = None
+    serialized_rollback: bool = False
+    available_apps: Sequence[str] | None = None
+
+
+#: The marker's keywords, in the signature's order.
+KEYWORDS = tuple(field.name for field in fields(DjangoDbArgs))
+MARKER_HELP = (
+    f"{MARKER}({', '.join(f'{field.name}={field.default!r}' for field in fields(DjangoDbArgs))}): pytest-django's "
+    "marker, served by pytest-multidb: the test may use the database aliases 'databases' (default: 'default'; "
+    "'__all__': every alias)."
+)
+
+#: The source of a declaration made by pytest-django's fixtures alone (no marker).
+FIXTURES_SOURCE = "db fixtures"
+#: Fixtures that give a test database access, as in pytest-django (``admin_user`` etc. depend on ``db``).
+DB_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+#: Fixtures that make the test commit for real (pytest-django: a ``TransactionTestCase``). ``live_server``
+#: is not one of them here: the server's threads share the test's connections and see its rows.
+COMMITTING_FIXTURES = frozenset({"transactional_db", "django_db_reset_sequences"})
+#: The session fixture that runs ``django_db_setup`` (and any override of it) before a django_db test's own.
+SETUP_FIXTURE = "_multidb_django_db_setup"
+
+
+def marker_arguments(item: pytest.Item | pytest.Node, marker: pytest.Mark) -> DjangoDbArgs:
+    """The marker's arguments bound to its signature; a one-line usage error for anything pytest-django would
+    refuse (a keyword given by position too takes the keyword's value)."""
+
+    def refuse(mistake: str, fix: str) -> pytest.UsageError:
+        return pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.{MARKER}(...) {mistake}. Fix: {fix}.")
+
+    if len(marker.args) > len(KEYWORDS):
+        raise refuse(f"got {len(marker.args)} positional arguments", "pass its options by keyword")
+    given = {**dict(zip(KEYWORDS, marker.args, strict=False)), **marker.kwargs}
+    try:
+        bound = DjangoDbArgs(**given)
+    except TypeError:
+        key = next(key for key in marker.kwargs if key not in KEYWORDS)
+        raise refuse(f"has an unknown keyword {key!r}", f"use only {', '.join(KEYWORDS)}") from None
+    databases = bound.databases
+    if databases is not None and databases != "__all__" and (
+        isinstance(databases, str) or not all(isinstance(alias, str) for alias in databases)
+    ):
+        raise refuse(f"got databases={databases!r}", "write databases=['default', 'other'] or databases='__all__'")
+    for key in ("transaction", "reset_sequences", "serialized_rollback"):
+        if not isinstance(getattr(bound, key), bool):
+            raise refuse(f"got {key}={getattr(bound, key)!r}, which takes True or False", f"write {key}=True")
+    return bound
+
+
+def closest_arguments(node: pytest.Item | pytest.Node) -> DjangoDbArgs | None:
+    """The arguments of ``node``'s closest ``django_db`` marker; ``None`` without one."""
+    marker = node.get_closest_marker(MARKER)
+    return marker_arguments(node, marker) if marker is not None else None
+
+
+def django_db_declaration(item: pytest.Item, known: list[str]) -> Declaration | None:
+    """The declaration of ``item`` in pytest-django's terms: its closest ``django_db`` marker and the database
+    fixtures it requests (``transactional_db``, ``django_db_reset_sequences``, ``django_db_serialized_rollback``
+    add what pytest-django adds). ``None`` without either."""
+    given = closest_arguments(item)
+    names = set(getattr(item, "fixturenames", ()))
+    if given is None and not names & DB_FIXTURES:
+        return None
+    args = given or DjangoDbArgs()
+    aliases = tuple(known) if args.databases == "__all__" else tuple(args.databases or ("default",))
+    reset = bool(args.reset_sequences) or "django_db_reset_sequences" in names
+    transaction = bool(args.transaction) or reset or bool(names & COMMITTING_FIXTURES)
+    serialized = bool(args.serialized_rollback) or "django_db_serialized_rollback" in names
+    return Declaration(aliases, aliases if transaction else (), reset,
+                       source=MARKER if given is not None else FIXTURES_SOURCE, serialized_rollback=serialized)
+
+
+def declared_here(found: Declaration | None) -> bool:
+    """Whether ``found`` was declared in pytest-django's terms (its marker or its fixtures), not ``uses_db``'s."""
+    return found is not None and found.source in (MARKER, FIXTURES_SOURCE)
+
+
+def django_order(item: pytest.Item) -> int:
+    """Where ``item`` runs, as Django's runner and pytest-django order tests: ``TransactionTestCase`` classes and
+    committing ``django_db`` tests (1) after every other test (0), each group in collection order, so that their
+    flush cannot empty what a ``TestCase`` of a later file expects (content types, data migrations' rows).
+    pytest-django also puts tests that use no database after them; those cannot tell, and ``uses_db`` tests keep
+    their place among the others."""
+    from django.test import TestCase, TransactionTestCase
+
+    cls = getattr(item, "cls", None)
+    if isinstance(cls, type) and issubclass(cls, TransactionTestCase):
+        return 0 if issubclass(cls, TestCase) else 1
+    try:
+        given = closest_arguments(item) or DjangoDbArgs()
+    except pytest.UsageError:  # reported by the declarations, with the others
+        given = DjangoDbArgs()
+    transactional = given.transaction or given.reset_sequences
+    return 1 if transactional or "transactional_db" in getattr(item, "fixturenames", ()) else 0
+
+
+def check_isolate_apps(item: pytest.Item) -> None:
+    """At collection: ``django_isolate_apps`` takes app labels, ``django_isolated_apps`` needs the marker."""
+    marker = item.get_closest_marker("django_isolate_apps")
+    if marker is not None and (not marker.args or marker.kwargs
+                               or not all(isinstance(label, str) for label in marker.args)):
+        raise pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.django_isolate_apps(...) takes app labels. "
+                                "Fix: write @pytest.mark.django_isolate_apps('app_label', ...).")
+    if marker is None and "django_isolated_apps" in getattr(item, "fixturenames", ()):
+        raise pytest.UsageError(f"multidb: {item.nodeid}: the django_isolated_apps fixture needs "
+                                "@pytest.mark.django_isolate_apps(...). Fix: add the marker with the app labels.")
