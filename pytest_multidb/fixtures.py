@@ -24,6 +24,7 @@ from .compat.testcases import (
     unittest_run_as_django_does,
 )
 from .isolation import DeclarationConflict, TestDatabases
+from .messages import NO_SETTINGS
 from .provision import ProvisionError
 from .run import MultiDB
 from .same_database import in_memory_under_django
@@ -44,10 +45,7 @@ def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
     try:
         return request.node.stash[TEST_KEY]
     except KeyError:
-        raise pytest.UsageError(
-            "multidb: no Django settings are configured, so no database can be used. Set --multidb-settings, "
-            "the ini option multidb_settings or DJANGO_SETTINGS_MODULE."
-        ) from None
+        raise pytest.UsageError(NO_SETTINGS) from None
 
 
 def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commit: bool | list[str] = False) -> None:
@@ -266,10 +264,7 @@ def _multidb_session(
     """The session's databases; created at the first test that needs one, removed at the end."""
     run = current_run(request)
     if run is None:
-        raise pytest.UsageError(
-            "multidb: no Django settings are configured, so no database can be used. Set --multidb-settings, "
-            "the ini option multidb_settings or DJANGO_SETTINGS_MODULE."
-        )
+        raise pytest.UsageError(NO_SETTINGS)
     config = request.config
     session = run.start_session(lambda: tmp_path_factory.mktemp("multidb"), progress_writer(config))
     if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
