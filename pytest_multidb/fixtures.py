@@ -16,13 +16,6 @@ from django.db import Error as DatabaseError
 from django.db import connections
 
 from . import readonly, routing
-from .compat.testcases import (
-    class_declaration,
-    connections_kept_open,
-    django_test_class,
-    forget_if_closed,
-    unittest_run_as_django_does,
-)
 from .isolation import DeclarationConflict, TestDatabases
 from .messages import NO_SETTINGS
 from .provision import ProvisionError
@@ -31,6 +24,13 @@ from .same_database import in_memory_under_django
 from .schema import SchemaBuilder
 from .session import DatabaseSession
 from .settings_checks import did_you_mean
+from .testcases import (
+    class_declaration,
+    connections_kept_open,
+    django_test_class,
+    forget_if_closed,
+    unittest_run_as_django_does,
+)
 
 TEST_KEY = pytest.StashKey[TestDatabases]()
 

@@ -19,7 +19,6 @@ from django.db import connections
 
 from . import readonly
 from .bootstrap import schema_cache_dir, setup_django
-from .compat.testcases import class_declaration, django_test_class
 from .conf import ConfigurationError, database_specs
 from .emptying import Baseline
 from .footprint import Policy
@@ -32,6 +31,7 @@ from .provision.xdist import XdistRun
 from .same_database import check_dependencies, mirrors
 from .session import DatabaseSession, SessionOptions
 from .settings_checks import did_you_mean
+from .testcases import class_declaration, django_test_class
 from .warm import WARM_ENV
 
 RUN_KEY = pytest.StashKey["MultiDB"]()

@@ -8,7 +8,7 @@ the engine; any change gives a new fingerprint and a fresh build. How a schema i
 - MariaDB/MySQL: the tables' ``SHOW CREATE TABLE`` DDL and the ``django_migrations`` rows, replayed.
 
 The cache lives in pytest's cache directory (``.pytest_cache/d/multidb``); ``--multidb-rebuild`` ignores and
-replaces it; with ``-p no:cacheprovider`` it lives in ``$MULTIDB_CACHE_DIR`` (``run.schema_cache_dir``).
+replaces it; with ``-p no:cacheprovider`` it lives in ``$MULTIDB_CACHE_DIR`` (``bootstrap.schema_cache_dir``).
 
 PostgreSQL templates live on the server, beside other projects' and other runs' databases: the names of the
 templates this cache created are kept in ``templates.json`` in the cache directory (written before the template

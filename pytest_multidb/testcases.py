@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..markers import Declaration
+from .markers import Declaration
 
 
 def django_test_class(item: pytest.Item | pytest.Node) -> type | None:
