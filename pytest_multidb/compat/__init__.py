@@ -1,1 +1,1 @@
-"""Existing suites run unchanged: Django's test classes and pytest-django's vocabulary, mapped onto ours."""
+"""pytest-django's vocabulary (marker, fixtures, options, ini keys) mapped onto ours (Django's classes: testcases)."""
