@@ -1,7 +1,14 @@
 """The texts pytest-multidb shows its users, kept together as pytest keeps its own in ``deprecated.py``.
 
-Every message is one line that names the alias (or test), the setting and the fix (docs/troubleshooting.md
-lists each template; ``tests/docs/test_troubleshooting.py`` reads them from here).
+Every message is one line that names the alias (or test), the setting and the fix. A message is a module-level
+``str`` constant in upper case in one of this package's modules (one module per part of the product: settings,
+provisioning, isolation, ...), written as a ``str.format`` template with named fields::
+
+    UNKNOWN_ALIAS = "multidb: {test} declares unknown alias {alias!r}. Fix: ..."
+    raise pytest.UsageError(messages.settings.UNKNOWN_ALIAS.format(test=test, alias=alias))
+
+The code that raises or reports a message formats it and adds nothing but other messages. docs/troubleshooting.md
+lists every template; ``tests/docs/test_troubleshooting.py`` reads them from here (``templates()``).
 """
 
 from __future__ import annotations
