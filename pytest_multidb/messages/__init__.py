@@ -5,9 +5,16 @@ Every message is one line that names the alias (or test), the setting and the fi
 provisioning, isolation, ...), written as a ``str.format`` template with named fields::
 
     UNKNOWN_ALIAS = "multidb: {test} declares unknown alias {alias!r}. Fix: ..."
-    raise pytest.UsageError(messages.settings.UNKNOWN_ALIAS.format(test=test, alias=alias))
 
-The code that raises or reports a message formats it and adds nothing but other messages. docs/troubleshooting.md
+The code imports its part as ``texts`` and formats the template where it raises or reports it::
+
+    from .messages import settings as texts        # from a subpackage: from ..messages import provision as texts
+
+    raise pytest.UsageError(texts.UNKNOWN_ALIAS.format(test=test, alias=alias))
+
+A module that needs a second part imports it as ``<part>_texts`` (``from .messages import layer as layer_texts``);
+the package's own constants (``NO_SETTINGS``) are imported by name. The code that raises or reports a message
+formats it and adds nothing but other messages (and separators such as ``", "`` or an alias list). docs/troubleshooting.md
 lists every template; ``tests/docs/test_troubleshooting.py`` reads them from here (``templates()``).
 """
 
