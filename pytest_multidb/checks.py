@@ -27,25 +27,13 @@ from django.core.checks import Warning as CheckWarning
 from django.db import models, router
 
 from .conf import ConfigurationError, database_specs, model_selectors, other_database_specs
+from .messages import settings as texts
 from .routing import validate_selectors
 
 TAG = "multidb"
 
-HINT_W001 = (
-    "Move both models to one alias (list them in the same OTHER_DATABASES MODELS), or set db_constraint=False "
-    "on the field if the cross-connection reference is intended (that also silences this warning)."
-)
-
-
-HINT_W002 = (
-    "Set TEST['UNMANAGED'] = 'create' on that alias (or run pytest with --multidb-unmanaged=create) so the test "
-    "database gets the unmanaged tables, or TEST['PROVISION'] = 'existing' if the alias is a real database tests "
-    "only read."
-)
-
-
 def _label(model: type[models.Model]) -> str:
-    return f"{model._meta.label} (alias {router.db_for_write(model)!r})"
+    return texts.SETTING_OF_ALIAS.format(setting=model._meta.label, alias=router.db_for_write(model))
 
 
 def _crosses(table_model: type[models.Model], field: Any) -> bool:
@@ -61,17 +49,18 @@ def cross_connection_warnings(model_list: Iterable[type[models.Model]]) -> list[
         for field in model._meta.local_fields:
             if field.is_relation and _crosses(model, field):
                 warnings.append(CheckWarning(
-                    f"{_label(model)} references {_label(field.related_model)} on another connection.",
-                    hint=HINT_W001, obj=field, id="multidb.W001",
+                    texts.CROSS_CONNECTION_RELATION.format(model=_label(model), target=_label(field.related_model)),
+                    hint=texts.CROSS_CONNECTION_HINT, obj=field, id="multidb.W001",
                 ))
         for field in model._meta.local_many_to_many:
             through = field.remote_field.through
             if through._meta.auto_created and any(_crosses(through, f) for f in through._meta.local_fields
                                                   if f.is_relation):
                 warnings.append(CheckWarning(
-                    f"{_label(model)} and {_label(field.related_model)} are related many-to-many across "
-                    f"connections (table {through._meta.db_table!r} is on alias {router.db_for_write(through)!r}).",
-                    hint=HINT_W001, obj=field, id="multidb.W001",
+                    texts.CROSS_CONNECTION_MANY_TO_MANY.format(
+                        model=_label(model), target=_label(field.related_model), table=through._meta.db_table,
+                        alias=router.db_for_write(through)),
+                    hint=texts.CROSS_CONNECTION_HINT, obj=field, id="multidb.W001",
                 ))
     return warnings
 
@@ -101,11 +90,9 @@ def unmanaged_reference_warnings(model_list: Iterable[type[models.Model]]) -> li
             if _has_table(tests.get(alias, {})):
                 continue
             warnings.append(CheckWarning(
-                f"{_label(model)} references the unmanaged model {target._meta.label} (table "
-                f"{target._meta.db_table!r}), which alias {alias!r}'s test database will not have: the alias "
-                "neither creates unmanaged tables (TEST['UNMANAGED'] = 'create') nor is TEST['PROVISION'] = "
-                "'existing'.",
-                hint=HINT_W002, obj=field, id="multidb.W002",
+                texts.UNMANAGED_REFERENCE.format(model=_label(model), target=target._meta.label,
+                                                 table=target._meta.db_table, alias=alias),
+                hint=texts.UNMANAGED_REFERENCE_HINT, obj=field, id="multidb.W002",
             ))
     return warnings
 
@@ -141,8 +128,10 @@ def check_cross_connection_relations(
 
 def _error(error: ConfigurationError, check_id: str) -> Error:
     """The ConfigurationError as a check Error: its setting is the object, its fix the hint."""
-    where = error.setting if error.alias is None else f"{error.setting} (alias {error.alias!r})"
-    return Error(f"{error.problem}.", hint=f"{error.fix}.", obj=where, id=check_id)
+    where = error.setting if error.alias is None else texts.SETTING_OF_ALIAS.format(setting=error.setting,
+                                                                                    alias=error.alias)
+    return Error(texts.CHECK_ERROR.format(problem=error.problem), hint=texts.CHECK_ERROR_HINT.format(fix=error.fix),
+                 obj=where, id=check_id)
 
 
 @register(TAG)

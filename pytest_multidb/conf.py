@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS
 
+from .messages import settings as texts
 from .settings_checks import (
     OLD_KEYS,
     OWN_KEYS,
@@ -56,34 +57,33 @@ def normalize_entry(alias: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any
     """Translate one ``OTHER_DATABASES`` entry into a ``DATABASES`` entry and its ``MODELS`` selectors."""
     where = f"OTHER_DATABASES[{alias!r}]"
     if not isinstance(entry, Mapping):
-        raise ConfigurationError(alias, where, f"expected a dict, got {type(entry).__name__}",
-                                 "give the alias a dict of connection settings")
+        raise ConfigurationError(alias, where, texts.ENTRY_NOT_A_DICT.format(type_name=type(entry).__name__),
+                                 texts.ENTRY_NOT_A_DICT_FIX)
     result: dict[str, Any] = {}
     for key, value in entry.items():
         meant = misspelled_key(key)
         if meant is not None:
-            raise ConfigurationError(alias, f"{where}[{key!r}]", f"unknown key {key!r} (did you mean {meant!r}?)",
-                                     f"rename it to {meant!r}")
+            raise ConfigurationError(alias, f"{where}[{key!r}]", texts.UNKNOWN_KEY.format(key=key, meant=meant),
+                                     texts.UNKNOWN_KEY_FIX.format(meant=meant))
         if key in OWN_KEYS:
             continue
         modern = OLD_KEYS.get(key, key)
         if modern in result:
             old = next(old for old, new in OLD_KEYS.items() if new == modern)
             raise ConfigurationError(
-                alias, where, f"both {old!r} and {modern!r} are set",
-                f"keep only one of them (prefer {modern!r})",
+                alias, where, texts.OLD_AND_NEW_KEY.format(old=old, modern=modern),
+                texts.OLD_AND_NEW_KEY_FIX.format(modern=modern),
             )
         check_connection_value(alias, where, key, modern, value)
         result[modern] = value
     if not result.get("ENGINE"):
-        raise ConfigurationError(alias, where, "no ENGINE (or DATABASE_ENGINE) is set",
-                                 "add 'ENGINE': 'django.db.backends.sqlite3' (or another backend)")
+        raise ConfigurationError(alias, where, texts.NO_ENGINE, texts.NO_ENGINE_FIX)
     setting = "DATABASE_ENGINE" if "DATABASE_ENGINE" in entry else "ENGINE"
     result["ENGINE"] = normalize_engine(alias, setting, result["ENGINE"])
     models = entry.get("MODELS", ())
     if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
-        raise ConfigurationError(alias, f"{where}['MODELS']", f"expected a list of strings, got {models!r}",
-                                 "write MODELS = ['app_label', 'app_label.Model']")
+        raise ConfigurationError(alias, f"{where}['MODELS']", texts.MODELS_NOT_A_LIST.format(models=models),
+                                 texts.MODELS_NOT_A_LIST_FIX)
     return result, tuple(models)
 
 
@@ -92,8 +92,8 @@ def other_databases(settings: Any = django_settings) -> Mapping[str, Any]:
     other = getattr(settings, "OTHER_DATABASES", None) or {}
     if not isinstance(other, Mapping):
         raise ConfigurationError(
-            None, "OTHER_DATABASES", f"expected a dict of aliases, got a {type(other).__name__}",
-            "write OTHER_DATABASES = {'alias': {'ENGINE': ..., 'NAME': ..., 'MODELS': [...]}}",
+            None, "OTHER_DATABASES", texts.ALIASES_NOT_A_DICT.format(type_name=type(other).__name__),
+            texts.OTHER_DATABASES_NOT_A_DICT_FIX.format(),
         )
     return other
 
@@ -107,13 +107,14 @@ def validate_settings(settings: Any = django_settings) -> None:
     databases = getattr(settings, "DATABASES", {})
     if not isinstance(databases, Mapping):
         raise ConfigurationError(
-            None, "DATABASES", f"expected a dict of aliases, got a {type(databases).__name__}",
-            "write DATABASES = {'default': {'ENGINE': ..., 'NAME': ...}}",
+            None, "DATABASES", texts.ALIASES_NOT_A_DICT.format(type_name=type(databases).__name__),
+            texts.DATABASES_NOT_A_DICT_FIX.format(),
         )
     if databases and DEFAULT_DB_ALIAS not in databases:
         raise ConfigurationError(
-            None, "DATABASES", f"no {DEFAULT_DB_ALIAS!r} alias (found {', '.join(map(repr, databases))})",
-            f"name one of the connections {DEFAULT_DB_ALIAS!r}",
+            None, "DATABASES", texts.NO_DEFAULT_ALIAS.format(default=DEFAULT_DB_ALIAS,
+                                                             found=", ".join(map(repr, databases))),
+            texts.NO_DEFAULT_ALIAS_FIX.format(default=DEFAULT_DB_ALIAS),
         )
     for alias, entry in databases.items():
         if _merged.get(alias) is not entry:  # the ones merged from OTHER_DATABASES are checked there
@@ -132,8 +133,7 @@ def other_database_specs(settings: Any = django_settings) -> dict[str, DatabaseS
         conn, models = normalize_entry(alias, entry)
         if alias in databases and databases[alias] is not _merged.get(alias):
             raise ConfigurationError(
-                alias, f"OTHER_DATABASES[{alias!r}]", "the alias is also defined in DATABASES",
-                "rename one of them or define the connection in only one setting",
+                alias, f"OTHER_DATABASES[{alias!r}]", texts.ALIAS_DEFINED_TWICE, texts.ALIAS_DEFINED_TWICE_FIX,
             )
         specs[alias] = DatabaseSpec(alias, conn, models, True, conn.get("TEST", {}))
     return specs
@@ -184,8 +184,8 @@ def model_selectors(settings: Any = django_settings) -> dict[str, str]:
             if key in claimed and claimed[key] != alias:
                 raise ConfigurationError(
                     alias, f"OTHER_DATABASES[{alias!r}]['MODELS']",
-                    f"{selector!r} is also claimed by alias {claimed[key]!r}",
-                    "list each app or model under one alias only",
+                    texts.SELECTOR_CLAIMED_TWICE.format(selector=selector, other=claimed[key]),
+                    texts.SELECTOR_CLAIMED_TWICE_FIX,
                 )
             claimed[key] = alias
     return claimed

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import connections as django_connections
 from django.utils.connection import ConnectionDoesNotExist
 
+from .messages import settings as texts
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -20,10 +22,7 @@ def check_alias(alias: str) -> str:
     """Return ``alias`` if it is configured, else raise ``ConnectionDoesNotExist`` naming the known ones."""
     if alias not in django_connections.settings:
         known = ", ".join(sorted(django_connections.settings))
-        raise ConnectionDoesNotExist(
-            f"The database alias {alias!r} is not configured. Known aliases: {known}. "
-            "Add it to DATABASES or OTHER_DATABASES."
-        )
+        raise ConnectionDoesNotExist(texts.UNKNOWN_ALIAS.format(alias=alias, known=known))
     return alias
 
 

@@ -19,6 +19,7 @@ from django.db import models
 
 from .conf import ConfigurationError, model_selectors
 from .db import ConnectionInfo, check_alias
+from .messages import settings as texts
 
 ROUTER_PATH = "pytest_multidb.routing.MultiDBRouter"
 
@@ -60,8 +61,7 @@ def _resolved() -> tuple[Mapping[str, str], Mapping[str, str], ConfigurationErro
             app_config = apps.get_app_config(app_label)
         except LookupError:
             problem = problem or ConfigurationError(
-                alias, where, f"{selector!r} names no installed app",
-                "use an installed app label ('app_label') or 'app_label.Model'",
+                alias, where, texts.SELECTOR_NO_APP.format(selector=selector), texts.SELECTOR_NO_APP_FIX,
             )
             continue
         if not model_name:
@@ -71,8 +71,9 @@ def _resolved() -> tuple[Mapping[str, str], Mapping[str, str], ConfigurationErro
             model = app_config.get_model(model_name)
         except LookupError:
             problem = problem or ConfigurationError(
-                alias, where, f"{selector!r}: app {app_label!r} has no model {model_name!r}",
-                f"use one of {sorted(m.__name__ for m in app_config.get_models())}",
+                alias, where, texts.SELECTOR_NO_MODEL.format(selector=selector, app_label=app_label,
+                                                             model_name=model_name),
+                texts.USE_ONE_OF.format(known=sorted(m.__name__ for m in app_config.get_models())),
             )
             continue
         by_model[model._meta.label_lower] = alias

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from django.db import DEFAULT_DB_ALIAS
 
 from .conf import ConfigurationError, DatabaseSpec
+from .messages import settings as texts
 from .settings_checks import did_you_mean
 
 
@@ -49,11 +50,11 @@ def mirrors(specs: Mapping[str, DatabaseSpec]) -> dict[str, str]:
             continue
         setting = spec.test_setting("MIRROR")
         if primary not in specs:
-            raise ConfigurationError(alias, setting, f"names {primary!r}, which is not an alias",
-                                     f"use one of {', '.join(a for a in specs if a != alias)}")
+            raise ConfigurationError(alias, setting, texts.NOT_AN_ALIAS.format(name=primary),
+                                     texts.USE_ONE_OF.format(known=", ".join(a for a in specs if a != alias)))
         if primary == alias or specs[primary].test.get("MIRROR"):
-            raise ConfigurationError(alias, setting, f"{primary!r} is itself a mirror (or the alias itself)",
-                                     "point the mirror at an alias that has a database of its own")
+            raise ConfigurationError(alias, setting, texts.MIRROR_OF_MIRROR.format(primary=primary),
+                                     texts.MIRROR_OF_MIRROR_FIX)
         found[alias] = primary
     return found
 
@@ -65,8 +66,8 @@ def check_dependencies(specs: Mapping[str, DatabaseSpec]) -> None:
             if name not in specs:
                 others = ", ".join(a for a in specs if a != alias)
                 raise ConfigurationError(alias, spec.test_setting("DEPENDENCIES"),
-                                         f"names {name!r}, which is not an alias",
-                                         f"{did_you_mean(name, specs)}use one of {others}")
+                                         texts.NOT_AN_ALIAS.format(name=name),
+                                         did_you_mean(name, specs) + texts.USE_ONE_OF.format(known=others))
 
 
 def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[str]:
@@ -84,8 +85,8 @@ def dependency_order(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) 
         if ready is None:
             raise ConfigurationError(
                 pending[0], specs[pending[0]].test_setting("DEPENDENCIES"),
-                f"circular dependency between {', '.join(map(repr, pending))}",
-                "remove one of the DEPENDENCIES that point back",
+                texts.CIRCULAR_DEPENDENCY.format(aliases=", ".join(map(repr, pending))),
+                texts.CIRCULAR_DEPENDENCY_FIX,
             )
         pending.remove(ready)
         ordered.append(ready)

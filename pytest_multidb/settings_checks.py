@@ -16,6 +16,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .messages import settings as texts
+
 #: Old-style (Django < 1.2) connection keys and the modern key each one stands for.
 OLD_KEYS: Mapping[str, str] = {
     "DATABASE_ENGINE": "ENGINE",
@@ -61,9 +63,9 @@ TEST_KEYS = (
 
 #: How to install the database driver of each built-in backend that needs one, by the backend's last part.
 DRIVER_FIXES: Mapping[str, str] = {
-    "postgresql": "pip install 'pytest-multidb[postgres]'",
-    "mysql": "pip install 'pytest-multidb[mysql]'",
-    "oracle": "pip install oracledb (cx_Oracle before Django 5.0)",
+    "postgresql": texts.POSTGRESQL_DRIVER_FIX,
+    "mysql": texts.MYSQL_DRIVER_FIX,
+    "oracle": texts.ORACLE_DRIVER_FIX,
 }
 
 #: The values of ``TEST["UNMANAGED"]`` (and ``--multidb-unmanaged``): make unmanaged models' tables or not.
@@ -78,8 +80,8 @@ class ConfigurationError(ImproperlyConfigured):
 
     def __init__(self, alias: str | None, setting: str, problem: str, fix: str) -> None:
         self.alias, self.setting, self.problem, self.fix = alias, setting, problem, fix
-        where = setting if alias is None else f"{setting} (alias {alias!r})"
-        super().__init__(f"{where}: {problem}. Fix: {fix}.")
+        where = setting if alias is None else texts.SETTING_OF_ALIAS.format(setting=setting, alias=alias)
+        super().__init__(texts.CONFIGURATION_ERROR.format(where=where, problem=problem, fix=fix))
 
 
 @functools.cache
@@ -136,16 +138,15 @@ def suggested_backend(engine: str, known: list[str]) -> str | None:
 def check_engine(alias: str, setting: str, engine: object) -> str:
     """Return ``engine`` if it names an installed backend, else raise ConfigurationError for ``setting``."""
     if not isinstance(engine, str):
-        raise ConfigurationError(alias, setting, f"expected a dotted backend path, got {engine!r}",
-                                 "write e.g. 'django.db.backends.postgresql'")
+        raise ConfigurationError(alias, setting, texts.ENGINE_NOT_A_STRING.format(engine=engine),
+                                 texts.ENGINE_NOT_A_STRING_FIX)
     if backend_exists(ENGINE_ALIASES.get(engine, engine)):
         return engine
     known = builtin_backends()
     meant = suggested_backend(engine, known)
-    hint = f"did you mean {meant!r}? Otherwise use" if meant else "use"
+    fix = texts.NO_BACKEND_MEANT_FIX if meant else texts.NO_BACKEND_FIX
     raise ConfigurationError(
-        alias, setting, f"no database backend {engine!r} is installed (no module {engine}.base)",
-        f"{hint} one of {', '.join(known)} or the dotted path of an installed third-party backend",
+        alias, setting, texts.NO_BACKEND.format(engine=engine), fix.format(meant=meant, known=", ".join(known)),
     )
 
 
@@ -160,8 +161,8 @@ def normalize_engine(alias: str, setting: str, engine: object) -> str:
     raise ConfigurationError(
         alias,
         where,
-        f"unknown engine {engine!r}",
-        f"use one of {known} or a dotted backend path such as 'django.db.backends.postgresql'",
+        texts.UNKNOWN_ENGINE.format(engine=engine),
+        texts.UNKNOWN_ENGINE_FIX.format(known=known),
     )
 
 
@@ -169,20 +170,19 @@ def check_connection_value(alias: str, where: str, key: str, modern: str, value:
     """Type checks of one connection setting (``key`` as written, ``modern`` its ``DATABASES`` name)."""
     setting = f"{where}[{key!r}]"
     if modern in DICT_KEYS and not isinstance(value, Mapping):
-        example = "{'PROVISION': 'auto'}" if modern == "TEST" else "{'connect_timeout': 5}"
-        raise ConfigurationError(alias, setting, f"expected a dict, got {value!r}",
-                                 f"write {key!r} as a dict, e.g. {example}")
+        fix = texts.TEST_NOT_A_DICT_FIX if modern == "TEST" else texts.OPTIONS_NOT_A_DICT_FIX
+        raise ConfigurationError(alias, setting, texts.SETTING_NOT_A_DICT.format(value=value), fix.format(key=key))
     if modern == "TEST":
         check_test_keys(alias, setting, value)
     if modern == "TEST" and value.get("PROVISION") is not None and not isinstance(value["PROVISION"], str):
         raise ConfigurationError(
-            alias, f"{setting}['PROVISION']", f"expected the name of a kind, got {value['PROVISION']!r}",
-            "write one of 'auto', 'sqlite', 'server', 'process', 'container', 'existing'",
+            alias, f"{setting}['PROVISION']", texts.PROVISION_NOT_A_NAME.format(value=value["PROVISION"]),
+            texts.PROVISION_NOT_A_NAME_FIX,
         )
     if modern == "TEST" and value.get("UNMANAGED") is not None and value["UNMANAGED"] not in UNMANAGED_MODES:
         raise ConfigurationError(
-            alias, f"{setting}['UNMANAGED']", f"unknown value {value['UNMANAGED']!r}",
-            f"write one of {', '.join(map(repr, UNMANAGED_MODES))} (default 'skip': no tables, as in Django)",
+            alias, f"{setting}['UNMANAGED']", texts.UNKNOWN_UNMANAGED.format(value=value["UNMANAGED"]),
+            texts.UNKNOWN_UNMANAGED_FIX.format(modes=", ".join(map(repr, UNMANAGED_MODES))),
         )
 
 
@@ -191,15 +191,15 @@ def check_test_keys(alias: str, setting: str, test: Mapping[str, Any]) -> None:
     for key in test:
         meant = near_miss(key, TEST_KEYS)
         if meant is not None:
-            raise ConfigurationError(alias, f"{setting}[{key!r}]", f"unknown key {key!r} (did you mean {meant!r}?)",
-                                     f"rename it to {meant!r}")
+            raise ConfigurationError(alias, f"{setting}[{key!r}]", texts.UNKNOWN_KEY.format(key=key, meant=meant),
+                                     texts.UNKNOWN_KEY_FIX.format(meant=meant))
     dependencies = test.get("DEPENDENCIES")
     if dependencies is not None and (isinstance(dependencies, str) or not isinstance(dependencies, (list, tuple))
                                      or not all(isinstance(name, str) for name in dependencies)):
-        fix = f"write 'DEPENDENCIES': [{dependencies!r}]" if isinstance(dependencies, str) else \
-            "write 'DEPENDENCIES': ['default']"
+        fix = texts.DEPENDENCIES_ONE_ALIAS_FIX if isinstance(dependencies, str) else texts.DEPENDENCIES_NOT_A_LIST_FIX
         raise ConfigurationError(alias, f"{setting}['DEPENDENCIES']",
-                                 f"expected a list of aliases, got {dependencies!r}", fix)
+                                 texts.DEPENDENCIES_NOT_A_LIST.format(value=dependencies),
+                                 fix.format(value=dependencies))
 
 
 def near_miss(name: object, known: tuple[str, ...]) -> str | None:
@@ -213,15 +213,15 @@ def near_miss(name: object, known: tuple[str, ...]) -> str | None:
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """``"did you mean 'default'? "`` for a near miss among ``known`` (an alias typo), else ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return texts.DID_YOU_MEAN.format(name=close[0]) if close else ""
 
 
 def check_database(alias: str, entry: object) -> None:
     """Validate one ``DATABASES`` entry before Django reads it (wrong types crash deep inside Django)."""
     where = f"DATABASES[{alias!r}]"
     if not isinstance(entry, Mapping):
-        raise ConfigurationError(alias, where, f"expected a dict, got {type(entry).__name__}",
-                                 "give the alias a dict of connection settings")
+        raise ConfigurationError(alias, where, texts.ENTRY_NOT_A_DICT.format(type_name=type(entry).__name__),
+                                 texts.ENTRY_NOT_A_DICT_FIX)
     for key, value in entry.items():
         check_connection_value(alias, where, key, key, value)
     if entry.get("ENGINE"):  # none or empty: Django's dummy backend
@@ -247,6 +247,6 @@ def check_driver(alias: str, engine: str) -> None:
         vendor = engine.rsplit(".", 1)[-1]
         raise ConfigurationError(
             alias, f"DATABASES[{alias!r}]['ENGINE']",
-            f"cannot load the backend {engine!r} (is its driver installed?): {' '.join(str(error).split())}",
-            DRIVER_FIXES.get(vendor, f"install the database driver that {engine} needs"),
+            texts.DRIVER_MISSING.format(engine=engine, error=" ".join(str(error).split())),
+            DRIVER_FIXES.get(vendor) or texts.OTHER_DRIVER_FIX.format(engine=engine),
         ) from error

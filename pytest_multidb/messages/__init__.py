@@ -14,8 +14,9 @@ The code imports its part as ``texts`` and formats the template where it raises 
 
 A module that needs a second part imports it as ``<part>_texts`` (``from .messages import layer as layer_texts``);
 the package's own constants (``NO_SETTINGS``) are imported by name. The code that raises or reports a message
-formats it and adds nothing but other messages (and separators such as ``", "`` or an alias list). docs/troubleshooting.md
-lists every template; ``tests/docs/test_troubleshooting.py`` reads them from here (``templates()``).
+formats it and adds nothing but other messages (and separators such as ``", "`` or an alias list).
+docs/troubleshooting.md lists every template; ``tests/docs/test_troubleshooting.py`` reads them from here
+(``templates()``).
 """
 
 from __future__ import annotations
