@@ -24,6 +24,7 @@ from .same_database import in_memory_under_django
 from .schema import SchemaBuilder
 from .session import DatabaseSession
 from .settings_checks import did_you_mean
+from .stash_keys import TEST_KEY
 from .testcases import (
     class_declaration,
     connections_kept_open,
@@ -31,8 +32,6 @@ from .testcases import (
     forget_if_closed,
     unittest_run_as_django_does,
 )
-
-TEST_KEY = pytest.StashKey[TestDatabases]()
 
 
 def current_run(request: pytest.FixtureRequest) -> MultiDB | None:
@@ -62,19 +61,19 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
             "DATABASES/OTHER_DATABASES.", pytrace=False)
     ensure(request, session, aliases)
     committing = set(aliases) if commit is True else set(commit or ())
-    for alias in sorted(committing & run.read_only):
+    for alias in sorted(committing & run.aliases.read_only):
         who = f"{request.node.nodeid}: uses_db({alias!r}, transaction=...) commits"
         pytest.fail(f"multidb: {readonly.commit_refused_message(who, alias)}", pytrace=False)
     for alias in aliases:
-        if alias in run.broken:
-            pytest.fail(f"multidb: {request.node.nodeid}: {run.broken[alias]}", pytrace=False)
+        if alias in session.state.broken:
+            pytest.fail(f"multidb: {request.node.nodeid}: {session.state.broken[alias]}", pytrace=False)
         failure = None
         try:
             state.open(alias, commit=alias in committing)
         except DeclarationConflict as error:
             failure = f"multidb: {error}"
         except DatabaseError as error:
-            diagnosis = run.diagnose(alias, error)
+            diagnosis = session.state.diagnose(alias, error)
             if diagnosis is None:
                 raise
             failure = f"multidb: {request.node.nodeid}: {diagnosis}"
@@ -154,7 +153,7 @@ def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
     try:
         if builder.existing_tables():
             return
-        if alias in state.read_only:  # its real database: no table is made there, not even for one test
+        if alias in state.configured.read_only:  # its real database: no table is made there, not even for one test
             pytest.fail(f"multidb: swap_db({model._meta.label}, {alias!r}): {alias!r} is TEST['PROVISION'] = "
                         f"'existing' and has no table {model._meta.db_table!r}; nothing is created in its real "
                         "database. Fix: swap to an alias that has the table, or to a test database alias.",
@@ -187,7 +186,7 @@ def use_db() -> Callable[[Any, str], AbstractContextManager[routing.ConnectionIn
 def multidb(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
     """What was provisioned so far, per alias: kind, name, settings, provision and install seconds."""
     run = current_run(request)
-    return run.session.info() if run is not None and run.session is not None else {}
+    return run.session.info() if run is not None else {}
 
 
 @dataclass

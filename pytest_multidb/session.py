@@ -1,8 +1,9 @@
 """The session's databases: provisioned once per alias on first need, schema installed, removed at the end.
 
-``DatabaseSession`` knows provisioning only: the run object (``run.MultiDB``) builds it and hands it the two
-things it needs from the per-test side, a way to open aliases past the access guard and a callback once an
-alias's schema is installed (to take its baseline).
+``DatabaseSession`` is built by the run object (``run.MultiDB``) from the run's aliases (``aliases.Aliases``)
+and the access guard's ``opened``; it owns what is learnt of each alias as tests use it (``alias_state``:
+baselines, servers gone), which each test's isolation reads. It knows provisioning only, and calls nothing
+back in the run.
 """
 
 from __future__ import annotations
@@ -12,38 +13,38 @@ import copy
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from .conf import ConfigurationError, DatabaseSpec, database_specs
-from .footprint import Policy, sweep_fallback_caches
+from .alias_state import AliasState, Opener
+from .aliases import Aliases
+from .bootstrap import schema_cache_dir
+from .conf import ConfigurationError
+from .footprint import Policy, policy_from_config, sweep_fallback_caches
 from .install import install_schema
-from .provision import PROVISIONERS, Provisioned, ProvisionError, select_kind
+from .provision import PROVISIONERS, Provisioned, ProvisionError
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
 from .provision.xdist import XdistRun
-from .same_database import dependency_order, mirrors, signature
+from .same_database import dependency_order, signature
 from .schema_cache import SchemaCache, cache_index
-from .unmanaged import creates, tables, unmanaged_models
-from .warm import WarmDatabases
+from .warm import WARM_ENV, WarmDatabases
 
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """What the command line and ini asked for."""
+    """What the command line and ini asked for (the aliases' own options are ``Aliases``')."""
 
-    provision: Mapping[str, str]
     migrations: bool = True
     cache_dir: Path | None = None
     rebuild: bool = False
-    #: ``--multidb-unmanaged``: ``create`` / ``skip`` for every alias (else each alias's ``TEST["UNMANAGED"]``).
-    unmanaged: str | None = None
     #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
     warm: bool = True
     #: Under xdist: the run whose ``process`` / ``container`` servers serve every worker (``provision/xdist.py``).
@@ -53,69 +54,73 @@ class SessionOptions:
     #: The checkout this run serves (recorded in the cache's index: the cache is gone once all its checkouts are).
     root: Path | None = None
 
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> SessionOptions:
+        return cls(
+            migrations=not config.getoption("multidb_no_migrations"),
+            cache_dir=schema_cache_dir(config),
+            rebuild=config.getoption("multidb_rebuild"),
+            warm=not config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
+            xdist=XdistRun.from_workerinput(getattr(config, "workerinput", None)),
+            policy=policy_from_config(config),
+            root=config.rootpath,
+        )
+
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
 STARTED_KINDS = ("process", "container")
 
-#: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
-Opener = Callable[[Iterable[str]], AbstractContextManager[None]]
-
-
 class DatabaseSession:
     """Provisions the aliases tests ask for, once each, and removes them all at the end of the session."""
 
-    def __init__(self, options: SessionOptions, tmp_dir: Callable[[], Path], opened: Opener,
-                 report: Callable[[str], None] = lambda line: None,
-                 on_installed: Callable[[str], None] = lambda alias: None,
-                 changed: Callable[[str], str | None] = lambda alias: "unknown") -> None:
-        self.options = options
-        self._tmp_dir = tmp_dir
+    def __init__(self, aliases: Aliases, opened: Opener) -> None:
+        self.aliases = aliases
+        self.specs = aliases.specs
+        self.mirrors = aliases.mirrors
         self._opened = opened
-        self._report = report
-        self._on_installed = on_installed
-        #: ``changed(alias)``: how its test database differs from what its schema install left (``None``: not).
-        self._changed = changed
-        self.specs: dict[str, DatabaseSpec] = {
-            alias: DatabaseSpec(alias, copy.deepcopy(spec.settings), spec.models, spec.from_other_databases,
-                                copy.deepcopy(dict(spec.test)))
-            for alias, spec in database_specs().items()
-        }
         self.provisioned: dict[str, Provisioned] = {}
+        #: What is learnt of each alias as tests use it (read by each test's isolation).
+        self.state = AliasState(opened, self.provisioned)
         self.summary: list[str] = []
         #: Aliases whose provisioning was already announced (before the test that needs them was reported).
         self.announced: set[str] = set()
         self.run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.registry = Registry()
+        self.cache_keys: dict[str, str | None] = {}
+        #: Database signature -> the alias that provisioned (or provisions) its test database.
+        self._leaders: dict[tuple[str, ...], str] = {}
+        self._cleaned = False
+        self.options = SessionOptions()
+        self._tmp_dir: Callable[[], Path] | None = None
+        self._report: Callable[[str], None] = lambda line: None
+
+    def start(self, options: SessionOptions, tmp_dir: Callable[[], Path],
+              report: Callable[[str], None] = lambda line: None) -> None:
+        """Ready to provision: ``options``, where sqlite files and server directories go, where progress lines go
+        (nothing is made yet)."""
+        self.options, self._tmp_dir, self._report = options, tmp_dir, report
         self.cache = SchemaCache(options.cache_dir, options.rebuild, options.policy)
         self.warm = WarmDatabases(options.cache_dir, options.rebuild, options.warm, options.policy)
         if options.cache_dir is not None and options.root is not None:
             with cache_index(options.cache_dir, options.root):
                 pass  # the checkout is recorded
-        self.cache_keys: dict[str, str | None] = {}
-        self.mirrors = mirrors(self.specs)
-        #: Database signature -> the alias that provisioned (or provisions) its test database.
-        self._leaders: dict[tuple[str, ...], str] = {}
-        self._cleaned = False
 
     @property
-    def aliases(self) -> list[str]:
-        return list(self.specs)
+    def started(self) -> bool:
+        return self._tmp_dir is not None
 
     def kind(self, alias: str) -> str:
-        return select_kind(self.specs[alias], self.options.provision)
+        return self.aliases.kind(alias)
 
     def read_only(self, alias: str) -> bool:
         """Whether ``alias`` is ``TEST["PROVISION"] = "existing"``: its real database, read-only, untouched."""
-        return alias not in self.mirrors and self.kind(alias) == EXISTING
+        return alias in self.aliases.read_only
 
-    def creates_unmanaged(self, alias: str) -> bool:
-        """Whether ``alias``'s test database gets the tables of its unmanaged models."""
-        return creates(self.specs[alias].test, self.options.unmanaged) and not self.read_only(alias)
-
-    def unmanaged_tables(self, alias: str) -> list[str]:
-        """The tables made for ``alias``'s unmanaged models (none unless it creates them)."""
-        return tables(unmanaged_models(alias)) if self.creates_unmanaged(alias) else []
+    def take_baseline(self, alias: str) -> None:
+        """Snapshot what ``alias`` holds now (kept after committing tests); nothing for an ``existing`` alias."""
+        if not self.read_only(alias):
+            self.state.take_baseline(alias, self.aliases.unmanaged_tables(alias))
 
     def ensure(self, aliases: Iterable[str]) -> None:
         """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas.
@@ -136,7 +141,7 @@ class DatabaseSession:
         joins: dict[str, str] = {}  # alias -> the alias whose test database it uses
         # The alias that builds a shared test database is the one Django's runner picks: 'default' when it is
         # among them (data migrations write through it), else the first in settings order.
-        for alias in sorted(order, key=lambda a: (a != DEFAULT_DB_ALIAS, self.aliases.index(a))):
+        for alias in sorted(order, key=lambda a: (a != DEFAULT_DB_ALIAS, list(self.specs).index(a))):
             if self.read_only(alias):  # its real database: never shared with (nor joined by) a test database
                 continue
             leader = self.mirrors.get(alias) or self._leaders.setdefault(signature(self.specs[alias]), alias)
@@ -172,11 +177,13 @@ class DatabaseSession:
         migrations = self.options.migrations
         self.cache_keys.update({
             alias: None if kinds[alias] == EXISTING else
-            self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations, self.creates_unmanaged(alias),
+            self.cache.key(alias, self.specs[alias].vendor, kinds[alias], migrations,
+                           self.aliases.creates_unmanaged(alias),
                            shared=self.options.xdist is not None)
             for alias in missing
         })
         templates = {a: self.cache.clone_source(self.cache_keys[a], self._real_name(a)) for a in missing}
+        assert self._tmp_dir is not None, "DatabaseSession.start() first"
         context = ProvisionContext(
             self._tmp_dir(), self.run_id, self.worker, self.registry,
             {alias: template for alias, template in templates.items() if template}, self.options.xdist,
@@ -254,7 +261,7 @@ class DatabaseSession:
             self.summary.append(self.describe(alias))
             return
         start = time.perf_counter()
-        unmanaged = self.creates_unmanaged(alias)
+        unmanaged = self.aliases.creates_unmanaged(alias)
         with self._opened([alias]):
             if provisioned.details.get("warm") == "reused":  # as the last session left it: what the install made
                 provisioned.details["schema"] = "warm"
@@ -264,7 +271,7 @@ class DatabaseSession:
                     self._real_name(alias),
                     cloned=provisioned.details.get("cloned", False),
                 )
-            self._on_installed(alias)
+            self.state.install_done(alias, self.aliases.unmanaged_tables(alias))
             if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
                 connections[alias].creation.mark_expected_failures_and_skips()  # test suite (runtests.py sets it)
         provisioned.install_seconds = time.perf_counter() - start
@@ -310,7 +317,7 @@ class DatabaseSession:
         """Whether ``alias``'s test database holds what its schema install left (else it is not kept warm)."""
         try:
             with self._opened([alias]):
-                change = self._changed(alias)
+                change = self.state.changed(alias)
         except Exception as error:  # a broken connection, a server gone: nothing known, nothing kept
             change = f"it cannot be checked ({type(error).__name__}: {error})".splitlines()[0]
         if change is not None:

@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 
 from ..fixtures import current_databases, current_run, open_aliases
-from ..run import DECLARATION_KEY
+from ..stash_keys import DECLARATION_KEY
 from .blocker import DjangoDbBlocker
 from .django_db import closest_arguments, declared_here
 
@@ -152,8 +152,8 @@ def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: No
     """Run ``django_db_setup`` (or a conftest's override) before a pytest-django-style test's databases open;
     afterwards, what it loaded becomes part of each alias's baseline (kept after committing tests)."""
     run = current_run(request)
-    if run is None or run.session is None:
+    if run is None or not run.session.started:
         return
     for alias in run.session.provisioned:
         with run.guard.opened([alias]):
-            run.take_baseline(alias)
+            run.session.take_baseline(alias)

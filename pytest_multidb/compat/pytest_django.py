@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from ..bootstrap import CONFIGURATION_ENV, SETTINGS_MODULE_ENV, bootstrap_lines, ini_boolean
-from ..run import DECLARATION_KEY, MultiDB
+from ..run import MultiDB
+from ..stash_keys import DECLARATION_KEY
 from . import database_fixtures, django_fixtures
 from .database_fixtures import flush_like_django
 from .django_db import (

@@ -1,0 +1,118 @@
+"""The run's aliases and what is known of each before anything is made: built once from the config.
+
+As pytest's ``TempPathFactory.from_config``: ``Aliases.from_config`` reads the settings (``DATABASES`` and
+``OTHER_DATABASES``, a deep copy: the session points ``connections.settings`` at test databases and puts these
+back) and the options (``--multidb-provision``, ``--multidb-unmanaged``) once. The run object owns it and hands
+it to the session (provisioning) and to each test's isolation (mirrors, read-only aliases).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import pytest
+
+from .conf import ConfigurationError, DatabaseSpec, database_specs
+from .provision import ProvisionError, select_kind
+from .provision.base import EXISTING
+from .same_database import check_dependencies, mirrors
+from .unmanaged import creates, tables, unmanaged_models
+
+
+def provision_requests(entries: Iterable[str], aliases: Iterable[str]) -> dict[str, str]:
+    """``--multidb-provision ALIAS=KIND`` entries as ``{alias: kind}``; a usage error for a bad entry."""
+    known = list(aliases)
+    requested = {}
+    for entry in entries:
+        alias, sep, kind = entry.partition("=")
+        if not sep or not alias or not kind:
+            raise pytest.UsageError(f"multidb: --multidb-provision {entry!r}: expected ALIAS=KIND, e.g. b=process")
+        if alias not in known:
+            raise pytest.UsageError(
+                f"multidb: --multidb-provision {entry!r}: there is no database alias {alias!r} (known: "
+                f"{', '.join(known)}). Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
+            )
+        requested[alias] = kind
+    return requested
+
+
+@dataclass(frozen=True)
+class Aliases:
+    """Every configured alias: its settings as configured, its mirror, its kind, whether it is read-only."""
+
+    #: alias -> its spec, the settings as configured (never the test database's).
+    specs: Mapping[str, DatabaseSpec]
+    #: ``TEST["MIRROR"]`` aliases -> their primary.
+    mirrors: Mapping[str, str]
+    #: ``--multidb-provision ALIAS=KIND``.
+    provision: Mapping[str, str]
+    #: ``--multidb-unmanaged``: ``create`` / ``skip`` for every alias (else each alias's ``TEST["UNMANAGED"]``).
+    unmanaged: str | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Aliases:
+        """Read the settings and the options; a bad mirror, dependency or ``--multidb-provision`` is a usage
+        error before anything is made."""
+        specs = {alias: DatabaseSpec(alias, copy.deepcopy(spec.settings), spec.models, spec.from_other_databases,
+                                     copy.deepcopy(dict(spec.test)))
+                 for alias, spec in database_specs().items()}
+        try:
+            found = mirrors(specs)
+            check_dependencies(specs)
+        except ConfigurationError as error:
+            raise pytest.UsageError(f"multidb: {error}") from None
+        options = config.known_args_namespace
+        requested = provision_requests(getattr(options, "multidb_provision", None) or [], specs)
+        return cls(specs, found, requested, getattr(options, "multidb_unmanaged", None))
+
+    def __iter__(self):
+        return iter(self.specs)
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self.specs
+
+    def kind(self, alias: str) -> str:
+        """How ``alias``'s test database is made (``provision/``); a ``ProvisionError`` for a bad one."""
+        return select_kind(self.specs[alias], self.provision)
+
+    def kind_or_none(self, alias: str) -> str | None:
+        """``kind``, or ``None`` where it is bad (the provisioning reports that itself)."""
+        try:
+            return self.kind(alias)
+        except ProvisionError:
+            return None
+
+    @cached_property
+    def read_only(self) -> frozenset[str]:
+        """``TEST["PROVISION"] = "existing"`` aliases: their real databases, read-only in tests."""
+        return frozenset(alias for alias in self.specs
+                         if alias not in self.mirrors and self.kind_or_none(alias) == EXISTING)
+
+    def creates_unmanaged(self, alias: str) -> bool:
+        """Whether ``alias``'s test database gets the tables of its unmanaged models."""
+        return creates(self.specs[alias].test, self.unmanaged) and alias not in self.read_only
+
+    def unmanaged_tables(self, alias: str) -> list[str]:
+        """The tables made for ``alias``'s unmanaged models (none unless it creates them)."""
+        return tables(unmanaged_models(alias)) if self.creates_unmanaged(alias) else []
+
+    def setting_notes(self) -> list[str]:
+        """Settings Django takes that mean something else here: one header line each."""
+        notes = []
+        read_only = self.read_only
+        for alias, spec in self.specs.items():
+            if alias in read_only or alias in self.mirrors:
+                continue
+            test_name = str(spec.test.get("NAME") or "")
+            if spec.vendor == "sqlite" and test_name and test_name != ":memory:" and "mode=memory" not in test_name:
+                notes.append(f"alias {alias!r}: TEST['NAME'] = {test_name!r} is not where its test database goes "
+                             "(a file of ours under pytest's temp dir); it still decides which aliases share one, "
+                             "as in Django")
+            elif spec.vendor not in ("sqlite", "dummy", "") and not spec.settings.get("NAME") and not test_name:
+                notes.append(f"alias {alias!r}: NAME is empty: its test database is named test__<run>, and code "
+                             f"that opens the real database fails. Fix: set the database's name in "
+                             f"{'OTHER_DATABASES' if spec.from_other_databases else 'DATABASES'}[{alias!r}]['NAME']")
+        return notes
