@@ -19,6 +19,7 @@ import pytest
 
 from .apps import wire_layer
 from .conf import ConfigurationError, validate_settings
+from .messages import plugin as texts
 
 SETTINGS_MODULE_ENV = "DJANGO_SETTINGS_MODULE"
 CONFIGURATION_ENV = "DJANGO_CONFIGURATION"
@@ -41,7 +42,7 @@ def ini_boolean(value: object, name: str) -> bool:
         return True
     if text in ("false", "0", "no", "off", ""):
         return False
-    raise pytest.UsageError(f"multidb: ini option {name} = {value!r}: expected true or false")
+    raise pytest.UsageError(texts.INI_NOT_A_BOOLEAN.format(name=name, value=value))
 
 
 def find_project(config: pytest.Config) -> str:
@@ -131,10 +132,7 @@ def configure_class(config: pytest.Config) -> None:
     try:
         import configurations.importer
     except ImportError as error:
-        raise pytest.UsageError(
-            f"multidb: the Django configuration {value!r} (from {source}) needs django-configurations, which "
-            f"cannot be imported ({error}). Fix: pip install django-configurations, or drop {source}."
-        ) from error
+        raise pytest.UsageError(texts.CONFIGURATIONS_MISSING.format(value=value, source=source, error=error)) from error
     configurations.importer.install()
     done["configuration"] = found
 
@@ -169,21 +167,18 @@ def setup_django(config: pytest.Config) -> bool:
             try:
                 importlib.import_module(module)
             except Exception as error:
-                raise pytest.UsageError(
-                    f"multidb: the Django settings module {module!r} (from {source}) cannot be imported: "
-                    f"{type(error).__name__}: {error}. Fix: correct {source}, or put the module's directory on "
-                    "sys.path (ini option 'pythonpath')."
-                ) from error
+                raise pytest.UsageError(texts.SETTINGS_NOT_IMPORTABLE.format(
+                    module=module, source=source, error_type=type(error).__name__, error=error)) from error
             os.environ[SETTINGS_MODULE_ENV] = module
         try:
             validate_settings()  # wrong types in DATABASES would otherwise crash inside django.setup()
             django.setup()
         except ConfigurationError as error:
-            raise pytest.UsageError(f"multidb: {error}") from error
+            raise pytest.UsageError(texts.BAD_SETTINGS.format(error=error)) from error
     try:
         wire_layer()
     except ConfigurationError as error:
-        raise pytest.UsageError(f"multidb: {error}") from error
+        raise pytest.UsageError(texts.BAD_SETTINGS.format(error=error)) from error
     return True
 
 

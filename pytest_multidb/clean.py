@@ -1,7 +1,7 @@
 """``pytest --multidb-clean[=all] [--dry-run]``: list and remove what runs left on this machine and its servers.
 
 - the leftovers of dead runs (the registry's records, ``provision/registry.py``);
-- this project's warm test databases (``warm.clean``) and, on every server a configured alias reaches, the warm
+- this project's warm test databases (``remove_warm``) and, on every server a configured alias reaches, the warm
   databases and templates stamped by this project's cache; ``=all``: every one stamped on this host;
 - the fallback cache directories whose checkouts are all gone (``footprint.sweep_fallback_caches``).
 
@@ -14,13 +14,17 @@ import json
 from pathlib import Path
 
 from django.db import connections
+from filelock import Timeout
 
 from . import warm
+from .cache_index import INDEX_FILE, cache_index
 from .conf import database_specs
-from .footprint import INDEX_FILE, Policy, sweep, sweep_fallback_caches
+from .footprint import Policy, cache_stamp, sweep, sweep_fallback_caches
+from .messages import first_line
+from .messages import plugin as texts
 from .provision.owner import Unreachable
 from .provision.registry import Registry, describe
-from .provision.server import admin_cursor
+from .provision.server import admin_cursor, drop_owned
 
 #: The vendors whose servers keep warm databases and templates.
 SERVER_VENDORS = ("postgresql", "mysql")
@@ -46,7 +50,7 @@ def run(cache_dir: Path, policy: Policy, everything: bool, dry_run: bool) -> tup
         done += [f"removed {line}" for line in removed]
         failed += not_removed
         if cache_dir.is_dir():
-            removed, not_removed = warm.clean(cache_dir)
+            removed, not_removed = remove_warm(cache_dir)
             done += [f"removed {line}" for line in removed]
             failed += not_removed
     own = cache_id(cache_dir)
@@ -55,7 +59,7 @@ def run(cache_dir: Path, policy: Policy, everything: bool, dry_run: bool) -> tup
             with admin_cursor(alias, settings) as (wrapper, cursor):
                 lines = sweep(wrapper, cursor, policy, cache_id=own, everything=everything, dry_run=dry_run)
         except Unreachable as error:
-            failed.append(f"the warm databases and templates on {server} (alias {alias!r}): {error}")
+            failed.append(texts.SERVER_NOT_CLEANED.format(server=server, alias=alias, error=error))
             continue
         done += [f"{server}: {line}" for line in lines]
     done += sweep_fallback_caches(dry_run)
@@ -72,3 +76,43 @@ def servers() -> dict[str, tuple[str, dict[str, object]]]:
         server = f"{spec.engine}@{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
         found.setdefault(server, (alias, dict(settings)))
     return found
+
+
+def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
+    """``--multidb-clean``: remove every warm database of this cache that no live run holds.
+
+    Returns (what was removed, what could not be), one line each.
+    """
+    removed: list[str] = []
+    failed: list[str] = []
+    directory = cache_dir / warm.WARM_DIR
+    if not directory.is_dir():
+        return removed, failed
+    for path in sorted(directory.glob("*.sqlite3")):
+        try:
+            with warm.slot_lock(directory / f"{path.name}.lock").acquire(timeout=0):
+                path.unlink(missing_ok=True)
+                path.with_suffix(".claimed").unlink(missing_ok=True)
+                removed.append(f"warm test database {str(path)!r}")
+        except Timeout:
+            failed.append(f"warm test database {str(path)!r}: in use by a live run")
+    with cache_index(cache_dir) as index:
+        stamp = cache_stamp(index["id"], cache_dir, "warm")
+        for entry in list(index["warm"]):
+            what = f"warm test database {entry['name']!r} of alias {entry['alias']!r} ({entry['server']})"
+            lock = warm.slot_lock(directory / f"{entry['name']}.lock")
+            try:
+                with lock.acquire(timeout=0):
+                    note = drop_owned(entry["alias"], entry["settings"], entry["name"], stamp)
+            except Timeout:
+                failed.append(f"{what}: in use by a live run")
+                continue
+            except Exception as error:  # Unreachable, or the drop failed: listed for the next clean
+                failed.append(f"{what}: {first_line(error)}")
+                continue
+            index["warm"].remove(entry)
+            if note is None:
+                removed.append(what)
+            elif note != "already gone":
+                removed.append(f"record of {what}: {note}")
+    return removed, failed

@@ -9,6 +9,8 @@ from typing import TypeGuard
 
 import pytest
 
+from .messages import plugin as texts
+
 MARKER = "uses_db"
 MARKER_HELP = (
     "uses_db(*aliases, transaction=False, reset_sequences=False): the Django database aliases the test may "
@@ -42,23 +44,22 @@ def _aliases(value: object) -> TypeGuard[Sequence[str]]:
 
 def _marker(aliases: Sequence[str]) -> str:
     """``@pytest.mark.uses_db('a', 'b')`` for ``aliases``."""
-    return f"@pytest.mark.{MARKER}({', '.join(map(repr, aliases))})"
+    return texts.MARKER_CALL.format(aliases=", ".join(map(repr, aliases)))
 
 
 def _usage_error(item: pytest.Item, mistake: str, fix: str) -> pytest.UsageError:
-    return pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.{MARKER}(...) {mistake}. Fix: {fix}.")
+    return pytest.UsageError(texts.MARKER_MISUSE.format(test=item.nodeid, mistake=mistake, fix=fix))
 
 
 def _keyword_error(item: pytest.Item, key: str, value: object) -> pytest.UsageError:
     if key == "databases" and _aliases(value):  # pytest-django's spelling
-        return _usage_error(item, f"has an unknown keyword {key!r}",
-                            f"pass the aliases as arguments: {_marker(value)}")
+        return _usage_error(item, texts.UNKNOWN_KEYWORD.format(key=key),
+                            texts.DATABASES_KEYWORD_FIX.format(marker=_marker(value)))
     close = difflib.get_close_matches(key, KEYWORDS, n=1)
     if close:
-        return _usage_error(item, f"has an unknown keyword {key!r} (did you mean {close[0]!r}?)",
-                            f"write {close[0]}={value!r}")
-    return _usage_error(item, f"has an unknown keyword {key!r}",
-                        "use only aliases and the keywords transaction and reset_sequences")
+        return _usage_error(item, texts.UNKNOWN_KEYWORD_MEANT.format(key=key, meant=close[0]),
+                            texts.UNKNOWN_KEYWORD_MEANT_FIX.format(meant=close[0], value=value))
+    return _usage_error(item, texts.UNKNOWN_KEYWORD.format(key=key), texts.UNKNOWN_KEYWORD_FIX)
 
 
 def check_signature(item: pytest.Item, marker: pytest.Mark) -> None:
@@ -68,23 +69,19 @@ def check_signature(item: pytest.Item, marker: pytest.Mark) -> None:
         if isinstance(arg, str):
             continue
         if _aliases(arg):
-            raise _usage_error(item, f"got the {type(arg).__name__} {arg!r} as an alias",
-                               f"pass each alias as its own argument: {_marker(arg)}")
-        raise _usage_error(item, f"got {arg!r} ({type(arg).__name__}) as an alias",
-                           f"name each alias as a string, e.g. @pytest.mark.{MARKER}('default')")
+            raise _usage_error(item, texts.ALIAS_LIST.format(type_name=type(arg).__name__, value=arg),
+                               texts.ALIAS_LIST_FIX.format(marker=_marker(arg)))
+        raise _usage_error(item, texts.ALIAS_NOT_A_STRING.format(value=arg, type_name=type(arg).__name__),
+                           texts.ALIAS_NOT_A_STRING_FIX)
     for key, value in marker.kwargs.items():
         if key not in KEYWORDS:
             raise _keyword_error(item, key, value)
     transaction = marker.kwargs.get("transaction", False)
     if not (isinstance(transaction, (bool, str)) or _aliases(transaction)):
-        raise _usage_error(
-            item, f"got transaction={transaction!r}, which takes True, False, an alias or a list of aliases",
-            "write transaction=True (every declared alias commits) or transaction=['a'] (only those)",
-        )
+        raise _usage_error(item, texts.BAD_TRANSACTION.format(value=transaction), texts.BAD_TRANSACTION_FIX)
     reset = marker.kwargs.get("reset_sequences", False)
     if not isinstance(reset, bool):
-        raise _usage_error(item, f"got reset_sequences={reset!r}, which takes True or False",
-                           "write reset_sequences=True")
+        raise _usage_error(item, texts.BAD_RESET_SEQUENCES.format(value=reset), texts.BAD_RESET_SEQUENCES_FIX)
 
 
 def declaration(item: pytest.Item) -> Declaration | None:

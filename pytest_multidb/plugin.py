@@ -27,6 +27,7 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
     uses_db,
 )
 from .markers import MARKER_HELP
+from .messages import plugin as texts
 from .provision import existing
 from .provision.registry import Registry
 from .provision.xdist import WORKERINPUT_KEY, XdistRun, stop_owned
@@ -123,7 +124,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     for line in done:
         print(f"multidb: {line}")
     for line in failed:
-        print(f"multidb: could not remove {line}")
+        print(texts.NOT_REMOVED.format(what=line))
     return 1 if failed else 0
 
 
@@ -142,10 +143,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     marked = next((item.nodeid for item in items if item.get_closest_marker("uses_db")), None)
     if marked is not None:
-        raise pytest.UsageError(
-            f"multidb: {marked} uses @pytest.mark.uses_db but no Django settings are configured. "
-            "Fix: pass --multidb-settings MODULE, set the ini option multidb_settings, or DJANGO_SETTINGS_MODULE."
-        )
+        raise pytest.UsageError(texts.USES_DB_WITHOUT_SETTINGS.format(test=marked))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest_runtest_logstart, where the reporter writes the file name
@@ -169,7 +167,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if run is not None and state is not None and report.failed and call.excinfo is not None:
         diagnosis = run.diagnose_failure(state.aliases, call.excinfo.value)
         if diagnosis is not None:
-            report.longrepr = f"multidb: {item.nodeid}: {diagnosis}"
+            report.longrepr = texts.TEST_FAILURE_DIAGNOSED.format(test=item.nodeid, diagnosis=diagnosis)
     return report
 
 
@@ -209,8 +207,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     removed, failed = stop_owned(Registry(), xdist_run.owner)
     lines = session.config.stash.setdefault(WORKER_LINES_KEY, [])
-    lines += [f"multidb: stopped the {what}" for what in removed]
-    lines += [f"multidb: could not stop the {what} (the next run removes it)" for what in failed]
+    lines += [texts.STOPPED.format(what=what) for what in removed]
+    lines += [texts.NOT_STOPPED.format(what=what) for what in failed]
 
 
 @pytest.hookimpl(optionalhook=True)
