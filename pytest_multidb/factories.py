@@ -10,12 +10,12 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+from .messages import layer as texts
+
 try:
     from factory.django import DjangoModelFactory
 except ImportError as error:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "pytest_multidb.factories needs factory_boy: pip install 'pytest-multidb[factories]'"
-    ) from error
+    raise ImportError(texts.FACTORY_BOY_MISSING) from error
 
 #: (model class, alias) chosen by the ``_using=`` of the factory call being generated.
 _call_database: ContextVar[tuple[type, str] | None] = ContextVar("multidb_factory_using", default=None)

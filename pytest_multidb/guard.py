@@ -11,6 +11,8 @@ from django.db.backends.base.base import (
     BaseDatabaseWrapper,
 )
 
+from .messages import layer as texts
+
 
 def copied_alias(wrapper: BaseDatabaseWrapper) -> str | None:
     """The configured alias ``wrapper`` stands for: its own, or for a copy under another name
@@ -75,22 +77,14 @@ class AccessGuard:
 
     def message(self, alias: str) -> str:
         if self.test_class:
-            declared = ", ".join(repr(a) for a in self.class_aliases) or "nothing"
-            return (
-                f"{self.test_id or self.test_class} touched database alias {alias!r}, which its class does not declare "
-                f"(databases = {{{declared}}}). Fix: add {alias!r} to {self.test_class}.databases."
-            )
-        who = self.test_id or "code outside a test (a conftest, a module imported at collection, a session fixture)"
+            declared = ", ".join(repr(a) for a in self.class_aliases) or texts.NOTHING_DECLARED
+            return texts.UNDECLARED_BY_CLASS.format(test=self.test_id or self.test_class, alias=alias,
+                                                    declared=declared, test_class=self.test_class)
+        who = self.test_id or texts.OUTSIDE_A_TEST
         wanted = ", ".join(repr(a) for a in (*self.declared, alias))
         if not self.declared:
-            return (
-                f"{who} touched database alias {alias!r} without declaring any database. "
-                f"Add @pytest.mark.uses_db({wanted}) to the test, or call uses_db({alias!r}) in a fixture it uses."
-            )
-        return (
-            f"{who} touched database alias {alias!r}, which it did not declare "
-            f"(declared: {', '.join(self.declared)}). Use @pytest.mark.uses_db({wanted})."
-        )
+            return texts.UNDECLARED_ANY.format(who=who, alias=alias, wanted=wanted)
+        return texts.UNDECLARED.format(who=who, alias=alias, declared=", ".join(self.declared), wanted=wanted)
 
     def start_test(self, test_id: str) -> None:
         self.test_id, self.declared, self.allowed = test_id, self.class_aliases, frozenset(self.class_aliases)

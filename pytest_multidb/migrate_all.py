@@ -24,6 +24,7 @@ from .alias_models import relation_fields, routed_models, unmigrated_models
 from .conf import database_specs
 from .db import check_alias
 from .install import install_schema
+from .messages import layer as texts
 from .same_database import dependency_order
 from .unmanaged import tables
 
@@ -151,11 +152,9 @@ def migrate_all(aliases: Iterable[str] | None, write: Callable[[str], None], pla
             done, left = ", ".join(order[:index]) or "none", ", ".join(order[index + 1:]) or "none"
             if plan_only:
                 raise MigrateError(
-                    f"multidb_migrate --plan cannot read alias {alias!r} ({where(alias)}): {_one_line(error)}. "
-                    f"Fix {alias!r} (its DATABASES entry or its server) and run it again.", alias,
+                    texts.PLAN_FAILED.format(alias=alias, where=where(alias), error=_one_line(error)), alias,
                 ) from error
             raise MigrateError(
-                f"multidb_migrate stopped at alias {alias!r} ({where(alias)}): {_one_line(error)}. "
-                f"Migrated before it: {done}; not attempted: {left}. Fix {alias!r} (its DATABASES entry, its server "
-                "or the failing migration; --traceback shows where it failed) and run multidb_migrate again.", alias,
+                texts.MIGRATE_FAILED.format(alias=alias, where=where(alias), error=_one_line(error), done=done,
+                                            left=left), alias,
             ) from error

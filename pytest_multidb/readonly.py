@@ -30,8 +30,7 @@ from django.db.backends.signals import connection_created
 from django.db.models.signals import pre_migrate
 
 from .messages import first_line
-
-SETTING = "TEST['PROVISION'] = 'existing'"
+from .messages import layer as texts
 
 #: Per vendor: run once per connection, right after it is opened.
 SESSION_SQL: dict[str, list[str]] = {
@@ -58,30 +57,24 @@ class ReadOnlyAliasError(DatabaseError):
 def message(alias: str, error: BaseException | str) -> str:
     """The one line for a refused write on ``alias``."""
     said = error if isinstance(error, str) else first_line(error)
-    return (f"alias {alias!r} is {SETTING}: its database is read-only in tests and refused a write ({said}). "
-            f"Fix: write to a test database alias, or give {alias!r} another TEST['PROVISION'] kind.")
+    return texts.WRITE_REFUSED.format(alias=alias, said=said)
 
 
 def commit_refused_message(who: str, alias: str) -> str:
     """The one line for a test that would commit on ``alias`` (``who``: the test, and how it would commit):
     refused before the test runs, or when a fixture declares it."""
-    return (f"{who} on {alias!r}, which is {SETTING}: its real database, read-only in tests. Fix: keep {alias!r} "
-            "in rollback mode, or write to a test database alias.")
+    return texts.COMMIT_REFUSED.format(who=who, alias=alias)
 
 
 def refused_message(alias: str, statement: str, why: str) -> str:
     """The one line for a statement refused before it reached the database (it would end the test's transaction
     or lift the read-only mode)."""
-    return (f"alias {alias!r} is {SETTING}: its database is read-only in tests and refused {statement!r}, which "
-            f"would {why}. Fix: leave the transaction and the read-only mode of {alias!r} as they are, and write to a "
-            "test database alias.")
+    return texts.STATEMENT_REFUSED.format(alias=alias, statement=statement, why=why)
 
 
 def schema_refused_message(alias: str, how: str) -> str:
     """The one line for ``migrate`` or a schema editor on ``alias``: its real database gets no schema."""
-    return (f"alias {alias!r} is {SETTING}: its real database is read-only in tests and gets no schema; refused "
-            f"{how}. Fix: migrate a test database alias (only those have a schema installed), or give {alias!r} "
-            "another TEST['PROVISION'] kind.")
+    return texts.SCHEMA_REFUSED.format(alias=alias, how=how)
 
 
 def is_read_only_error(vendor: str, error: BaseException) -> bool:
@@ -99,9 +92,9 @@ def is_read_only_error(vendor: str, error: BaseException) -> bool:
 
 # -- statements that end the test's transaction or lift the read-only mode --------------------------------------
 
-END_TRANSACTION = "end the test's read-only transaction"
-LIFT = "lift the read-only mode"
-IMPLICIT_COMMIT = "commit the test's transaction before it: DDL commits implicitly on MariaDB/MySQL"
+END_TRANSACTION = texts.WOULD_END_TRANSACTION
+LIFT = texts.WOULD_LIFT_READ_ONLY
+IMPLICIT_COMMIT = texts.WOULD_COMMIT_IMPLICITLY
 
 #: Values that keep a read-only switch on (``SET transaction_read_only = on``, ``PRAGMA query_only = 1``).
 KEEPS_READ_ONLY = frozenset({"ON", "1", "TRUE", "YES", "T", "Y"})
@@ -203,7 +196,7 @@ def _read_only_wrapper(alias: str, vendor: str) -> Callable[..., Any]:
         if found is not None:
             statement, why = _shown(found[0]), found[1]
             if why == IMPLICIT_COMMIT:  # a write (DDL) the database would refuse, but only after committing
-                raise ReadOnlyAliasError(message(alias, f"{statement!r}, which would {why}"))
+                raise ReadOnlyAliasError(message(alias, texts.REFUSED_DDL.format(statement=statement, why=why)))
             raise ReadOnlyAliasError(refused_message(alias, statement, why))
         try:
             return execute(sql, params, many, context)
@@ -222,7 +215,7 @@ def _refusing_schema_editor(conn: BaseDatabaseWrapper) -> Callable[..., Any]:
 
     def schema_editor(*args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("collect_sql", args[0] if args else False):
-            raise ReadOnlyAliasError(schema_refused_message(conn.alias, "a schema editor (connection.schema_editor())"))
+            raise ReadOnlyAliasError(schema_refused_message(conn.alias, texts.SCHEMA_EDITOR_REFUSED))
         return original(*args, **kwargs)
 
     schema_editor.multidb_read_only = conn.alias  # type: ignore[attr-defined]
@@ -263,7 +256,7 @@ def enforce(alias: str) -> None:
 
     def migrating(sender: Any, using: str = "", **kwargs: Any) -> None:
         if using == alias:
-            raise ReadOnlyAliasError(schema_refused_message(alias, f"migrate (database={alias!r})"))
+            raise ReadOnlyAliasError(schema_refused_message(alias, texts.MIGRATE_REFUSED.format(alias=alias)))
 
     connection_created.connect(opened, weak=False, dispatch_uid=_uid(alias))
     pre_migrate.connect(migrating, weak=False, dispatch_uid=_uid(alias))

@@ -21,6 +21,7 @@ from django.db import router
 
 from .alias_models import Model, holds, install_order, relation_fields, routed_models
 from .db import ConnectionInfo, check_alias
+from .messages import layer as texts
 
 #: Statements around a drop preview, per vendor, that let tables in a foreign-key cycle be dropped. They are
 #: what ``connection.constraint_checks_disabled()`` runs, written out so the preview can be replayed by hand.
@@ -72,17 +73,11 @@ class MissingConstraint:
         column = f"{self.table}.{self.field.column} ({self.owner._meta.label}.{self._field_name})"
         target = self.target._meta
         if self.reason == DEFERRED:
-            return (
-                f"alias {self.alias!r}: {column} has no foreign-key constraint yet: {target.label} has no table "
-                f"{target.db_table!r} there. Install it ({target.object_name}.objects.schema.install() adds "
-                f"this constraint too), or once the table exists run "
-                f"{self.owner._meta.object_name}.objects.schema.add_missing_constraints()."
-            )
-        return (
-            f"alias {self.alias!r}: {column} has no foreign-key constraint: {target.label} lives on alias "
-            f"{router.db_for_write(self.target)!r}, and a database cannot enforce a reference into another one "
-            "(multidb.W001). Put both models on one alias, or set db_constraint=False on the field if intended."
-        )
+            return texts.CONSTRAINT_DEFERRED.format(
+                alias=self.alias, column=column, target=target.label, table=target.db_table,
+                target_name=target.object_name, owner_name=self.owner._meta.object_name)
+        return texts.CONSTRAINT_ACROSS_CONNECTIONS.format(alias=self.alias, column=column, target=target.label,
+                                                          target_alias=router.db_for_write(self.target))
 
     @property
     def _field_name(self) -> str:

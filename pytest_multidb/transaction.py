@@ -22,6 +22,7 @@ from django.db import DatabaseError
 from .db import check_alias
 from .first_use import close_block, open_block
 from .messages import described
+from .messages import layer as texts
 from .two_phase import Branch
 
 __all__ = ["InDoubtTransactionError", "MultiAtomic", "PartialCommitError", "atomic"]
@@ -47,13 +48,8 @@ class PartialCommitError(DatabaseError):
 
     def __init__(self, committed: Sequence[str], failed: str, rolled_back: Sequence[str], error: Exception) -> None:
         self.committed, self.failed, self.rolled_back = tuple(committed), failed, tuple(rolled_back)
-        super().__init__(
-            f"atomic(): partial commit. Committed: {_names(committed)}. Commit failed (rolled back): {failed!r} "
-            f"({described(error)}). Rolled back: {_names(rolled_back)}. The databases now disagree: "
-            f"{_names(committed)} kept the block's changes, the others did not; repair them by hand. Use "
-            "atomic(..., two_phase=True) (PostgreSQL, MySQL/MariaDB) so that a failed commit cannot leave some "
-            "databases committed and others not."
-        )
+        super().__init__(texts.PARTIAL_COMMIT.format(committed=_names(committed), failed=failed,
+                                                     error=described(error), rolled_back=_names(rolled_back)))
 
 
 class InDoubtTransactionError(DatabaseError):
@@ -69,13 +65,10 @@ class InDoubtTransactionError(DatabaseError):
         self.action, self.committed = action, tuple(committed)
         self.gids = {branch.alias: branch.gid for branch in branches}
         self.resolve = {branch.alias: branch.resolve_sql(action) for branch in branches}
-        steps = "; ".join(f"on {alias!r}: {sql}" for alias, sql in self.resolve.items())
-        what = {"commit": "committing after every database prepared", "rollback": "rolling back after a failed prepare"}
-        super().__init__(
-            f"atomic(two_phase=True): {what[action]} failed on {_names(self.gids)} ({described(error)}). "
-            f"Their prepared transactions are left to resolve (they hold locks until then); run {steps}. "
-            f"Committed: {_names(committed)}."
-        )
+        steps = "; ".join(texts.RESOLVE_STEP.format(alias=alias, sql=sql) for alias, sql in self.resolve.items())
+        what = {"commit": texts.IN_DOUBT_COMMITTING, "rollback": texts.IN_DOUBT_ROLLING_BACK}
+        super().__init__(texts.IN_DOUBT.format(what=what[action], aliases=_names(self.gids), error=described(error),
+                                               steps=steps, committed=_names(committed)))
 
 
 class _Transaction:

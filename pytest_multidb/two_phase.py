@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError, NotSupportedError, transaction
 from django.db import connections as django_connections
 
+from .messages import layer as texts
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -24,17 +26,9 @@ def check_two_phase(alias: str, connection: BaseDatabaseWrapper) -> None:
             cursor.execute("SHOW max_prepared_transactions")
             (setting,) = cursor.fetchone()
         if int(setting) == 0:
-            raise NotSupportedError(
-                f"atomic(two_phase=True): alias {alias!r} is a PostgreSQL server with max_prepared_transactions = 0, "
-                "which disables PREPARE TRANSACTION. Set max_prepared_transactions above 0 (e.g. to "
-                "max_connections) in postgresql.conf or with ALTER SYSTEM, and restart the server."
-            )
+            raise NotSupportedError(texts.NO_PREPARED_TRANSACTIONS.format(alias=alias))
     elif connection.vendor != "mysql":
-        raise NotSupportedError(
-            f"atomic(two_phase=True): alias {alias!r} is {connection.display_name}, which has no two-phase commit. "
-            f"Keep {alias!r} out of two-phase blocks (name the others in connections=[...]) or use "
-            "two_phase=False. Two-phase commit works on PostgreSQL and MySQL/MariaDB."
-        )
+        raise NotSupportedError(texts.NO_TWO_PHASE.format(alias=alias, backend=connection.display_name))
 
 
 class Branch:
