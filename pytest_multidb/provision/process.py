@@ -14,7 +14,7 @@ Where the binaries come from:
 A run killed with ``kill -9`` leaves nothing the next run does not remove: the next run stops only the process
 the record names *with its create time*, and removes the dir only if it carries the stamp (``remove_record``).
 
-Under xdist the workers share one server per alias for the whole run, stopped by the controller at its end
+Under xdist one server per alias serves all workers for the whole run, stopped by the controller at its end
 (``xdist.py``).
 """
 

@@ -211,8 +211,8 @@ def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str | 
 
 def database_on(spec: DatabaseSpec, address: dict[str, Any], name: str, template: str | None,
                 stamp: str) -> tuple[dict[str, Any], Callable[[], None], bool]:
-    """Create test database ``name`` on the server at ``address`` (connection settings without NAME: a server
-    the xdist workers share).
+    """Create test database ``name`` on the server at ``address`` (connection settings without NAME: the server
+    of all xdist workers, ``xdist.py``).
 
     Returns (the alias's settings, the cleanup dropping it, whether it was cloned from ``template``).
     """

@@ -98,7 +98,7 @@ def stop_owned(registry: Registry, owner: Owner) -> tuple[list[str], list[str]]:
     for path, record in list(registry.records()):
         if Owner.of(record) != owner or record["type"] not in ("process", "container"):
             continue
-        what = f"shared {record['type']} of alias {record.get('alias', '?')!r}"
+        what = f"shared {record['type']} of alias {record.get('alias', '?')!r}"  # as docs/troubleshooting.md quotes it
         try:
             remove_resource(record, owner)  # a container: only if its labels name this (live) owner
         except Exception as error:
