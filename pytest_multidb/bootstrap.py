@@ -20,17 +20,16 @@ import pytest
 from .apps import wire_layer
 from .conf import ConfigurationError, validate_settings
 from .messages import plugin as texts
+from .stash_keys import BOOTSTRAP_KEY
 
 SETTINGS_MODULE_ENV = "DJANGO_SETTINGS_MODULE"
 CONFIGURATION_ENV = "DJANGO_CONFIGURATION"
 #: Where the schema cache lives when pytest's cache provider is off (``-p no:cacheprovider``).
 CACHE_DIR_ENV = "MULTIDB_CACHE_DIR"
 
-_BOOTSTRAP_KEY = pytest.StashKey[dict[str, Any]]()
-
 
 def _bootstrap(config: pytest.Config) -> dict[str, Any]:
-    return config.stash.setdefault(_BOOTSTRAP_KEY, {})
+    return config.stash.setdefault(BOOTSTRAP_KEY, {})
 
 
 def ini_boolean(value: object, name: str) -> bool:
@@ -139,7 +138,7 @@ def configure_class(config: pytest.Config) -> None:
 
 def bootstrap_lines(config: pytest.Config) -> list[str]:
     """What the bootstrap used: settings module, configuration, manage.py discovery (for the header)."""
-    done = config.stash.get(_BOOTSTRAP_KEY, {})
+    done = config.stash.get(BOOTSTRAP_KEY, {})
     lines = []
     if done.get("settings"):
         source, module = done["settings"]

@@ -1,107 +1,24 @@
-"""The plugin's fixtures: the autouse ones that provision and isolate, and the user-facing ones.
+"""The plugin's user-facing fixtures: ``uses_db``, ``swap_db``, ``use_db``, ``db_queries``, ``multidb``,
+``multidb_atomic``.
 
-All are a thin face over the run object (``run.MultiDB``, in ``config.stash``) and the running test's
-databases (``isolation.TestDatabases``, in the test item's stash).
+A thin face over the running test's databases (``isolation.TestDatabases``); the plugin's own fixtures, and
+how aliases are opened for a test, are in ``plugin_fixtures.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
-from django.db import Error as DatabaseError
 from django.db import connections
 
-from . import readonly, routing
-from .isolation import DeclarationConflict, TestDatabases
-from .messages import NO_SETTINGS
-from .provision import ProvisionError
-from .run import MultiDB
-from .same_database import in_memory_under_django
+from . import routing
+from .isolation import TestDatabases
+from .plugin_fixtures import current_databases, current_run, open_aliases
 from .schema import SchemaBuilder
-from .session import DatabaseSession
-from .settings_checks import did_you_mean
-from .stash_keys import TEST_KEY
-from .testcases import (
-    class_declaration,
-    connections_kept_open,
-    django_test_class,
-    forget_if_closed,
-    unittest_run_as_django_does,
-)
-
-
-def current_run(request: pytest.FixtureRequest) -> MultiDB | None:
-    """The run object; ``None`` when no Django settings are configured."""
-    return MultiDB.of(request.config)
-
-
-def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
-    """The running test's database state (created by the plugin before any fixture)."""
-    try:
-        return request.node.stash[TEST_KEY]
-    except KeyError:
-        raise pytest.UsageError(NO_SETTINGS) from None
-
-
-def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commit: bool | list[str] = False) -> None:
-    """Provision (if needed) and open ``aliases`` for the running test."""
-    session: DatabaseSession = request.getfixturevalue("_multidb_session")
-    run = current_run(request)
-    assert run is not None  # the session fixture exists only with a run
-    state = current_databases(request)
-    unknown = [a for a in aliases if a not in session.specs]
-    if unknown:  # this test fails, in one line; the others go on
-        pytest.fail(
-            f"multidb: {request.node.nodeid}: unknown database alias {unknown[0]!r}; known aliases: "
-            f"{', '.join(session.specs)}. Fix: {did_you_mean(unknown[0], session.specs)}use one of them or add it to "
-            "DATABASES/OTHER_DATABASES.", pytrace=False)
-    ensure(request, session, aliases)
-    committing = set(aliases) if commit is True else set(commit or ())
-    for alias in sorted(committing & run.aliases.read_only):
-        who = f"{request.node.nodeid}: uses_db({alias!r}, transaction=...) commits"
-        pytest.fail(f"multidb: {readonly.commit_refused_message(who, alias)}", pytrace=False)
-    for alias in aliases:
-        if alias in session.state.broken:
-            pytest.fail(f"multidb: {request.node.nodeid}: {session.state.broken[alias]}", pytrace=False)
-        failure = None
-        try:
-            state.open(alias, commit=alias in committing)
-        except DeclarationConflict as error:
-            failure = f"multidb: {error}"
-        except DatabaseError as error:
-            diagnosis = session.state.diagnose(alias, error)
-            if diagnosis is None:
-                raise
-            failure = f"multidb: {request.node.nodeid}: {diagnosis}"
-        if failure is not None:  # outside the except: one line, no "During handling of the above exception"
-            pytest.fail(failure, pytrace=False)
-
-
-def ensure(request: pytest.FixtureRequest, session: DatabaseSession, aliases: Iterable[str]) -> None:
-    """Provision ``aliases`` (if needed); a provisioning error stops the run in one line."""
-    try:
-        session.ensure(aliases)
-    except ProvisionError as error:
-        message = f"multidb: {error}"
-    else:
-        return
-    stop_run(request, message)  # outside the except: no "During handling of the above exception" under xdist
-
-
-def stop_run(request: pytest.FixtureRequest, message: str) -> NoReturn:
-    """Fail fast with one clear message: the run ends as a usage error.
-
-    Inside an xdist worker ``pytest.exit`` would break the worker protocol (and lose the message), so
-    there the test errors with the message and the worker stops.
-    """
-    if hasattr(request.config, "workerinput"):
-        request.session.shouldstop = message
-        pytest.fail(message, pytrace=False)
-    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture
@@ -251,92 +168,3 @@ def multidb_atomic(request: pytest.FixtureRequest) -> Callable[..., Any]:
         return atomic(connections=list(state.aliases), **kwargs)
 
     return make
-
-
-# -- the plugin's own fixtures: the session's databases and the per-test isolation -------------------------
-
-
-@pytest.fixture(scope="session")
-def _multidb_session(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DatabaseSession]:
-    """The session's databases; created at the first test that needs one, removed at the end."""
-    run = current_run(request)
-    if run is None:
-        raise pytest.UsageError(NO_SETTINGS)
-    config = request.config
-    session = run.start_session(lambda: tmp_path_factory.mktemp("multidb"), progress_writer(config))
-    if hasattr(config, "workeroutput"):  # an xdist worker: its summary goes to the controller at the end
-        config.workeroutput["multidb"] = session.summary
-    try:
-        ensure(request, session, run.needed)  # everything the collected tests need, in parallel
-        yield session
-    finally:
-        errors = session.teardown()
-        if errors:
-            pytest.fail("\n".join(errors), pytrace=False)
-
-
-def progress_writer(config: pytest.Config) -> Callable[[str], None]:
-    """Write a line to the terminal as it happens, not into the running test's captured output."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
-    def write(line: str) -> None:
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
-            reporter.write_line(line)
-
-    return write
-
-
-@pytest.fixture(autouse=True)
-def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Open the databases the test declared (one transaction each) and put everything back afterwards."""
-    run = current_run(request)
-    if run is None:
-        yield
-        return
-    node = request.node
-    state = node.stash[TEST_KEY] = run.test_databases(node)
-    found = run.declarations.get(node.nodeid)
-    for alias in (found.aliases if found is not None else ()):
-        made = getattr(connections._connections, alias, None)  # only a connection that exists (no backend loaded)
-        if made is not None:
-            forget_if_closed(made)
-    try:
-        if found is not None and not found.django_class:  # Django's test classes isolate themselves
-            open_aliases(request, found.aliases, list(found.committing))
-        yield
-    finally:
-        problems = state.close()
-        del node.stash[TEST_KEY]
-    if problems:
-        pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
-
-
-@pytest.fixture(autouse=True, scope="class")
-def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A Django test class: provision its ``databases`` and allow them from ``setUpClass`` to ``tearDownClass``.
-
-    Django's class machinery isolates the class itself (class-wide atomics, ``setUpTestData``, ``fixtures``,
-    ``TransactionTestCase``'s flush, ``serialized_rollback``); it is not wrapped twice. Runs before the class's
-    ``setUpClass`` (plugin autouse fixtures come before the class's own).
-    """
-    run = current_run(request)
-    cls = django_test_class(request.node) if run is not None else None
-    if cls is None or run is None:
-        yield
-        return
-    found = class_declaration(cls, run.specs)
-    with unittest_run_as_django_does():
-        if found is None:
-            yield
-            return
-        session: DatabaseSession = request.getfixturevalue("_multidb_session")
-        ensure(request, session, found.aliases)
-        in_memory = [a for a in found.aliases if a in run.specs and in_memory_under_django(run.specs[a])
-                     and session.kind(a) == "sqlite"]
-        with run.guard.django_class(cls.__qualname__, found.aliases), connections_kept_open(in_memory):
-            yield

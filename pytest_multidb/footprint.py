@@ -5,7 +5,7 @@ Each one carries a stamp, its database comment, that proves it is ours and names
     pytest-multidb warm <cache id> cache=<host>:<cache directory>
 
 (``template`` for a template). When it was last claimed and for which configured NAME are in that cache's index
-(``schema_cache.cache_index``), beside the checkouts the cache served; an entry without them counts as the oldest.
+(``cache_index.py``), beside the checkouts the cache served; an entry without them counts as the oldest.
 The stamps stay as earlier versions wrote them, so runs of several versions on one host agree on what is whose.
 
 ``sweep`` runs on a server at the end of every run that keeps a warm database or stores a template there (and for
@@ -18,7 +18,6 @@ carries that run's token instead, a template being cloned cannot be dropped; bot
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -28,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import DatabaseError
 
+from .cache_index import read_index
 from .provision.owner import STAMP_PREFIX
 from .provision.server import has_schema_comments, read_stamp
 
-#: The cache's index file (``schema_cache.cache_index``): its id, templates, warm databases and checkouts.
-INDEX_FILE = "templates.json"
 #: The kinds of database a cache stamps as its own.
 CACHE_STAMPS = ("template", "warm")
 #: The name this machine goes by in stamps (default: its hostname): set it apart where machines share a hostname
@@ -51,6 +50,26 @@ class Policy:
 
     keep: int = 2
     max_age_days: float = 14.0
+
+
+#: The environment variables that set the bound when neither option is given (before the ini keys).
+KEEP_ENV, MAX_AGE_ENV = "MULTIDB_KEEP", "MULTIDB_MAX_AGE_DAYS"
+
+
+def policy_from_config(config: pytest.Config) -> Policy:
+    """The bound on what stays on a server: ``--multidb-keep`` > ``$MULTIDB_KEEP`` > ini ``multidb_keep``, and
+    ``--multidb-max-age-days`` > ``$MULTIDB_MAX_AGE_DAYS`` > ini ``multidb_max_age_days``."""
+
+    def first(option: str, variable: str, ini: str) -> object:
+        given = config.getoption(option, None)
+        return given if given is not None else os.environ.get(variable) or config.getini(ini)
+
+    try:
+        return Policy(int(first("multidb_keep", KEEP_ENV, "multidb_keep") or Policy.keep),
+                      float(first("multidb_max_age_days", MAX_AGE_ENV, "multidb_max_age_days") or Policy.max_age_days))
+    except ValueError as error:
+        raise pytest.UsageError(f"multidb: multidb_keep / multidb_max_age_days: {error}. Fix: give a whole number of "
+                                "databases (e.g. 2) and a number of days (e.g. 14).") from None
 
 
 @dataclass(frozen=True)
@@ -92,14 +111,6 @@ def claimed(entry: dict[str, Any], database: str) -> dict[str, Any]:
     return {**entry, "claimed": time.time(), "database": database}
 
 
-def _read_index(directory: str | Path) -> dict[str, Any] | None:
-    try:
-        index = json.loads((Path(directory) / INDEX_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return index if isinstance(index, dict) else None
-
-
 def cache_gone(stamp: Stamp, index: dict[str, Any] | None) -> bool:
     """Whether the cache that made ``stamp`` (on this host), whose ``index`` was read, is gone: its directory no
     longer holds its index (deleted, or made anew by a fresh checkout at the same path), or every checkout it
@@ -136,7 +147,7 @@ def to_drop(found: list[tuple[str, str]], policy: Policy, now: float, cache_id: 
         if stamp is None or stamp.host != host:
             continue
         if stamp.directory not in indexes:
-            indexes[stamp.directory] = _read_index(stamp.directory)
+            indexes[stamp.directory] = read_index(stamp.directory)
         index = indexes[stamp.directory]
         entries = (index or {}).get("warm" if stamp.what == "warm" else "templates") or []
         entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == name), {})
@@ -192,7 +203,7 @@ def sweep_fallback_caches(dry_run: bool = False) -> list[str]:
     if not FALLBACK_ROOT.is_dir():
         return lines
     for directory in sorted(FALLBACK_ROOT.iterdir()):
-        index = _read_index(directory)
+        index = read_index(directory)
         roots = (index or {}).get("roots") or []
         if index is None or not roots or any(Path(root).exists() for root in roots):
             continue

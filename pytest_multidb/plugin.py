@@ -2,7 +2,8 @@
 
 Loaded by ``pytest -p multidb`` or automatically once installed (entry point ``multidb``); ``-p no:multidb``
 turns it off. A project without Django settings is left alone. The state lives in the run object
-(``run.MultiDB``, in ``config.stash``); the fixtures are in ``fixtures.py``.
+(``run.MultiDB``, in ``config.stash``); the fixtures are in ``fixtures.py`` (the user's) and
+``plugin_fixtures.py`` (the plugin's own).
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from . import clean, fixtures
+from . import clean, plugin_fixtures
 from .bootstrap import schema_cache_dir
 from .compat import pytest_django
 from .compat.step_aside import step_aside
 from .fixtures import (  # the plugin's fixtures are registered with it, as pytest-django's are
-    _multidb_django_class,
-    _multidb_session,
-    _multidb_test,
     db_queries,
     multidb,
     multidb_atomic,
@@ -26,12 +24,15 @@ from .fixtures import (  # the plugin's fixtures are registered with it, as pyte
     use_db,
     uses_db,
 )
+from .footprint import policy_from_config
 from .markers import MARKER_HELP
 from .messages import plugin as texts
+from .plugin_fixtures import _multidb_django_class, _multidb_session, _multidb_test
 from .provision import existing
 from .provision.registry import Registry
 from .provision.xdist import WORKERINPUT_KEY, XdistRun, stop_owned
-from .run import MultiDB, footprint_policy
+from .run import MultiDB
+from .stash_keys import TEST_KEY, WORKER_LINES_KEY, XDIST_KEY
 
 __all__ = [
     "_multidb_django_class",
@@ -59,8 +60,6 @@ __all__ = [
     "uses_db",
 ]
 
-WORKER_LINES_KEY = pytest.StashKey[list[str]]()
-XDIST_KEY = pytest.StashKey[XdistRun]()
 #: The name of the plugin serving pytest-django's marker, fixtures and options (pytest-django itself steps aside).
 COMPAT_PLUGIN = "multidb.pytest_django"
 
@@ -120,7 +119,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not scope:
         return None
     dry_run = config.getoption("multidb_dry_run")
-    done, failed = clean.run(schema_cache_dir(config), footprint_policy(config), scope == "all", dry_run)
+    done, failed = clean.run(schema_cache_dir(config), policy_from_config(config), scope == "all", dry_run)
     for line in done:
         print(f"multidb: {line}")
     for line in failed:
@@ -153,7 +152,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     if run is not None:
         lines = run.announce(item.nodeid)
         if lines:
-            write = fixtures.progress_writer(item.config)
+            write = plugin_fixtures.progress_writer(item.config)
             for line in lines:
                 write(line)
 
@@ -163,9 +162,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A test that failed because an alias's server died gets one line saying so, not the driver's traceback."""
     report = yield
     run = MultiDB.of(item.config)
-    state = item.stash.get(fixtures.TEST_KEY, None)
+    state = item.stash.get(TEST_KEY, None)
     if run is not None and state is not None and report.failed and call.excinfo is not None:
-        diagnosis = run.diagnose_failure(state.aliases, call.excinfo.value)
+        diagnosis = run.session.state.diagnose_failure(state.aliases, call.excinfo.value)
         if diagnosis is not None:
             report.longrepr = texts.TEST_FAILURE_DIAGNOSED.format(test=item.nodeid, diagnosis=diagnosis)
     return report
@@ -175,8 +174,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = MultiDB.of(config)
     if run is None:
         return []
-    return [f"multidb: aliases {', '.join(run.specs)}", *(f"multidb: {note}" for note in run.setting_notes()),
-            *existing.header(run.read_only, run.specs, run.guard.opened)]
+    return [f"multidb: aliases {', '.join(run.specs)}", *(f"multidb: {note}" for note in run.aliases.setting_notes()),
+            *existing.header(run.aliases.read_only, run.specs, run.guard.opened)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

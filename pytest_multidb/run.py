@@ -21,8 +21,9 @@ from .bootstrap import setup_django
 from .guard import AccessGuard
 from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
+from .options import SessionOptions
 from .provision import ProvisionError
-from .session import DatabaseSession, SessionOptions
+from .session import DatabaseSession
 from .settings_checks import did_you_mean
 from .stash_keys import DECLARATION_KEY, RUN_KEY
 from .testcases import class_declaration, django_test_class

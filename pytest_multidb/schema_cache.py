@@ -17,131 +17,27 @@ is made), and an older template is dropped only by its exact name from there, ne
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
 import shutil
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import django
-from django.conf import settings as django_settings
 from django.db import DatabaseError, connections
-from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.writer import MigrationWriter
 from filelock import FileLock
 
-from .alias_models import migratable_models
-from .conf import model_selectors
-from .footprint import INDEX_FILE, Policy, cache_stamp, claimed, sweep
+from .cache_index import cache_index, server_of
+from .fingerprint import fingerprint
+from .footprint import Policy, cache_stamp, claimed, sweep
 from .provision.base import fit_name
 from .provision.owner import STAMP_PREFIX
 from .provision.server import read_stamp, stamp_database
-from .unmanaged import unmanaged_models
 
-CACHE_VERSION = "1"
 TEMPLATE_PREFIX = "multidb_tpl_"
-
-
-def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
-    """A hash of everything that shapes ``alias``'s test schema (``unmanaged``: its unmanaged models' tables too)."""
-    settings = connections.settings[alias]
-    digest = hashlib.sha256()
-
-    def add(*parts: object) -> None:
-        digest.update(repr(parts).encode())
-
-    add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
-        migrations, sorted(model_selectors().items()),
-        [r if isinstance(r, str) else type(r).__qualname__ for r in django_settings.DATABASE_ROUTERS])
-    models = [*migratable_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
-    if unmanaged:
-        add("unmanaged")
-    for model in sorted(models, key=lambda m: m._meta.label_lower):
-        opts = model._meta
-        fields = [MigrationWriter.serialize(f)[0] for f in (*opts.local_fields, *opts.local_many_to_many)]
-        add(opts.label_lower, opts.db_table, fields, MigrationWriter.serialize(
-            [opts.unique_together, opts.indexes, opts.constraints])[0])
-    if migrations:
-        loader = MigrationLoader(None, ignore_no_migrations=True)
-        for key in sorted(loader.disk_migrations):
-            module = sys.modules[loader.disk_migrations[key].__module__]
-            add(key, Path(module.__file__).read_bytes() if module.__file__ else b"")
-        for path in migration_data_files(loader.migrated_apps):
-            add(str(path), path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-#: Folders of an app whose files a data migration may read: ``migrations/`` (a JSON seed beside the migration)
-#: and ``fixtures/`` (``loaddata`` in a migration).
-DATA_FOLDERS = ("migrations", "fixtures")
-
-
-def migration_data_files(app_labels: Iterable[str]) -> list[Path]:
-    """The files other than Python modules under the ``DATA_FOLDERS`` of the migrated apps: a change to one that
-    a data migration reads rebuilds the schema. Anything a migration reads from elsewhere is not seen
-    (``--multidb-rebuild`` then)."""
-    from django.apps import apps
-
-    found = []
-    for label in sorted(app_labels):
-        try:
-            root = Path(apps.get_app_config(label).path)
-        except LookupError:
-            continue
-        for folder in DATA_FOLDERS:
-            found += sorted(path for path in (root / folder).rglob("*") if path.is_file()
-                            and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts)
-    return found
 
 
 def _template_prefix(real_name: str) -> str:
     """Templates of one configured database share this prefix (the index tells which ones are older)."""
     return fit_name(f"{TEMPLATE_PREFIX}{real_name[:24]}", "_" + "f" * 16)[:-16]  # room for the fingerprint
-
-
-def _server_of(settings: dict[str, Any]) -> str:
-    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
-
-
-@contextmanager
-def cache_index(directory: Path, root: Path | None = None) -> Iterator[dict[str, Any]]:
-    """This cache's index, locked: ``{"id": <random>, "templates": [{"server", "name"}, ...], "warm": [...],
-    "roots": [<checkouts served>]}``, written back (``warm``: the warm test databases, ``warm.py``; ``root``:
-    the checkout of this run, recorded, so that the cache counts as gone once every checkout it served is).
-
-    Every template it lists is also stamped ``pytest-multidb template <id>``: a name alone proves nothing.
-    """
-    path = directory / INDEX_FILE
-    with FileLock(directory / f"{INDEX_FILE}.lock"):
-        try:
-            index = json.loads(path.read_text())
-            if not (isinstance(index["id"], str) and isinstance(index["templates"], list)):
-                raise TypeError(index)
-        except (OSError, ValueError, KeyError, TypeError):
-            # None yet, or unreadable: a new id, so that templates named there are left on the server untouched.
-            index = {"id": secrets.token_hex(8), "templates": []}
-            # On disk before anything is stamped with the new id: another run's ``footprint.cache_gone`` reads the index
-            # unlocked, and a stamp naming an id that no index holds yet would look like a gone cache's.
-            _write_index(path, index)
-        index.setdefault("warm", [])
-        roots = index.setdefault("roots", [])
-        if root is not None and str(root) not in roots:
-            roots.append(str(root))
-        try:
-            yield index
-        finally:
-            _write_index(path, index)
-
-
-def _write_index(path: Path, index: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(index))
-    os.replace(tmp, path)
 
 
 def _sqlite_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
@@ -167,7 +63,7 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
     conn = connections[alias]
     conn.close()
     prefix, name = _template_prefix(real_name), conn.settings_dict["NAME"]
-    template, server = prefix + key.rpartition("-")[2], _server_of(conn.settings_dict)
+    template, server = prefix + key.rpartition("-")[2], server_of(conn.settings_dict)
     quote = conn.ops.quote_name
     with cache_index(directory) as index, conn.creation._nodb_cursor() as cursor:
         stamp, entries = cache_stamp(index["id"], directory), index["templates"]
@@ -321,7 +217,7 @@ class SchemaCache:
             if key.startswith("postgresql-"):  # a template is stored: first bound what stays on its server (the
                 conn = connections[alias]      # template of a gone cache goes, and this cache makes its own)
                 with conn.creation._nodb_cursor() as cursor:
-                    self.lines += [f"{_server_of(conn.settings_dict)}: {line}"
+                    self.lines += [f"{server_of(conn.settings_dict)}: {line}"
                                    for line in sweep(conn, cursor, self.policy)]
             store(alias, key, self.directory, real_name)
         return "built"

@@ -16,56 +16,24 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from .alias_state import AliasState, Opener
 from .aliases import Aliases
-from .bootstrap import schema_cache_dir
+from .cache_index import cache_index
 from .conf import ConfigurationError
-from .footprint import Policy, policy_from_config, sweep_fallback_caches
+from .footprint import sweep_fallback_caches
 from .install import install_schema
+from .options import SessionOptions
 from .provision import PROVISIONERS, Provisioned, ProvisionError
 from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
-from .provision.xdist import XdistRun
 from .same_database import dependency_order, signature
-from .schema_cache import SchemaCache, cache_index
-from .warm import WARM_ENV, WarmDatabases
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """What the command line and ini asked for (the aliases' own options are ``Aliases``')."""
-
-    migrations: bool = True
-    cache_dir: Path | None = None
-    rebuild: bool = False
-    #: Keep test databases warm for the next run (``warm.py``); ``--multidb-no-warm`` / ``MULTIDB_WARM=0``: not.
-    warm: bool = True
-    #: Under xdist: the run whose ``process`` / ``container`` servers serve every worker (``provision/xdist.py``).
-    xdist: XdistRun | None = None
-    #: The bound on what stays on a server between runs (``footprint.py``).
-    policy: Policy = field(default_factory=Policy)
-    #: The checkout this run serves (recorded in the cache's index: the cache is gone once all its checkouts are).
-    root: Path | None = None
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> SessionOptions:
-        return cls(
-            migrations=not config.getoption("multidb_no_migrations"),
-            cache_dir=schema_cache_dir(config),
-            rebuild=config.getoption("multidb_rebuild"),
-            warm=not config.getoption("multidb_no_warm") and os.environ.get(WARM_ENV, "1") != "0",
-            xdist=XdistRun.from_workerinput(getattr(config, "workerinput", None)),
-            policy=policy_from_config(config),
-            root=config.rootpath,
-        )
-
+from .schema_cache import SchemaCache
+from .warm import WarmDatabases
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
 STARTED_KINDS = ("process", "container")

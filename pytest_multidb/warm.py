@@ -35,6 +35,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from .cache_index import cache_index, server_of
 from .conf import DatabaseSpec
 from .footprint import Policy, cache_stamp, claimed, sweep
 from .provision.base import ProvisionContext, Provisioned, fit_name
@@ -51,7 +52,6 @@ from .provision.server import (
     stamp_database,
 )
 from .provision.sqlite import tuned
-from .schema_cache import cache_index
 
 #: Warm databases per alias and schema: one per concurrent run or xdist worker.
 SLOTS = 8
@@ -62,13 +62,9 @@ KINDS = ("sqlite", "server")
 WARM_ENV = "MULTIDB_WARM"
 
 
-def _lock(path: Path) -> FileLock:
+def slot_lock(path: Path) -> FileLock:
     """A slot's lock: taken in a provisioning thread, released by the main thread at the session's end."""
     return FileLock(path, thread_local=False)
-
-
-def _server_of(settings: dict[str, Any]) -> str:
-    return f"{settings.get('ENGINE', '')}@{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
 
 
 class WarmDatabases:
@@ -127,7 +123,7 @@ class WarmDatabases:
         else:
             real = str(spec.settings.get("NAME") or "db")[:16]
             name = fit_name(f"test_{real}", f"_{self._cache_id()[:6]}{key.rpartition('-')[2][:10]}_{slot}")
-        lock = _lock(self.directory / f"{Path(name).name}.lock")
+        lock = slot_lock(self.directory / f"{Path(name).name}.lock")
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -169,7 +165,7 @@ class WarmDatabases:
         for path in self.directory.glob(f"{alias}-*.sqlite3"):
             if path.name.startswith(f"{alias}-{key}-") and not self.rebuild:
                 continue
-            lock = _lock(self.directory / f"{path.name}.lock")
+            lock = slot_lock(self.directory / f"{path.name}.lock")
             try:
                 with lock.acquire(timeout=0):
                     path.unlink(missing_ok=True)
@@ -181,7 +177,7 @@ class WarmDatabases:
 
     def _server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext) -> Provisioned | None:
         assert self.cache_dir is not None
-        settings, server = server_settings(spec.settings), _server_of(spec.settings)
+        settings, server = server_settings(spec.settings), server_of(spec.settings, engine=True)
         warm = cache_stamp(self._cache_id(), self.cache_dir, "warm")
         try:
             return self._claim_on_server(spec, key, name, context, settings, server, warm)
@@ -277,43 +273,3 @@ def _release_after(provisioned: Provisioned, lock: FileLock) -> None:
 
     provisioned.cleanup = cleanup_then_release
     provisioned.keep = keep_then_release if keep is not None else None
-
-
-def clean(cache_dir: Path) -> tuple[list[str], list[str]]:
-    """``--multidb-clean``: remove every warm database of this cache that no live run holds.
-
-    Returns (what was removed, what could not be), one line each.
-    """
-    removed: list[str] = []
-    failed: list[str] = []
-    directory = cache_dir / WARM_DIR
-    if not directory.is_dir():
-        return removed, failed
-    for path in sorted(directory.glob("*.sqlite3")):
-        try:
-            with _lock(directory / f"{path.name}.lock").acquire(timeout=0):
-                path.unlink(missing_ok=True)
-                path.with_suffix(".claimed").unlink(missing_ok=True)
-                removed.append(f"warm test database {str(path)!r}")
-        except Timeout:
-            failed.append(f"warm test database {str(path)!r}: in use by a live run")
-    with cache_index(cache_dir) as index:
-        warm = cache_stamp(index["id"], cache_dir, "warm")
-        for entry in list(index["warm"]):
-            what = f"warm test database {entry['name']!r} of alias {entry['alias']!r} ({entry['server']})"
-            lock = _lock(directory / f"{entry['name']}.lock")
-            try:
-                with lock.acquire(timeout=0):
-                    note = drop_owned(entry["alias"], entry["settings"], entry["name"], warm)
-            except Timeout:
-                failed.append(f"{what}: in use by a live run")
-                continue
-            except Exception as error:  # Unreachable, or the drop failed: listed for the next clean
-                failed.append(f"{what}: {(str(error).strip().splitlines() or [type(error).__name__])[0]}")
-                continue
-            index["warm"].remove(entry)
-            if note is None:
-                removed.append(what)
-            elif note != "already gone":
-                removed.append(f"record of {what}: {note}")
-    return removed, failed

@@ -1,5 +1,5 @@
 """pytest-django's database fixtures (its ``fixtures.py``): ``db``, ``transactional_db``, ``django_db_setup``,
-``django_db_blocker``, ... served through pytest-multidb's ``uses_db`` machinery (``fixtures.open_aliases``).
+``django_db_blocker``, ... served through pytest-multidb's ``uses_db`` machinery (``plugin_fixtures.open_aliases``).
 
 A test that requests one of them is declared at collection (``django_db.DB_FIXTURES``); these fixtures then open
 what it declared. ``compat.pytest_django`` registers this module as part of its plugin.
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from ..fixtures import current_databases, current_run, open_aliases
+from ..plugin_fixtures import current_databases, current_run, open_aliases
 from ..stash_keys import DECLARATION_KEY
 from .blocker import DjangoDbBlocker
 from .django_db import closest_arguments, declared_here

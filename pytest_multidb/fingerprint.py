@@ -1,0 +1,93 @@
+"""The fingerprint of an alias's test schema: a hash of everything that shapes it.
+
+Its models (fields, indexes, constraints), its migration files and the data files beside them, the routing
+settings and the engine. Any change gives a new fingerprint, so the schema cache (``schema_cache.py``) and warm
+databases (``warm.py``) build afresh. What does not change within a run (each model's shape, the migrations on
+disk) is read once per run, not once per alias.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import django
+from django.conf import settings as django_settings
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.writer import MigrationWriter
+
+from .alias_models import migratable_models
+from .conf import model_selectors
+from .unmanaged import unmanaged_models
+
+CACHE_VERSION = "1"
+
+#: Folders of an app whose files a data migration may read: ``migrations/`` (a JSON seed beside the migration)
+#: and ``fixtures/`` (``loaddata`` in a migration).
+DATA_FOLDERS = ("migrations", "fixtures")
+
+
+@functools.cache
+def _model_shape(model: Any) -> str:
+    """What of ``model`` shapes its table (Django's migration serializer: the text a migration would hold)."""
+    opts = model._meta
+    fields = [MigrationWriter.serialize(f)[0] for f in (*opts.local_fields, *opts.local_many_to_many)]
+    return repr((opts.label_lower, opts.db_table, fields,
+                 MigrationWriter.serialize([opts.unique_together, opts.indexes, opts.constraints])[0]))
+
+
+@functools.cache
+def _migration_files() -> str:
+    """A digest of every migration file on disk and the data files beside them (read once per run)."""
+    digest = hashlib.sha256()
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for key in sorted(loader.disk_migrations):
+        module = sys.modules[loader.disk_migrations[key].__module__]
+        digest.update(repr((key, Path(module.__file__).read_bytes() if module.__file__ else b"")).encode())
+    for path in migration_data_files(loader.migrated_apps):
+        digest.update(repr((str(path), path.read_bytes())).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
+    """A hash of everything that shapes ``alias``'s test schema (``unmanaged``: its unmanaged models' tables too)."""
+    settings = connections.settings[alias]
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode())
+
+    add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
+        migrations, sorted(model_selectors().items()),
+        [r if isinstance(r, str) else type(r).__qualname__ for r in django_settings.DATABASE_ROUTERS])
+    models = [*migratable_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
+    if unmanaged:
+        add("unmanaged")
+    for model in sorted(models, key=lambda m: m._meta.label_lower):
+        add(_model_shape(model))
+    if migrations:
+        add(_migration_files())
+    return digest.hexdigest()[:16]
+
+
+def migration_data_files(app_labels: Iterable[str]) -> list[Path]:
+    """The files other than Python modules under the ``DATA_FOLDERS`` of the migrated apps: a change to one that
+    a data migration reads rebuilds the schema. Anything a migration reads from elsewhere is not seen
+    (``--multidb-rebuild`` then)."""
+    from django.apps import apps
+
+    found = []
+    for label in sorted(app_labels):
+        try:
+            root = Path(apps.get_app_config(label).path)
+        except LookupError:
+            continue
+        for folder in DATA_FOLDERS:
+            found += sorted(path for path in (root / folder).rglob("*") if path.is_file()
+                            and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts)
+    return found
