@@ -27,6 +27,8 @@ from django.core import serializers
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
+from .messages import isolation as texts
+
 #: The alias of the table's rows in the digest queries (a name no column is likely to have).
 _ROW = "_multidb_row"
 
@@ -192,10 +194,10 @@ class Baseline:
         tables = frozenset(connections[alias].introspection.table_names())
         if tables != self.all_tables:
             changed = sorted(tables ^ self.all_tables)
-            return f"tables were added or dropped since its schema was installed ({', '.join(changed[:5])})"
+            return texts.TABLES_CHANGED.format(tables=", ".join(changed[:5]))
         written, changed, _hooked = self._changes(alias, _tables(alias, self.extra), self.columns)
         if written or changed:
-            return f"rows were left in or changed in {', '.join(sorted({*written, *changed})[:5])}"
+            return texts.ROWS_CHANGED.format(tables=", ".join(sorted({*written, *changed})[:5]))
         return None
 
     def restore(self, alias: str) -> list[str]:

@@ -20,6 +20,7 @@ from . import readonly
 from .emptying import Baseline, empty_written_tables
 from .guard import AccessGuard
 from .messages import described
+from .messages import isolation as texts
 from .schema import SchemaBuilder
 from .thread_sharing import ThreadSharing
 
@@ -69,8 +70,8 @@ class TestDatabases:
     def __post_init__(self) -> None:
         self._threads = ThreadSharing(self.test_id, self._problems)
         self.guard.start_test(self.test_id)
-        self._undo.callback(self._step, "ending the test's database access", None, self.guard.end_test)
-        self._undo.callback(self._step, "closing connections of the test's threads", None,
+        self._undo.callback(self._step, texts.STEP_END_ACCESS, None, self.guard.end_test)
+        self._undo.callback(self._step, texts.STEP_CLOSE_THREAD_CONNECTIONS, None,
                             self._threads.close_connections_of_threads)
         self._undo.enter_context(self._late)
 
@@ -86,12 +87,7 @@ class TestDatabases:
         ``DeclarationConflict``.
         """
         if commit and alias in self.rollback:
-            raise DeclarationConflict(
-                f"{self.test_id}: uses_db({alias!r}, transaction=...) asks {alias!r} to commit, but an earlier "
-                f"declaration (the test's marker, or a fixture set up before) opened it rolled back. Fix: ask for "
-                f"the commit where {alias!r} is first declared, e.g. @pytest.mark.uses_db({alias!r}, "
-                f"transaction=[{alias!r}])."
-            )
+            raise DeclarationConflict(texts.COMMIT_AFTER_ROLLBACK.format(test=self.test_id, alias=alias))
         if alias in self.rollback or alias in self.committing or alias in self._threads:
             return
         primary = self.mirrors.get(alias)
@@ -102,14 +98,14 @@ class TestDatabases:
         read_only = alias in self.read_only
         if commit and read_only:
             raise readonly.ReadOnlyAliasError(
-                readonly.commit_refused_message(f"{self.test_id}: transaction=True", alias))
+                readonly.commit_refused_message(texts.TRANSACTION_TRUE.format(test=self.test_id), alias))
         if self.reset_sequences and not read_only:  # before the test, like TransactionTestCase; outside its
             baseline = self.baselines.get(alias)   # transaction (MySQL DDL)
             reset_sequences(alias, keep=baseline.counts if baseline else (), extra=baseline.extra if baseline else ())
         if commit:
             self._threads.watch(alias)
             self.committing.append(alias)
-            self._undo.callback(self._step, f"emptying what the test committed on {alias!r}", alias,
+            self._undo.callback(self._step, texts.STEP_EMPTY.format(alias=alias), alias,
                                 functools.partial(self._empty, alias), retry=True)
         else:
             if read_only:
@@ -117,7 +113,7 @@ class TestDatabases:
             atomic = transaction.atomic(using=alias)
             atomic.__enter__()
             self.rollback[alias] = atomic
-            self._undo.callback(self._step, f"rolling back {alias!r}", alias,
+            self._undo.callback(self._step, texts.STEP_ROLL_BACK.format(alias=alias), alias,
                                 functools.partial(self._roll_back, alias, atomic))
             if read_only:
                 readonly.began(connections[alias])
@@ -151,7 +147,8 @@ class TestDatabases:
                 emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
 
     def _share_with_threads(self, alias: str) -> None:
-        self._undo.callback(self._step, f"ending the sharing of {alias!r}", None, self._threads.share(alias))
+        self._undo.callback(self._step, texts.STEP_END_SHARING.format(alias=alias), None,
+                            self._threads.share(alias))
         self._thread_sharing_storage()
 
     def _thread_sharing_storage(self) -> None:
@@ -167,7 +164,8 @@ class TestDatabases:
             return
         except Exception as error:
             if alias is None:
-                self._problems.append(f"{self.test_id}: {description} failed: {described(error)}")
+                self._problems.append(texts.STEP_FAILED.format(test=self.test_id, step=description,
+                                                               error=described(error)))
                 return
             failure = error
         said = alias in self.broken
@@ -180,7 +178,8 @@ class TestDatabases:
                 return
             except Exception as error:
                 failure = error
-        self._problems.append(diagnosis or f"{self.test_id}: {description} failed: {described(failure)}")
+        self._problems.append(diagnosis or texts.STEP_FAILED.format(test=self.test_id, step=description,
+                                                                    error=described(failure)))
 
     def _replace_connection(self, alias: str, error: BaseException) -> str | None:
         """Close the alias's connection (it may be broken) and give the next user a fresh one."""
@@ -191,7 +190,7 @@ class TestDatabases:
 
     def close(self) -> list[str]:
         """Roll back, empty what was committed, undo swaps, stop sharing. Returns the problems met, one line each."""
-        self._step("checking the test's threads", None,
+        self._step(texts.STEP_CHECK_THREADS, None,
                    lambda: self._problems.extend(self._threads.leftover_threads(self.rollback)))
         self._undo.close()
         return self._problems

@@ -20,6 +20,8 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
+from .messages import isolation as texts
+
 #: How long a thread waits for the thread-shared connection before it is told who holds it.
 LOCK_TIMEOUT = 30.0
 
@@ -68,11 +70,8 @@ class ConnectionLock:
         with self._free:
             if not self._free.wait_for(lambda: self.owner in (None, me), LOCK_TIMEOUT):
                 holder = self.owner.name if self.owner else "?"
-                raise TimeoutError(
-                    f"multidb: thread {me.name!r} waited {LOCK_TIMEOUT:.0f} s for the test's connection of alias "
-                    f"{self.alias!r}, which thread {holder!r} holds with an open cursor. Fix: close the cursor "
-                    "(or finish iterating .iterator()) before another thread queries."
-                )
+                raise TimeoutError(texts.CURSOR_HELD.format(thread=me.name, timeout=LOCK_TIMEOUT, alias=self.alias,
+                                                            holder=holder))
             self.owner, self.depth = me, self.depth + 1
 
     def release(self) -> None:
@@ -250,10 +249,8 @@ class ThreadSharing:
                 continue
             if thread.is_alive():
                 if thread not in self._threads_before and conn.connection is not None:
-                    self.problems.append(
-                        f"thread {thread.name!r} started by {self.test_id} still holds a database connection "
-                        f"({conn.alias}) after the test; join it before the test ends"
-                    )
+                    self.problems.append(texts.THREAD_HOLDS_CONNECTION.format(thread=thread.name, test=self.test_id,
+                                                                              alias=conn.alias))
                 continue
             _close_from_here(conn)
 
@@ -262,11 +259,8 @@ class ThreadSharing:
         try:
             executor.submit(conn.close).result(LOCK_TIMEOUT)
         except FutureTimeout:
-            self.problems.append(
-                f"asgiref's executor thread {thread.name!r} was still busy {LOCK_TIMEOUT:.0f} s after "
-                f"{self.test_id} ended, holding a database connection ({conn.alias}); await every "
-                "sync_to_async call before the test ends"
-            )
+            self.problems.append(texts.EXECUTOR_BUSY.format(thread=thread.name, timeout=LOCK_TIMEOUT, test=self.test_id,
+                                                            alias=conn.alias))
         except RuntimeError:  # the executor was shut down (interpreter exit): close from here
             _close_from_here(conn)
         except Exception:  # a broken connection is as good as closed
@@ -277,8 +271,5 @@ class ThreadSharing:
         ignored = self._threads_before | set(_executors()) | self._workers
         alive = [t for t in threading.enumerate() if t not in ignored and t.is_alive()]
         using = [t for t in alive if t.ident in self._users]
-        return [
-            f"thread {t.name!r} started by {self.test_id} still holds the test's database connection "
-            f"({', '.join(aliases)}) after the test; join it before the test ends"
-            for t in using
-        ]
+        return [texts.THREAD_HOLDS_TEST_CONNECTION.format(thread=t.name, test=self.test_id, aliases=", ".join(aliases))
+                for t in using]
