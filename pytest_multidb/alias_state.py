@@ -17,6 +17,7 @@ from django.db import connections
 
 from .emptying import Baseline
 from .messages import first_line
+from .messages import run as texts
 from .provision import Provisioned
 
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
@@ -59,10 +60,10 @@ class AliasState:
         ``django_db_setup`` override's rows) are put back as the install left them first: only tables added
         or dropped, or rows that cannot be put back, keep a database from being kept warm."""
         if alias in self.broken:
-            return "its server stopped answering"
+            return texts.SERVER_STOPPED
         baseline = self.installed.get(alias)
         if baseline is None:
-            return "no snapshot of its install was taken"
+            return texts.NO_SNAPSHOT
         change = baseline.differences(alias)
         if change is None or not change.startswith("rows "):
             return change
@@ -100,10 +101,9 @@ def server_gone(alias: str, probe_error: BaseException, kind: str, details: dict
     settings = connections.settings[alias]
     where = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
     if details.get("log"):
-        look = f"see its log {details['log']}"
+        look = texts.LOOK_AT_LOG.format(log=details["log"])
     elif details.get("container"):
-        look = f"see `docker logs {details['container']}`"
+        look = texts.LOOK_AT_CONTAINER.format(container=details["container"])
     else:
-        look = "check that the server runs"
-    return (f"alias {alias!r}: its database server ({kind}, {where}) stopped answering ({first_line(probe_error)}); "
-            f"{look}. Every later test that uses {alias!r} fails with this line.")
+        look = texts.LOOK_AT_SERVER
+    return texts.SERVER_GONE.format(alias=alias, kind=kind, where=where, reason=first_line(probe_error), look=look)

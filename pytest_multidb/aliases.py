@@ -16,6 +16,7 @@ from functools import cached_property
 import pytest
 
 from .conf import ConfigurationError, DatabaseSpec, database_specs
+from .messages import run as texts
 from .provision import ProvisionError, select_kind
 from .provision.base import EXISTING
 from .same_database import check_dependencies, mirrors
@@ -29,12 +30,10 @@ def provision_requests(entries: Iterable[str], aliases: Iterable[str]) -> dict[s
     for entry in entries:
         alias, sep, kind = entry.partition("=")
         if not sep or not alias or not kind:
-            raise pytest.UsageError(f"multidb: --multidb-provision {entry!r}: expected ALIAS=KIND, e.g. b=process")
+            raise pytest.UsageError(texts.PROVISION_ENTRY_MALFORMED.format(entry=entry))
         if alias not in known:
-            raise pytest.UsageError(
-                f"multidb: --multidb-provision {entry!r}: there is no database alias {alias!r} (known: "
-                f"{', '.join(known)}). Fix: use one of them, or add the alias to DATABASES or OTHER_DATABASES."
-            )
+            raise pytest.UsageError(texts.PROVISION_ENTRY_UNKNOWN_ALIAS.format(entry=entry, alias=alias,
+                                                                               known=", ".join(known)))
         requested[alias] = kind
     return requested
 
@@ -63,7 +62,7 @@ class Aliases:
             found = mirrors(specs)
             check_dependencies(specs)
         except ConfigurationError as error:
-            raise pytest.UsageError(f"multidb: {error}") from None
+            raise pytest.UsageError(texts.PREFIXED.format(line=error)) from None
         options = config.known_args_namespace
         requested = provision_requests(getattr(options, "multidb_provision", None) or [], specs)
         return cls(specs, found, requested, getattr(options, "multidb_unmanaged", None))
@@ -108,11 +107,8 @@ class Aliases:
                 continue
             test_name = str(spec.test.get("NAME") or "")
             if spec.vendor == "sqlite" and test_name and test_name != ":memory:" and "mode=memory" not in test_name:
-                notes.append(f"alias {alias!r}: TEST['NAME'] = {test_name!r} is not where its test database goes "
-                             "(a file of ours under pytest's temp dir); it still decides which aliases share one, "
-                             "as in Django")
+                notes.append(texts.NOTE_SQLITE_TEST_NAME.format(alias=alias, test_name=test_name))
             elif spec.vendor not in ("sqlite", "dummy", "") and not spec.settings.get("NAME") and not test_name:
-                notes.append(f"alias {alias!r}: NAME is empty: its test database is named test__<run>, and code "
-                             f"that opens the real database fails. Fix: set the database's name in "
-                             f"{'OTHER_DATABASES' if spec.from_other_databases else 'DATABASES'}[{alias!r}]['NAME']")
+                setting = "OTHER_DATABASES" if spec.from_other_databases else "DATABASES"
+                notes.append(texts.NOTE_EMPTY_NAME.format(alias=alias, setting=setting))
         return notes

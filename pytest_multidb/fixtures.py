@@ -17,6 +17,7 @@ from django.db import connections
 
 from . import routing
 from .isolation import TestDatabases
+from .messages import run as texts
 from .plugin_fixtures import current_databases, current_run, open_aliases
 from .schema import SchemaBuilder
 
@@ -50,7 +51,7 @@ def swap_db(request: pytest.FixtureRequest) -> Callable[[Any, str], routing.Conn
         previous = routing.global_swap(model)
         _install_for_test(model, alias, state)
         routing.swap(model, alias)
-        state.defer(f"undoing the swap of {model._meta.label} to {alias!r}", lambda: routing.swap(model, previous))
+        state.defer(texts.UNDO_SWAP.format(model=model._meta.label, alias=alias), lambda: routing.swap(model, previous))
         return routing.ConnectionInfo(alias)
 
     return swap
@@ -71,10 +72,8 @@ def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
         if builder.existing_tables():
             return
         if alias in state.configured.read_only:  # its real database: no table is made there, not even for one test
-            pytest.fail(f"multidb: swap_db({model._meta.label}, {alias!r}): {alias!r} is TEST['PROVISION'] = "
-                        f"'existing' and has no table {model._meta.db_table!r}; nothing is created in its real "
-                        "database. Fix: swap to an alias that has the table, or to a test database alias.",
-                        pytrace=False)
+            pytest.fail(texts.SWAP_TO_EXISTING_WITHOUT_TABLE.format(
+                model=model._meta.label, alias=alias, table=model._meta.db_table), pytrace=False)
         if alias in state.rollback and own.features.can_rollback_ddl:
             with connections[alias].cursor() as cursor:
                 for statement in builder.create_sql():
@@ -90,7 +89,7 @@ def _install_for_test(model: Any, alias: str, state: TestDatabases) -> None:
         finally:
             own.close()
 
-    state.defer(f"dropping the table of {model._meta.label} made on {alias!r} for the test", drop)
+    state.defer(texts.DROP_TEST_TABLE.format(model=model._meta.label, alias=alias), drop)
 
 
 @pytest.fixture

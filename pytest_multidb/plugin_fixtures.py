@@ -18,6 +18,7 @@ from django.db import connections
 from . import readonly
 from .isolation import DeclarationConflict, TestDatabases
 from .messages import NO_SETTINGS
+from .messages import run as texts
 from .provision import ProvisionError
 from .run import MultiDB
 from .same_database import in_memory_under_django
@@ -54,28 +55,28 @@ def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commi
     state = current_databases(request)
     unknown = [a for a in aliases if a not in session.specs]
     if unknown:  # this test fails, in one line; the others go on
-        pytest.fail(
-            f"multidb: {request.node.nodeid}: unknown database alias {unknown[0]!r}; known aliases: "
-            f"{', '.join(session.specs)}. Fix: {did_you_mean(unknown[0], session.specs)}use one of them or add it to "
-            "DATABASES/OTHER_DATABASES.", pytrace=False)
+        pytest.fail(texts.UNKNOWN_OPENED_ALIAS.format(
+            nodeid=request.node.nodeid, alias=unknown[0], known=", ".join(session.specs),
+            did_you_mean=did_you_mean(unknown[0], session.specs)), pytrace=False)
     ensure(request, session, aliases)
     committing = set(aliases) if commit is True else set(commit or ())
     for alias in sorted(committing & run.aliases.read_only):
-        who = f"{request.node.nodeid}: uses_db({alias!r}, transaction=...) commits"
-        pytest.fail(f"multidb: {readonly.commit_refused_message(who, alias)}", pytrace=False)
+        who = texts.USES_DB_COMMITS.format(nodeid=request.node.nodeid, alias=alias)
+        pytest.fail(texts.PREFIXED.format(line=readonly.commit_refused_message(who, alias)), pytrace=False)
     for alias in aliases:
         if alias in session.state.broken:
-            pytest.fail(f"multidb: {request.node.nodeid}: {session.state.broken[alias]}", pytrace=False)
+            pytest.fail(texts.TEST_FAILED.format(nodeid=request.node.nodeid, line=session.state.broken[alias]),
+                        pytrace=False)
         failure = None
         try:
             state.open(alias, commit=alias in committing)
         except DeclarationConflict as error:
-            failure = f"multidb: {error}"
+            failure = texts.PREFIXED.format(line=error)
         except DatabaseError as error:
             diagnosis = session.state.diagnose(alias, error)
             if diagnosis is None:
                 raise
-            failure = f"multidb: {request.node.nodeid}: {diagnosis}"
+            failure = texts.TEST_FAILED.format(nodeid=request.node.nodeid, line=diagnosis)
         if failure is not None:  # outside the except: one line, no "During handling of the above exception"
             pytest.fail(failure, pytrace=False)
 
@@ -85,7 +86,7 @@ def ensure(request: pytest.FixtureRequest, session: DatabaseSession, aliases: It
     try:
         session.ensure(aliases)
     except ProvisionError as error:
-        message = f"multidb: {error}"
+        message = texts.PREFIXED.format(line=error)
     else:
         return
     stop_run(request, message)  # outside the except: no "During handling of the above exception" under xdist
@@ -160,7 +161,7 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
         problems = state.close()
         del node.stash[TEST_KEY]
     if problems:
-        pytest.fail("multidb: " + "\n".join(problems), pytrace=False)
+        pytest.fail(texts.PREFIXED.format(line="\n".join(problems)), pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="class")

@@ -21,6 +21,7 @@ from .bootstrap import setup_django
 from .guard import AccessGuard
 from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration
+from .messages import run as texts
 from .options import SessionOptions
 from .provision import ProvisionError
 from .session import DatabaseSession
@@ -89,23 +90,19 @@ class MultiDB:
         for nodeid, found in self.declarations.items():
             where = "@pytest.mark.uses_db" if found.source == MARKER else found.source
             errors += [
-                f"{nodeid}: {where} names unknown database alias {alias!r}; known aliases: {', '.join(known)}. "
-                f"Fix: {did_you_mean(alias, known)}use one of them"
-                f"{'' if found.source == MARKER else ' in ' + found.source}, or add the alias "
-                "to DATABASES or OTHER_DATABASES."
+                texts.UNKNOWN_DECLARED_ALIAS.format(
+                    nodeid=nodeid, where=where, alias=alias, known=", ".join(known),
+                    did_you_mean=did_you_mean(alias, known),
+                    in_source="" if found.source == MARKER else f" in {found.source}")
                 for alias in found.aliases
                 if alias not in known
             ]
-            errors += [
-                f"{nodeid}: uses_db(transaction=[...]) names {alias!r}, which the marker does not declare. "
-                f"Fix: add {alias!r} to the marker's aliases."
-                for alias in found.committing
-                if alias not in found.aliases
-            ]
+            errors += [texts.UNDECLARED_COMMITTING_ALIAS.format(nodeid=nodeid, alias=alias)
+                       for alias in found.committing if alias not in found.aliases]
         if len(errors) == 1:
-            raise pytest.UsageError(f"multidb: {errors[0]}")
+            raise pytest.UsageError(texts.PREFIXED.format(line=errors[0]))
         if errors:
-            raise pytest.UsageError("multidb:\n" + "\n".join(errors))
+            raise pytest.UsageError(texts.PREFIXED_LINES.format(lines="\n".join(errors)))
         self.needed = list(dict.fromkeys(a for found in self.declarations.values() for a in found.aliases))
         self.session.state.serialized.update(a for found in self.declarations.values() if found.serialized_rollback
                                              for a in found.aliases)
@@ -119,8 +116,9 @@ class MultiDB:
             from django.test import TestCase, TransactionTestCase
 
             commits = found.aliases if issubclass(cls, TransactionTestCase) and not issubclass(cls, TestCase) else ()
-        how = f"{cls.__qualname__} (a TransactionTestCase) commits" if cls is not None else "commits (transaction=)"
-        return [readonly.commit_refused_message(f"{item.nodeid}: {how}", alias)
+        who = (texts.TEST_CLASS_COMMITS.format(nodeid=item.nodeid, cls=cls.__qualname__) if cls is not None
+               else texts.TEST_COMMITS.format(nodeid=item.nodeid))
+        return [readonly.commit_refused_message(who, alias)
                 for alias in commits if alias in self.aliases.read_only]
 
     def _declaration(self, item: pytest.Item) -> Declaration | None:

@@ -28,6 +28,7 @@ from filelock import FileLock
 from .cache_index import cache_index, server_of
 from .fingerprint import fingerprint
 from .footprint import Policy, cache_stamp, claimed, sweep
+from .messages import run as texts
 from .provision.base import fit_name
 from .provision.owner import STAMP_PREFIX
 from .provision.server import read_stamp, stamp_database
@@ -106,8 +107,7 @@ def _postgresql_restore(alias: str, key: str, directory: Path, real_name: str) -
         # carry its stamp over (a database made from a template has no comment).
         exists, stamp = read_stamp(conn, cursor, name)
         if not exists or stamp is None or not stamp.startswith(STAMP_PREFIX):
-            raise RuntimeError(f"test database {name!r} of alias {alias!r} is not stamped by pytest-multidb: "
-                               "not replacing it with the cached schema")
+            raise RuntimeError(texts.NOT_STAMPED.format(name=name, alias=alias))
         cursor.execute(f"DROP DATABASE {quote(name)}")
         cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
         stamp_database(conn, cursor, name, stamp)

@@ -27,6 +27,7 @@ from .cache_index import cache_index
 from .conf import ConfigurationError
 from .footprint import sweep_fallback_caches
 from .install import install_schema
+from .messages import run as texts
 from .options import SessionOptions
 from .provision import PROVISIONERS, Provisioned, ProvisionError
 from .provision.base import EXISTING, ProvisionContext, timed
@@ -206,9 +207,9 @@ class DatabaseSession:
         self._cleaned = True
         removed, failed = self.registry.clean()
         for line in removed:
-            self._report(f"multidb: removed leftover {line}")
+            self._report(texts.LEFTOVER_REMOVED.format(what=line))
         for line in failed:
-            self._report(f"multidb: could not remove leftover {line}")
+            self._report(texts.LEFTOVER_NOT_REMOVED.format(what=line))
 
     def _activate(self, provisioned: Provisioned) -> None:
         """Point the alias at its test database (closing any connection to the real one first)."""
@@ -274,7 +275,7 @@ class DatabaseSession:
                 for record in provisioned.records:
                     self.registry.remove(record)
             except Exception as error:  # keep removing the others; the registry keeps their records
-                errors.append(f"multidb: could not remove the test database of {alias!r}: {error}")
+                errors.append(texts.NOT_REMOVED.format(alias=alias, error=error))
             finally:
                 connections.settings[alias].clear()
                 connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
@@ -287,9 +288,9 @@ class DatabaseSession:
             with self._opened([alias]):
                 change = self.state.changed(alias)
         except Exception as error:  # a broken connection, a server gone: nothing known, nothing kept
-            change = f"it cannot be checked ({type(error).__name__}: {error})".splitlines()[0]
+            change = texts.NOT_CHECKED.format(error=f"{type(error).__name__}: {error}").splitlines()[0]
         if change is not None:
-            self._report(f"multidb: the test database of {alias!r} is not kept warm: {change}")
+            self._report(texts.NOT_KEPT_WARM.format(alias=alias, why=change))
         return change is None
 
     def info(self) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,7 @@ from filelock import FileLock, Timeout
 from .cache_index import cache_index, server_of
 from .conf import DatabaseSpec
 from .footprint import Policy, cache_stamp, claimed, sweep
+from .messages import run as texts
 from .provision.base import ProvisionContext, Provisioned, fit_name
 from .provision.owner import Unreachable
 from .provision.server import (
@@ -182,7 +183,7 @@ class WarmDatabases:
         try:
             return self._claim_on_server(spec, key, name, context, settings, server, warm)
         except Unreachable as error:  # the same one line as a test database made cold
-            raise cannot_reach(spec.alias, spec.settings, f"claim warm test database {name!r}", error) from error
+            raise cannot_reach(spec.alias, spec.settings, texts.CLAIM_WARM.format(name=name), error) from error
 
     def _claim_on_server(self, spec: DatabaseSpec, key: str, name: str, context: ProvisionContext,
                          settings: dict[str, Any], server: str, warm: str) -> Provisioned | None:
@@ -226,7 +227,7 @@ class WarmDatabases:
         def keep() -> None:
             with admin_cursor(spec.alias, settings) as (wrapper, cursor):
                 if read_stamp(wrapper, cursor, name) != (True, context.registry.stamp):
-                    raise RuntimeError(f"test database {name!r} is no longer this run's: not kept warm")
+                    raise RuntimeError(texts.WARM_NOT_OURS.format(name=name))
                 stamp_database(wrapper, cursor, name, warm)  # before the record goes (see the module's doc)
                 with cache_index(self.cache_dir) as index:  # claimed now: what bounds what stays reads it
                     index["warm"] = [claimed(e, real_name) if (e["server"], e["name"]) == (server, name) else e
