@@ -93,19 +93,19 @@ def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
             with warm.slot_lock(directory / f"{path.name}.lock").acquire(timeout=0):
                 path.unlink(missing_ok=True)
                 path.with_suffix(".claimed").unlink(missing_ok=True)
-                removed.append(f"warm test database {str(path)!r}")
+                removed.append(texts.WARM_DATABASE_FILE.format(path=str(path)))
         except Timeout:
-            failed.append(f"warm test database {str(path)!r}: in use by a live run")
+            failed.append(texts.IN_USE.format(what=texts.WARM_DATABASE_FILE.format(path=str(path))))
     with cache_index(cache_dir) as index:
         stamp = cache_stamp(index["id"], cache_dir, "warm")
         for entry in list(index["warm"]):
-            what = f"warm test database {entry['name']!r} of alias {entry['alias']!r} ({entry['server']})"
+            what = texts.WARM_DATABASE.format(name=entry["name"], alias=entry["alias"], server=entry["server"])
             lock = warm.slot_lock(directory / f"{entry['name']}.lock")
             try:
                 with lock.acquire(timeout=0):
                     note = drop_owned(entry["alias"], entry["settings"], entry["name"], stamp)
             except Timeout:
-                failed.append(f"{what}: in use by a live run")
+                failed.append(texts.IN_USE.format(what=what))
                 continue
             except Exception as error:  # Unreachable, or the drop failed: listed for the next clean
                 failed.append(f"{what}: {first_line(error)}")
@@ -114,5 +114,5 @@ def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
             if note is None:
                 removed.append(what)
             elif note != "already gone":
-                removed.append(f"record of {what}: {note}")
+                removed.append(texts.RECORD_FORGOTTEN.format(what=what, note=note))
     return removed, failed

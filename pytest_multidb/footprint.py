@@ -31,6 +31,7 @@ import pytest
 from django.db import DatabaseError
 
 from .cache_index import read_index
+from .messages import plugin as texts
 from .provision.owner import STAMP_PREFIX
 from .provision.server import has_schema_comments, read_stamp
 
@@ -68,8 +69,7 @@ def policy_from_config(config: pytest.Config) -> Policy:
         return Policy(int(first("multidb_keep", KEEP_ENV, "multidb_keep") or Policy.keep),
                       float(first("multidb_max_age_days", MAX_AGE_ENV, "multidb_max_age_days") or Policy.max_age_days))
     except ValueError as error:
-        raise pytest.UsageError(f"multidb: multidb_keep / multidb_max_age_days: {error}. Fix: give a whole number of "
-                                "databases (e.g. 2) and a number of days (e.g. 14).") from None
+        raise pytest.UsageError(texts.BAD_POLICY.format(error=error)) from None
 
 
 @dataclass(frozen=True)

@@ -56,3 +56,14 @@ NOT_STOPPED = "multidb: could not stop the {what} (the next run removes it)"
 #: --multidb-clean: something it could not remove (a leftover, a warm database, a server it cannot reach).
 NOT_REMOVED = "multidb: could not remove {what}"
 SERVER_NOT_CLEANED = "the warm databases and templates on {server} (alias {alias!r}): {error}"
+#: --multidb-clean: a warm test database (a file, or one on a server) removed, or held by a live run.
+WARM_DATABASE_FILE = "warm test database {path!r}"
+WARM_DATABASE = "warm test database {name!r} of alias {alias!r} ({server})"
+IN_USE = "{what}: in use by a live run"
+#: --multidb-clean: a warm database's record forgotten (the database was not dropped: ``note`` says why).
+RECORD_FORGOTTEN = "record of {what}: {note}"
+#: --multidb-keep / --multidb-max-age-days (or their variables and ini keys) that are not numbers.
+BAD_POLICY = (
+    "multidb: multidb_keep / multidb_max_age_days: {error}. Fix: give a whole number of databases (e.g. 2) and a "
+    "number of days (e.g. 14)."
+)

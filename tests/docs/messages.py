@@ -1,7 +1,11 @@
-"""Find every user-facing message template in the package's source, by reading its syntax tree.
+"""The message templates of ``pytest_multidb.messages``, and a guard against messages written anywhere else.
 
-A template is the text of a message with its placeholders cut out: ``f"alias {alias!r} is read-only"``
-becomes the fragments ``["alias", "is read-only"]``. Messages are the string arguments of
+``templates()`` reads every upper-case ``str`` constant of every module of the ``pytest_multidb.messages``
+package: a ``str.format`` template whose fragments are its text split at its ``{...}`` fields (``{{`` and ``}}``
+are literal braces). ``"alias {alias!r} is read-only"`` becomes the fragments ``["alias", "is read-only"]``.
+
+``inline_messages()`` finds the messages still written in the code, by reading its syntax tree. Messages are the
+string arguments of
 
 - a ``raise X(...)`` (any callable: exception classes, ``self._error(...)``, ``refuse(...)``),
 - a call of anything named ``...Error``, ``...Exception``, ``...Warning``, ``fail``, ``exit`` or ``...report``
@@ -14,13 +18,18 @@ becomes the fragments ``["alias", "is read-only"]``. Messages are the string arg
   built by a helper),
 
 and every string literal that contains ``Fix:`` (the project's convention for a message that tells the fix,
-wherever it is built). Names of module-level string constants (``hint=HINT_W001``) are resolved.
+wherever it is built). Names of module-level string constants (``hint=HINT_W001``) are resolved. A template
+formatted there (``texts.UNKNOWN_ALIAS.format(...)``) is no text of the code, and a literal without a space
+(``"commit"``, an id) is a word, not a message: neither is found.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,16 +45,21 @@ MESSAGE_FUNCTION = re.compile(r"message|diagnos|gone|error|problem|leftover|chan
 MIN_FRAGMENT = 3
 
 
+#: The package that holds every message.
+MESSAGES = "pytest_multidb.messages"
+
+
 @dataclass(frozen=True)
 class Template:
-    """One message template: where it is, and its constant text between the placeholders."""
+    """One message template: where it is (a file and a constant's name, or a line), and its constant text
+    between the placeholders."""
 
     path: str
-    line: int
+    where: str | int
     fragments: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {' … '.join(self.fragments)}"
+        return f"{self.path}:{self.where}: {' … '.join(self.fragments)}"
 
 
 def normalise(text: str) -> str:
@@ -91,6 +105,8 @@ class _Collector(ast.NodeVisitor):
             self.take(node.orelse)
             return
         pieces = self.pieces(node)
+        if pieces is not None and not any(piece and any(c.isspace() for c in piece) for piece in pieces):
+            return  # a word ("commit", an id, an alias list's separator), not a message
         if pieces is not None and id(node) not in self.found:
             self.found[id(node)] = pieces
             self.nodes.append((node.lineno, pieces))
@@ -166,10 +182,38 @@ def _fragments(pieces: list[str | None]) -> tuple[str, ...]:
     return tuple(fragments)
 
 
-def templates(package: Path) -> list[Template]:
-    """Every message template in the ``.py`` files under ``package``, in file and line order."""
+def template_fragments(text: str) -> tuple[str, ...]:
+    """The fragments of a ``str.format`` template: its literal text between its fields (``{{`` is ``{``)."""
+    pieces: list[str | None] = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(text):
+        pieces.append(literal)
+        if field is not None:
+            pieces.append(None)
+    return _fragments(pieces)
+
+
+def templates(package: str = MESSAGES) -> list[Template]:
+    """Every upper-case ``str`` constant of every module of ``package`` (imported), in module and source order."""
+    root = importlib.import_module(package)
+    modules = [root, *(importlib.import_module(f"{package}.{info.name}")
+                       for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda info: info.name))]
+    top = Path(importlib.import_module(package.split(".")[0]).__file__).parent.parent
+    found = []
+    for module in modules:
+        path = Path(module.__file__).relative_to(top).as_posix()
+        for name, value in vars(module).items():
+            if name.isupper() and not name.startswith("_") and isinstance(value, str):
+                found.append(Template(path, name, template_fragments(value)))
+    return found
+
+
+def inline_messages(package: Path, exclude: tuple[str, ...] = ("messages",)) -> list[Template]:
+    """Every message written in the ``.py`` files under ``package`` (its ``exclude`` subpackages left out), in
+    file and line order."""
     found = []
     for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] in exclude:
+            continue
         tree = ast.parse(path.read_text(), str(path))
         collector = _Collector(str(path.relative_to(package.parent)), _module_constants(tree))
         collector.visit(tree)
