@@ -10,10 +10,9 @@ if TYPE_CHECKING:  # types only: every module may import the keys, whatever it s
     from .isolation import TestDatabases
     from .markers import Declaration
     from .provision.xdist import XdistRun
-    from .run import MultiDB
 
 #: ``config.stash``: the run object (``run.MultiDB``).
-RUN_KEY: pytest.StashKey[MultiDB] = pytest.StashKey()
+RUN_KEY = pytest.StashKey["MultiDB"]()  # ``run.MultiDB``, named only: the run sits above every key's user
 #: ``config.stash``: what Django's bootstrap did (``bootstrap.py``).
 BOOTSTRAP_KEY: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 #: ``config.stash``: the xdist controller's run, whose servers serve every worker.
