@@ -7,7 +7,7 @@ Hot path per test and alias: one ``atomic`` entered at setup and rolled back at 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 
@@ -17,16 +17,14 @@ from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections, transaction
 
 from . import readonly
-from .emptying import Baseline, empty_written_tables
+from .alias_state import AliasState
+from .aliases import Aliases
+from .emptying import empty_written_tables
 from .guard import AccessGuard
 from .messages import described
 from .messages import isolation as texts
 from .schema import SchemaBuilder
 from .thread_sharing import ThreadSharing
-
-#: Called when an undo step on an alias failed and its connection was replaced: the run checks whether the
-#: alias's server is gone and returns the one line that says so (else ``None``).
-Diagnose = Callable[[str, BaseException], "str | None"]
 
 
 class DeclarationConflict(Exception):
@@ -44,15 +42,13 @@ class TestDatabases:
 
     test_id: str
     guard: AccessGuard
+    #: The run's aliases: a ``TEST["MIRROR"]`` alias opens its primary and reads through it; a
+    #: ``TEST["PROVISION"] = "existing"`` one gets READ ONLY transactions, never committing, never reset.
+    configured: Aliases
+    #: The session's per-alias state: baselines to put committing tests back to, servers known to be gone
+    #: (their failures are not repeated).
+    state: AliasState
     reset_sequences: bool = False
-    baselines: Mapping[str, Baseline] = field(default_factory=dict)
-    diagnose: Diagnose = lambda alias, error: None
-    #: alias -> the line already given saying its server is gone (the run's); their failures are not repeated.
-    broken: Mapping[str, str] = field(default_factory=dict)
-    #: ``TEST["MIRROR"]`` aliases -> their primary: opening a mirror opens its primary and reads through it.
-    mirrors: Mapping[str, str] = field(default_factory=dict)
-    #: ``TEST["PROVISION"] = "existing"`` aliases: READ ONLY transactions, never committing, never reset.
-    read_only: frozenset[str] = frozenset()
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     #: Committing aliases that get ``post_migrate`` after their emptying, as Django's flush sends it (a
@@ -90,17 +86,17 @@ class TestDatabases:
             raise DeclarationConflict(texts.COMMIT_AFTER_ROLLBACK.format(test=self.test_id, alias=alias))
         if alias in self.rollback or alias in self.committing or alias in self._threads:
             return
-        primary = self.mirrors.get(alias)
+        primary = self.configured.mirrors.get(alias)
         if primary is not None:
             self._open_mirror(alias, primary, commit)
             return
         self.guard.allow([alias])
-        read_only = alias in self.read_only
+        read_only = alias in self.configured.read_only
         if commit and read_only:
             raise readonly.ReadOnlyAliasError(
                 readonly.commit_refused_message(texts.TRANSACTION_TRUE.format(test=self.test_id), alias))
         if self.reset_sequences and not read_only:  # before the test, like TransactionTestCase; outside its
-            baseline = self.baselines.get(alias)   # transaction (MySQL DDL)
+            baseline = self.state.baselines.get(alias)   # transaction (MySQL DDL)
             reset_sequences(alias, keep=baseline.counts if baseline else (), extra=baseline.extra if baseline else ())
         if commit:
             self._threads.watch(alias)
@@ -142,7 +138,7 @@ class TestDatabases:
 
     def _empty(self, alias: str) -> None:
         with self.guard.opened([alias]):
-            empty_written_tables(alias, self.reset_sequences, self.baselines.get(alias))
+            empty_written_tables(alias, self.reset_sequences, self.state.baselines.get(alias))
             if alias in self.post_migrate:  # what Django's flush does after emptying (its handlers re-run)
                 emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)
 
@@ -168,7 +164,7 @@ class TestDatabases:
                                                                error=described(error)))
                 return
             failure = error
-        said = alias in self.broken
+        said = alias in self.state.broken
         diagnosis = self._replace_connection(alias, failure)
         if said:
             return
@@ -186,7 +182,7 @@ class TestDatabases:
         with suppress(Exception):
             connections[alias].close()
         connections[alias] = connections.create_connection(alias)
-        return self.diagnose(alias, error)
+        return self.state.diagnose(alias, error)
 
     def close(self) -> list[str]:
         """Roll back, empty what was committed, undo swaps, stop sharing. Returns the problems met, one line each."""
