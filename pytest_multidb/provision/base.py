@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..conf import DatabaseSpec
+from ..messages import provision as texts
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class ProvisionError(Exception):
 
     def __init__(self, alias: str, setting: str, problem: str, fix: str) -> None:
         self.alias, self.setting, self.problem, self.fix = alias, setting, problem, fix
-        super().__init__(f"alias {alias!r} ({setting}): {problem}. Fix: {fix}.")
+        super().__init__(texts.PROVISION_ERROR.format(alias=alias, setting=setting, problem=problem, fix=fix))
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,13 @@ def select_kind(spec: DatabaseSpec, requested: Mapping[str, str]) -> str:
         kind = AUTO_KINDS.get(spec.vendor, DEFAULT_AUTO_KIND)
     if kind not in PROVISIONERS:
         raise ProvisionError(
-            spec.alias, "TEST['PROVISION'] / --multidb-provision", f"unknown kind {kind!r}",
-            f"use one of {', '.join(['auto', *sorted(PROVISIONERS)])}",
+            spec.alias, texts.KIND_SETTING, texts.UNKNOWN_KIND.format(kind=kind),
+            texts.UNKNOWN_KIND_FIX.format(kinds=", ".join(["auto", *sorted(PROVISIONERS)])),
         )
     if kind != EXISTING and (kind == "sqlite") != (spec.vendor == "sqlite"):
         raise ProvisionError(
-            spec.alias, "TEST['PROVISION'] / --multidb-provision",
-            f"kind {kind!r} does not fit engine {spec.engine!r}",
-            "use 'sqlite' for sqlite aliases and 'server', 'process' or 'container' for server engines",
+            spec.alias, texts.KIND_SETTING, texts.KIND_DOES_NOT_FIT.format(kind=kind, engine=spec.engine),
+            texts.KIND_DOES_NOT_FIT_FIX,
         )
     return kind
 
@@ -133,8 +133,9 @@ def for_vendor(table: Mapping[str, Any], spec: DatabaseSpec, kind: str) -> Any:
     """The entry of ``table`` (one class per database kind) for the alias's vendor, or a clear error."""
     if spec.vendor not in table:
         raise ProvisionError(
-            spec.alias, f"TEST['PROVISION'] = {kind!r}", f"kind {kind!r} cannot run engine {spec.engine!r}",
-            f"use it for {' or '.join(sorted(table))} aliases, or choose another kind",
+            spec.alias, texts.PROVISION_SETTING.format(kind=kind),
+            texts.KIND_CANNOT_RUN_ENGINE.format(kind=kind, engine=spec.engine),
+            texts.KIND_CANNOT_RUN_ENGINE_FIX.format(vendors=" or ".join(sorted(table))),
         )
     return table[spec.vendor]
 

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
+from ..messages import provision as texts
 from . import server
 from .base import ProvisionContext, Provisioned, ProvisionError, for_vendor, register
 from .owner import LABEL_TOKEN, Owner, Unreachable
 from .registry import RecordKind, Registry, register_record
 
-SETTING = "TEST['PROVISION'] = 'container'"
+SETTING = texts.PROVISION_SETTING.format(kind="container")
 #: The environment variables that say which Docker engine a container was made on (kept in its record).
 DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -36,7 +37,7 @@ def _testcontainers() -> Any:
     try:
         from testcontainers.community import mysql, postgres
     except ImportError as error:
-        raise ImportError("pip install 'pytest-multidb[containers]'") from error
+        raise ImportError(texts.CONTAINERS_EXTRA_FIX) from error
     return postgres, mysql
 
 
@@ -130,7 +131,7 @@ def start(alias: str, database: type[PostgresDB] | type[MariaDB], image: str, na
         # The labels go to Docker's create call (DockerContainer keeps extra keyword arguments for it).
         container = database.container(image, name, secrets.token_hex(8), registry.labels())
     except ImportError as error:
-        raise ProvisionError(alias, SETTING, "testcontainers is not installed", str(error)) from error
+        raise ProvisionError(alias, SETTING, texts.TESTCONTAINERS_MISSING, str(error)) from error
     except Exception as error:  # the Docker client is made here: no engine, ...
         raise _start_error(alias, image, error) from error
     record = registry.add({"type": "container", "alias": alias, "image": image, "id": None,
@@ -165,14 +166,14 @@ def _start_error(alias: str, image: str, error: Exception) -> ProvisionError:
     from docker.errors import DockerException, ImageNotFound
 
     if isinstance(error, ImageNotFound):
-        return ProvisionError(alias, "TEST['IMAGE']", f"image {image!r} is not available ({error})",
-                              "pull or build it, or set TEST['IMAGE'] to an image you have")
+        return ProvisionError(alias, "TEST['IMAGE']", texts.IMAGE_NOT_AVAILABLE.format(image=image, error=error),
+                              texts.IMAGE_NOT_AVAILABLE_FIX)
     if isinstance(error, DockerException):
         where = os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-        return ProvisionError(alias, SETTING, f"no Docker engine at {where} ({error})",
-                              "start Docker (dockerd) or point DOCKER_HOST at a running engine, or choose another kind")
-    return ProvisionError(alias, SETTING, f"container from {image!r} did not start: {error}",
-                          "check the image and `docker logs`, or choose another kind")
+        return ProvisionError(alias, SETTING, texts.NO_DOCKER_ENGINE.format(where=where, error=error),
+                              texts.NO_DOCKER_ENGINE_FIX)
+    return ProvisionError(alias, SETTING, texts.CONTAINER_DID_NOT_START.format(image=image, error=error),
+                          texts.CONTAINER_DID_NOT_START_FIX)
 
 
 def docker_engine() -> dict[str, str]:
@@ -205,25 +206,25 @@ def remove_record(record: dict[str, Any], owner: Owner | None = None) -> str | N
     try:
         import docker  # installed with the 'containers' extra, like testcontainers which made them
     except ImportError as error:
-        raise Unreachable("the docker package is not installed: pip install 'pytest-multidb[containers]'") from error
+        raise Unreachable(texts.DOCKER_PACKAGE_MISSING.format(fix=texts.CONTAINERS_EXTRA_FIX)) from error
     try:
         client = docker_client(record)
         found = client.containers.list(all=True, filters={"label": f"{LABEL_TOKEN}={record['token']}"})
     except docker.errors.DockerException as error:
         where = (record.get("docker") or {}).get("DOCKER_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-        raise Unreachable(f"Docker engine unreachable at {where}: {error}") from error
+        raise Unreachable(texts.DOCKER_UNREACHABLE.format(where=where, error=error)) from error
     ours = [container for container in found if _claimed(container.labels, record["token"], owner)]
     for container in ours:
         try:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             continue  # removed meanwhile
-    return None if ours else "already gone"
+    return None if ours else texts.ALREADY_GONE
 
 
 def describe_record(record: dict[str, Any]) -> str:
-    return (f"container {record['id'][:12]}" if record.get("id")
-            else f"container labelled {LABEL_TOKEN}={record.get('token', '?')} (being started)")
+    return (texts.CONTAINER_RECORD.format(id=record["id"][:12]) if record.get("id")
+            else texts.CONTAINER_BEING_STARTED.format(label=LABEL_TOKEN, token=record.get("token", "?")))
 
 
 register_record("container", RecordKind(describe_record, remove_record, rank=1))

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from .. import readonly
 from ..conf import DatabaseSpec
 from ..messages import first_line
+from ..messages import provision as texts
 from .base import EXISTING, ProvisionContext, Provisioned, ProvisionError, register
 from .server import where
 
@@ -64,16 +65,15 @@ def check_database(spec: DatabaseSpec) -> None:
         if _missing(spec.vendor, error):
             setting = "OTHER_DATABASES" if spec.from_other_databases else "DATABASES"
             raise ProvisionError(
-                spec.alias, f"{setting}[{spec.alias!r}]['NAME'] with TEST['PROVISION'] = {KIND!r}",
-                f"the database {name!r} does not exist on the {VENDOR_NAMES.get(spec.vendor, spec.vendor)} server "
-                f"{place} (an existing alias reads its configured database; nothing is created)",
-                "point NAME at the database the tests should read, create it there, or choose another "
-                "TEST['PROVISION'] kind (e.g. 'server': a test database made for the run)",
+                spec.alias, texts.EXISTING_NAME_SETTING.format(setting=setting, alias=spec.alias, kind=KIND),
+                texts.EXISTING_DATABASE_MISSING.format(
+                    name=name, vendor=VENDOR_NAMES.get(spec.vendor, spec.vendor), place=place),
+                texts.EXISTING_DATABASE_MISSING_FIX,
             ) from None
         raise ProvisionError(
-            spec.alias, f"HOST/PORT/USER/PASSWORD with TEST['PROVISION'] = {KIND!r}",
-            f"cannot connect to its configured database {name!r} on {place}: {first_line(error)}",
-            "start the server or fix the connection settings",
+            spec.alias, texts.EXISTING_CONNECTION_SETTING.format(kind=KIND),
+            texts.EXISTING_UNREACHABLE.format(name=name, place=place, error=first_line(error)),
+            texts.EXISTING_UNREACHABLE_FIX,
         ) from None
     finally:
         with suppress(Exception):
@@ -92,9 +92,8 @@ class ExistingProvisioner:
         if spec.vendor == "sqlite":
             if not name or name == ":memory:" or name.startswith("file:") or not Path(name).is_file():
                 # sqlite would create a missing file: refuse instead of making a database that is not "existing".
-                raise ProvisionError(spec.alias, f"NAME with TEST['PROVISION'] = {KIND!r}",
-                                     f"no sqlite database file {name!r}",
-                                     "point NAME at the existing database file, or choose another TEST['PROVISION']")
+                raise ProvisionError(spec.alias, texts.EXISTING_FILE_SETTING.format(kind=KIND),
+                                     texts.NO_SQLITE_FILE.format(name=name), texts.NO_SQLITE_FILE_FIX)
             # NAME stays the path (the summary, the access guard); Django's sqlite backend passes OPTIONS on to
             # sqlite3.connect, where "database" replaces NAME (and it always connects with uri=True).
             settings["OPTIONS"] = {**(settings.get("OPTIONS") or {}), "database": read_only_uri(name)}
@@ -166,9 +165,8 @@ def privileges_line(alias: str, spec: DatabaseSpec) -> str:
     from django.db import connections
 
     if spec.vendor == "sqlite":
-        return (f"multidb: existing alias {alias!r}: its sqlite file is opened read-only (mode=ro); no statement can "
-                "write to it")
-    user = spec.settings.get("USER") or "(the default user)"
+        return texts.EXISTING_SQLITE_READ_ONLY.format(alias=alias)
+    user = spec.settings.get("USER") or texts.DEFAULT_USER
     probe = connections.create_connection(alias)
     if spec.vendor in MISSING_DATABASE:  # a server that does not answer: the header waits a few seconds only
         options = {"connect_timeout": CHECK_TIMEOUT, **(probe.settings_dict.get("OPTIONS") or {})}
@@ -178,16 +176,13 @@ def privileges_line(alias: str, spec: DatabaseSpec) -> str:
         readonly.make_read_only(probe)
         writes = write_privileges(probe)
     except Exception:
-        return (f"multidb: existing alias {alias!r}: cannot tell whether USER {user!r} may write (no connection "
-                "now); read-only only by its session and transactions")
+        return texts.EXISTING_PRIVILEGES_UNKNOWN.format(alias=alias, user=user)
     finally:
         with suppress(Exception):
             probe.close()
     if not writes:
-        return (f"multidb: existing alias {alias!r}: USER {user!r} has no write privilege on it; read-only by its "
-                "role, its session and its transactions")
-    return (f"multidb: existing alias {alias!r}: USER {user!r} may write ({'; '.join(writes)}); tests are read-only by "
-            "their session and transactions only. Fix: connect it as a role with SELECT only (the real guarantee)")
+        return texts.EXISTING_NO_WRITE_PRIVILEGE.format(alias=alias, user=user)
+    return texts.EXISTING_MAY_WRITE.format(alias=alias, user=user, privileges="; ".join(writes))
 
 
 def header(aliases: Iterable[str], specs: dict[str, DatabaseSpec],

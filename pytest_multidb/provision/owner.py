@@ -12,6 +12,8 @@ from typing import Any
 
 import psutil
 
+from ..messages import provision as texts
+
 #: The text every stamp starts with, followed by the run's token.
 STAMP_PREFIX = "pytest-multidb "
 #: The file in a server process's directory that holds its run's stamp.
@@ -35,7 +37,7 @@ class Unreachable(Exception):
 def stamp_of(token: str) -> str:
     """The stamp a run with ``token`` puts on what it makes."""
     if not re.fullmatch(r"[0-9a-f]+", token):
-        raise ValueError(f"not a run token: {token!r}")  # stamps are inlined in SQL: keep them plain
+        raise ValueError(texts.NOT_A_RUN_TOKEN.format(token=token))  # stamps are inlined in SQL: keep them plain
     return STAMP_PREFIX + token
 
 
@@ -77,7 +79,7 @@ def kill(pid: int, created: float) -> bool:
     deadline = time.monotonic() + KILL_TIMEOUT
     while is_alive(pid, created):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"process {pid} did not exit within {KILL_TIMEOUT:.0f} s of SIGKILL")
+            raise RuntimeError(texts.KILL_TIMED_OUT.format(pid=pid, timeout=KILL_TIMEOUT))
         time.sleep(0.05)
     return True
 

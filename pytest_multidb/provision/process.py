@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..conf import DatabaseSpec
+from ..messages import provision as texts
 from . import server
 from .base import ProvisionContext, Provisioned, for_vendor, register
 from .owner import STAMP_FILE, Owner, is_alive, kill, stamp_of
@@ -200,13 +201,14 @@ def remove_directory(path: str, token: str) -> str | None:
     """Remove a server's directory if its stamp file holds ``token``."""
     root = Path(path)
     if not root.exists():
-        return "already gone"
+        return texts.ALREADY_GONE
     try:
         stamp = (root / STAMP_FILE).read_text()
     except OSError:
         stamp = None
     if stamp != stamp_of(token):
-        return f"not ours: left alone ({'no stamp' if stamp is None else 'another run stamped it'} in {root})"
+        why = texts.DIRECTORY_NOT_STAMPED if stamp is None else texts.DIRECTORY_STAMPED_BY_ANOTHER_RUN
+        return texts.NOT_OURS.format(why=why.format(root=root))
     shutil.rmtree(root)
     return None
 
@@ -219,13 +221,13 @@ def remove_record(record: dict[str, Any], owner: Owner | None = None) -> str | N
     if stopped or left is None:
         return None
     if pid is not None and is_alive(pid, None):
-        return f"pid {pid} is another process now: left alone; directory {left}"
-    return left if record["state"] == "made" or left != "already gone" else "never made"
+        return texts.PID_REUSED.format(pid=pid, left=left)
+    return left if record["state"] == "made" or left != texts.ALREADY_GONE else texts.NEVER_MADE
 
 
 def describe_record(record: dict[str, Any]) -> str:
-    pid = record.get("pid") or "(not started)"
-    return f"server process {pid} ({record.get('directory', record.get('path', ''))})"
+    pid = record.get("pid") or texts.NOT_STARTED
+    return texts.PROCESS_RECORD.format(pid=pid, directory=record.get("directory", record.get("path", "")))
 
 
 register_record("process", RecordKind(describe_record, remove_record, rank=2))

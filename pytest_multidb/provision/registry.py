@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import described
+from ..messages import provision as texts
 from .owner import Owner, Unreachable, stamp_of
 
 RECORD_VERSION = 2
@@ -78,7 +79,7 @@ def describe(record: dict[str, Any]) -> str:
     """A short human description of a record."""
     kind = RECORD_KINDS.get(record["type"])
     detail = kind.describe(record) if kind else f"{record['type']} {record.get('path', '')}".strip()
-    return f"{detail} of alias {record.get('alias', '?')!r}, left by pid {record['owner_pid']}"
+    return texts.RECORD_OF_ALIAS.format(what=detail, alias=record.get("alias", "?"), pid=record["owner_pid"])
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -141,15 +142,15 @@ class Registry:
             except FileNotFoundError:
                 continue  # removed meanwhile by its run
             except OSError as error:
-                yield path, None, f"cannot be read: {error.strerror or error}"
+                yield path, None, texts.RECORD_CANNOT_BE_READ.format(error=error.strerror or error)
                 continue
             except ValueError:
                 size = path.stat().st_size if path.exists() else 0
-                yield path, None, "empty" if size == 0 else f"not JSON ({size} bytes)"
+                yield path, None, texts.RECORD_EMPTY if size == 0 else texts.RECORD_NOT_JSON.format(size=size)
                 continue
             if not isinstance(record, dict) or not isinstance(record.get("owner_pid"), int) \
                     or "type" not in record:
-                yield path, None, "not a record of pytest-multidb"
+                yield path, None, texts.NOT_A_RECORD
                 continue
             yield path, record, ""
 
@@ -172,28 +173,27 @@ class Registry:
         removed, failed = [], []
         for path, record, problem in self._read_all():
             if record is None:
-                if problem.startswith("cannot be read"):
-                    failed.append(f"record {path}: {problem}")
+                if problem.startswith(texts.RECORD_CANNOT_BE_READ.partition("{")[0]):  # retried next run
+                    failed.append(texts.RECORD_PROBLEM.format(path=path, problem=problem))
                 else:
                     self.remove(path)
-                    removed.append(f"unreadable record {path} ({problem}); nothing else touched")
+                    removed.append(texts.UNREADABLE_RECORD.format(path=path, problem=problem))
         for path, record in sorted(self.leftovers(), key=lambda item: _rank(item[1]["type"])):
             what = describe(record)
             if record.get("version") != RECORD_VERSION or record["type"] not in RECORD_KINDS:
                 self.remove(path)
-                removed.append(f"record of {what}: written by another version of pytest-multidb, which cannot "
-                               "prove what it made: left alone")
+                removed.append(texts.RECORD_OF_OTHER_VERSION.format(what=what))
                 continue
             try:
                 note = remove_resource(record)
             except Unreachable as error:
-                failed.append(f"{what} ({error}; retried next run)")
+                failed.append(texts.RETRIED_NEXT_RUN.format(what=what, error=error))
                 continue
             except Exception as error:
-                failed.append(f"{what} ({described(error)}; retried next run)")
+                failed.append(texts.RETRIED_NEXT_RUN.format(what=what, error=described(error)))
                 continue
             self.remove(path)
-            removed.append(what if note is None else f"record of {what}: {note}")
+            removed.append(what if note is None else texts.RECORD_FORGOTTEN.format(what=what, note=note))
         return removed, failed
 
 

@@ -14,6 +14,8 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import DatabaseSpec
 from ..messages import first_line
+from ..messages import provision as texts
+from ..messages import settings as settings_texts
 from .base import ProvisionContext, Provisioned, ProvisionError, register
 from .owner import Owner, Unreachable, stamp_of
 from .registry import RecordKind, register_record
@@ -23,8 +25,8 @@ DROP_LOCK_TIMEOUT = 10
 
 #: The driver module each engine needs, and the extra that installs it.
 DRIVERS = {
-    "postgresql": ("psycopg or psycopg2", "pip install 'pytest-multidb[postgres]'"),
-    "mysql": ("MySQLdb (mysqlclient)", "pip install 'pytest-multidb[mysql]'"),
+    "postgresql": ("psycopg or psycopg2", settings_texts.POSTGRESQL_DRIVER_FIX),
+    "mysql": ("MySQLdb (mysqlclient)", settings_texts.MYSQL_DRIVER_FIX),
 }
 
 
@@ -36,8 +38,10 @@ def temporary_wrapper(alias: str, settings: dict[str, Any]) -> Any:
         backend = load_backend(settings["ENGINE"])
     except Exception as error:  # ImproperlyConfigured from a missing driver, ImportError, ...
         vendor = settings["ENGINE"].rsplit(".", 1)[-1]
-        driver, fix = DRIVERS.get(vendor, (f"the driver for {settings['ENGINE']}", "install the database driver"))
-        raise ProvisionError(alias, "ENGINE", f"cannot load the backend ({driver} missing?): {error}", fix) from error
+        other = (texts.OTHER_DRIVER.format(engine=settings["ENGINE"]), texts.OTHER_DRIVER_FIX)
+        driver, fix = DRIVERS.get(vendor, other)
+        raise ProvisionError(alias, "ENGINE", texts.BACKEND_NOT_LOADED.format(driver=driver, error=error),
+                             fix) from error
     resolved = copy.deepcopy(settings)
     connections.configure_settings({DEFAULT_DB_ALIAS: resolved})  # Django's defaults for the missing keys
     return backend.DatabaseWrapper(resolved, alias)
@@ -60,7 +64,7 @@ def admin_cursor(alias: str, settings: dict[str, Any]) -> Iterator[tuple[Any, An
     except DatabaseError as error:
         if connected:
             raise
-        raise Unreachable(f"server unreachable at {where(settings)}: {first_line(error)}") from error
+        raise Unreachable(texts.SERVER_UNREACHABLE.format(where=where(settings), error=first_line(error))) from error
     finally:
         wrapper.close()
 
@@ -121,8 +125,8 @@ def cannot_reach(alias: str, settings: dict[str, Any], what: str, error: Unreach
     """The one line for a server that cannot be reached while we ``what`` (``"create test database 'x'"``)."""
     return ProvisionError(
         alias, "HOST/PORT/USER/PASSWORD",
-        f"cannot {what} on {where(settings)}: {first_line(error.__cause__ or error)}",
-        f"start the server or fix the connection settings, or choose --multidb-provision {alias}=process|container",
+        texts.CANNOT_REACH.format(what=what, where=where(settings), error=first_line(error.__cause__ or error)),
+        texts.CANNOT_REACH_FIX.format(alias=alias),
     )
 
 
@@ -160,18 +164,17 @@ def create_database(alias: str, settings: dict[str, Any], name: str, template: s
                     raise
             return Created(cloned, stamped)
     except Unreachable as error:
-        raise cannot_reach(alias, settings, f"create test database {name!r}", error) from error
+        raise cannot_reach(alias, settings, texts.CREATE_TEST_DATABASE.format(name=name), error) from error
     except DatabaseError as error:
         if _is_duplicate(error):
             raise ProvisionError(
-                alias, "TEST['NAME']", f"test database {name!r} already exists on {where(settings)} and was not "
-                "made by this run, so it is left alone",
-                "drop it yourself if nobody needs it, choose another TEST['NAME'], or remove TEST['NAME'] to get "
-                "a unique name per run",
+                alias, "TEST['NAME']", texts.TEST_DATABASE_EXISTS.format(name=name, where=where(settings)),
+                texts.TEST_DATABASE_EXISTS_FIX,
             ) from error
         raise ProvisionError(
-            alias, "HOST/PORT/USER/PASSWORD", f"cannot create test database {name!r} on {where(settings)}: "
-            f"{first_line(error)}", "check that the user may create databases, or fix the connection settings",
+            alias, "HOST/PORT/USER/PASSWORD",
+            texts.CANNOT_CREATE.format(name=name, where=where(settings), error=first_line(error)),
+            texts.CANNOT_CREATE_FIX,
         ) from error
 
 
@@ -188,9 +191,10 @@ def drop_owned(alias: str, settings: dict[str, Any], name: str, stamp: str | Non
     with admin_cursor(alias, settings) as (wrapper, cursor):
         exists, found = read_stamp(wrapper, cursor, name)
         if not exists:
-            return "already gone"
+            return texts.ALREADY_GONE
         if stamp is not None and found != stamp:
-            return f"not ours: left alone ({'it has no stamp' if found is None else f'it is stamped {found!r}'})"
+            why = texts.DATABASE_NOT_STAMPED if found is None else texts.DATABASE_STAMPED.format(stamp=found)
+            return texts.NOT_OURS.format(why=why)
         suffix = ""
         if wrapper.vendor == "postgresql" and force:
             cursor.execute("SELECT current_setting('server_version_num')::int")
@@ -205,8 +209,8 @@ def drop_database(alias: str, settings: dict[str, Any], name: str, stamp: str | 
     """Drop this run's test database at the end of the session (if it still carries this run's ``stamp``;
     ``None``: made unstamped by this process, on MySQL)."""
     note = drop_owned(alias, settings, name, stamp)
-    if note is not None and note != "already gone":
-        raise RuntimeError(f"test database {name!r} is no longer this run's: {note}")
+    if note is not None and note != texts.ALREADY_GONE:
+        raise RuntimeError(texts.NO_LONGER_THIS_RUNS.format(name=name, note=note))
 
 
 def database_on(spec: DatabaseSpec, address: dict[str, Any], name: str, template: str | None,
@@ -244,13 +248,13 @@ def real_names(spec: DatabaseSpec) -> set[str]:
 def remove_record(record: dict[str, Any], owner: Owner | None = None) -> str | None:
     """Drop a recorded test database if it carries the record's stamp (a leftover: ``force``)."""
     note = drop_owned(record["alias"], record["settings"], record["name"], stamp_of(record["token"]), force=True)
-    return "never made" if note == "already gone" and record["state"] == "intent" else note
+    return texts.NEVER_MADE if note == texts.ALREADY_GONE and record["state"] == "intent" else note
 
 
 def describe_record(record: dict[str, Any]) -> str:
     settings = record["settings"]
-    return (f"database {record['name']!r} ({settings.get('ENGINE', '').rsplit('.', 1)[-1]} "
-            f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or '-'})")
+    return texts.DATABASE_RECORD.format(name=record["name"], engine=settings.get("ENGINE", "").rsplit(".", 1)[-1],
+                                        host=settings.get("HOST") or "localhost", port=settings.get("PORT") or "-")
 
 
 register_record("database", RecordKind(describe_record, remove_record, rank=0))
@@ -270,8 +274,7 @@ class ServerProvisioner:
         clash = {name, spec.test.get("NAME")} & real_names(spec)  # TEST['NAME'] itself too (xdist adds a suffix)
         if clash:
             raise ProvisionError(
-                spec.alias, "TEST['NAME']", f"test database name {clash.pop()!r} is the name of a configured database",
-                "give TEST['NAME'] a name that no alias uses, or remove it",
+                spec.alias, "TEST['NAME']", texts.NAME_CLASH.format(name=clash.pop()), texts.NAME_CLASH_FIX,
             )
         registry = context.registry
         record = registry.add({"type": "database", "alias": spec.alias, "name": name,

@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..messages import provision as texts
 from .base import ProvisionError
 from .owner import STAMP_FILE, create_time
 from .registry import Registry
@@ -41,7 +42,7 @@ from .registry import Registry
 if TYPE_CHECKING:
     import pwd
 
-SETTING = "--multidb-provision / TEST['PROVISION'] = 'process'"
+SETTING = texts.PROCESS_SETTING
 DIR_PREFIX = "pytest-multidb-process-"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -102,9 +103,9 @@ class ServerProcess:
             path = next((d / name for d in dirs if os.access(d / name, os.X_OK) and (d / name).is_file()), None)
             if path is None:
                 raise ProvisionError(
-                    alias, SETTING, f"{name} not found (searched {where})",
-                    f"apt-get install {cls.package} (or your system's {cls.label} server package), set "
-                    f"{cls.bindir_env} to the directory holding {name}, or choose another kind (server, container)",
+                    alias, SETTING, texts.BINARY_NOT_FOUND.format(name=name, where=where),
+                    texts.BINARY_NOT_FOUND_FIX.format(package=cls.package, label=cls.label, bindir_env=cls.bindir_env,
+                                                      name=name),
                 )
             found[name] = path
         return found
@@ -122,9 +123,8 @@ class ServerProcess:
             except KeyError:
                 continue
         raise ProvisionError(
-            alias, SETTING,
-            f"running as root, and no user ({', '.join(cls.system_users)}, nobody) exists to run {cls.label} as",
-            f"create one (useradd --system {cls.system_users[0]}) or run pytest as a normal user",
+            alias, SETTING, texts.NO_SYSTEM_USER.format(users=", ".join(cls.system_users), label=cls.label),
+            texts.NO_SYSTEM_USER_FIX.format(user=cls.system_users[0]),
         )
 
     @property
@@ -171,7 +171,7 @@ class ServerProcess:
                                      create_time=create_time(self.process.pid))
                 if self._wait_ready(offset):
                     return
-            raise self._error(f"could not get a free port in {PORT_ATTEMPTS} attempts", offset)
+            raise self._error(texts.NO_FREE_PORT.format(attempts=PORT_ATTEMPTS), offset)
         except BaseException:
             self.close()
             raise
@@ -209,9 +209,9 @@ class ServerProcess:
             try:
                 done = subprocess.run(command, stdout=log, timeout=START_TIMEOUT, **self._popen_options())
             except subprocess.TimeoutExpired:
-                raise self._error(f"{name} did not finish within {START_TIMEOUT:.0f} s", offset) from None
+                raise self._error(texts.INIT_TIMED_OUT.format(name=name, timeout=START_TIMEOUT), offset) from None
         if done.returncode != 0:
-            raise self._error(f"{name} failed (exit code {done.returncode})", offset)
+            raise self._error(texts.INIT_FAILED.format(name=name, code=done.returncode), offset)
 
     def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:  # the child keeps its own copy of the file descriptor
@@ -228,9 +228,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 if PORT_IN_USE in text:
                     return False
-                raise self._error(f"the server exited (code {self.process.returncode}) while starting", offset)
+                raise self._error(texts.SERVER_EXITED.format(code=self.process.returncode), offset)
             time.sleep(0.02)
-        raise self._error(f"the server was not ready within {START_TIMEOUT:.0f} s", offset)
+        raise self._error(texts.SERVER_NOT_READY.format(timeout=START_TIMEOUT), offset)
 
     def _log_since(self, offset: int) -> str:
         with self.log.open("rb") as log:
@@ -240,6 +240,6 @@ class ServerProcess:
     def _error(self, problem: str, offset: int) -> ProvisionError:
         tail = "\n".join(self._log_since(offset).splitlines()[-LOG_TAIL_LINES:])
         return ProvisionError(
-            self.alias, SETTING, f"{self.label}: {problem}; the end of {self.log}:\n{tail}\n",
-            f"see the server log above; or choose another kind for {self.alias!r} (server, container)",
+            self.alias, SETTING, texts.SERVER_FAILED.format(label=self.label, problem=problem, log=self.log, tail=tail),
+            texts.SERVER_FAILED_FIX.format(alias=self.alias),
         )

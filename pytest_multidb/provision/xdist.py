@@ -30,6 +30,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..messages import provision as texts
 from .owner import Owner
 from .registry import Registry, remove_resource
 
@@ -98,11 +99,12 @@ def stop_owned(registry: Registry, owner: Owner) -> tuple[list[str], list[str]]:
     for path, record in list(registry.records()):
         if Owner.of(record) != owner or record["type"] not in ("process", "container"):
             continue
-        what = f"shared {record['type']} of alias {record.get('alias', '?')!r}"  # as docs/troubleshooting.md quotes it
+        what = texts.XDIST_SERVER.format(type=record["type"], alias=record.get("alias", "?"))
         try:
             remove_resource(record, owner)  # a container: only if its labels name this (live) owner
         except Exception as error:
-            failed.append(f"{what}: {type(error).__name__}: {error}")
+            failed.append(texts.XDIST_SERVER_NOT_STOPPED.format(what=what, error_type=type(error).__name__,
+                                                                error=error))
             continue
         registry.remove(path)
         removed.append(what)
