@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 import pytest
 
 from ..markers import Declaration
+from ..messages import compat as texts
 
 MARKER = "django_db"
 
@@ -59,24 +60,26 @@ def marker_arguments(item: pytest.Item | pytest.Node, marker: pytest.Mark) -> Dj
     refuse (a keyword given by position too takes the keyword's value)."""
 
     def refuse(mistake: str, fix: str) -> pytest.UsageError:
-        return pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.{MARKER}(...) {mistake}. Fix: {fix}.")
+        return pytest.UsageError(texts.DJANGO_DB_MISUSE.format(test=item.nodeid, mistake=mistake, fix=fix))
 
     if len(marker.args) > len(KEYWORDS):
-        raise refuse(f"got {len(marker.args)} positional arguments", "pass its options by keyword")
+        raise refuse(texts.TOO_MANY_POSITIONAL.format(count=len(marker.args)), texts.TOO_MANY_POSITIONAL_FIX)
     given = {**dict(zip(KEYWORDS, marker.args, strict=False)), **marker.kwargs}
     try:
         bound = DjangoDbArgs(**given)
     except TypeError:
         key = next(key for key in marker.kwargs if key not in KEYWORDS)
-        raise refuse(f"has an unknown keyword {key!r}", f"use only {', '.join(KEYWORDS)}") from None
+        raise refuse(texts.UNKNOWN_KEYWORD.format(key=key),
+                     texts.UNKNOWN_KEYWORD_FIX.format(keywords=", ".join(KEYWORDS))) from None
     databases = bound.databases
     if databases is not None and databases != "__all__" and (
         isinstance(databases, str) or not all(isinstance(alias, str) for alias in databases)
     ):
-        raise refuse(f"got databases={databases!r}", "write databases=['default', 'other'] or databases='__all__'")
+        raise refuse(texts.BAD_DATABASES.format(value=databases), texts.BAD_DATABASES_FIX)
     for key in ("transaction", "reset_sequences", "serialized_rollback"):
         if not isinstance(getattr(bound, key), bool):
-            raise refuse(f"got {key}={getattr(bound, key)!r}, which takes True or False", f"write {key}=True")
+            raise refuse(texts.NOT_A_BOOLEAN.format(key=key, value=getattr(bound, key)),
+                         texts.NOT_A_BOOLEAN_FIX.format(key=key))
     return bound
 
 
@@ -132,8 +135,6 @@ def check_isolate_apps(item: pytest.Item) -> None:
     marker = item.get_closest_marker("django_isolate_apps")
     if marker is not None and (not marker.args or marker.kwargs
                                or not all(isinstance(label, str) for label in marker.args)):
-        raise pytest.UsageError(f"multidb: {item.nodeid}: @pytest.mark.django_isolate_apps(...) takes app labels. "
-                                "Fix: write @pytest.mark.django_isolate_apps('app_label', ...).")
+        raise pytest.UsageError(texts.ISOLATE_APPS_WITHOUT_LABELS.format(test=item.nodeid))
     if marker is None and "django_isolated_apps" in getattr(item, "fixturenames", ()):
-        raise pytest.UsageError(f"multidb: {item.nodeid}: the django_isolated_apps fixture needs "
-                                "@pytest.mark.django_isolate_apps(...). Fix: add the marker with the app labels.")
+        raise pytest.UsageError(texts.ISOLATED_APPS_WITHOUT_MARKER.format(test=item.nodeid))

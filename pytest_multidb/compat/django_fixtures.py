@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ..messages import compat as texts
 from .live_server import LiveServer
 
 #: What ``django_assert_num_queries`` and ``django_assert_max_num_queries`` give a test.
@@ -208,18 +209,18 @@ def assert_num_queries(config: pytest.Config, num: int, exact: bool = True, conn
     from django.test.utils import CaptureQueriesContext
 
     if connection is not None and using is not None:
-        raise ValueError('The "connection" and "using" parameter cannot be used together')
+        raise ValueError(texts.CONNECTION_AND_USING)
     conn = connection if connection is not None else connections[using] if using is not None else default_connection
     with CaptureQueriesContext(conn) as context:
         yield context
         done = len(context)
         if (num != done) if exact else (done > num):
-            message = f"Expected to perform {num} queries {'' if exact else 'or less '}"
-            message += f"but {done} {'was' if done == 1 else 'were'} done"
+            message = texts.NUM_QUERIES.format(num=num, or_less="" if exact else texts.OR_LESS, done=done,
+                                               verb="was" if done == 1 else "were")
             if info:
                 message += f"\n{info}"
             if config.getoption("verbose") > 0:
-                message += "\n\nQueries:\n========\n\n" + "\n\n".join(q["sql"] for q in context.captured_queries)
+                message += texts.QUERIES.format(queries="\n\n".join(q["sql"] for q in context.captured_queries))
             else:
-                message += " (add -v option to show queries)"
+                message += texts.SHOW_QUERIES
             pytest.fail(message)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ..bootstrap import CONFIGURATION_ENV, SETTINGS_MODULE_ENV, bootstrap_lines, ini_boolean
+from ..messages import compat as texts
 from ..run import MultiDB
 from ..stash_keys import DECLARATION_KEY
 from . import database_fixtures, django_fixtures
@@ -105,10 +106,7 @@ def _check_template_variables(config: pytest.Config) -> None:
     try:
         from pytest_django import plugin as pytest_django_plugin
     except ImportError:
-        raise pytest.UsageError(
-            "multidb: --fail-on-template-vars (or FAIL_INVALID_TEMPLATE_VARS) uses pytest-django's template checker. "
-            "Fix: pip install pytest-django (it steps aside for everything else), or drop the option."
-        ) from None
+        raise pytest.UsageError(texts.TEMPLATE_VARS_NEED_PYTEST_DJANGO) from None
 
     fixtures = ModuleType("multidb_pytest_django_template_variables")  # a module: pytest reads fixtures of one
     fixtures._fail_for_invalid_template_variable = pytest_django_plugin._fail_for_invalid_template_variable
@@ -121,21 +119,20 @@ def option_lines(config: pytest.Config) -> list[str]:
     """One line per pytest-django option given, saying what it means here."""
     option, lines = config.option, []
     if getattr(option, "reuse_db", False):
-        lines.append("--reuse-db: accepted; test databases are kept warm between runs and reused while models and "
-                     "migrations are unchanged (the default; --multidb-no-warm keeps none)")
+        lines.append(texts.REUSE_DB)
     if getattr(option, "create_db", False):
-        lines.append("--create-db: means --multidb-rebuild (every test schema is rebuilt, the cache refreshed)")
+        lines.append(texts.CREATE_DB)
     if getattr(option, "nomigrations", None) is True:
-        lines.append("--nomigrations: means --multidb-no-migrations (tables built from the models)")
+        lines.append(texts.NOMIGRATIONS)
     elif getattr(option, "nomigrations", None) is False:
-        lines.append("--migrations: migrations run (the default; overrides --multidb-no-migrations)")
+        lines.append(texts.MIGRATIONS)
     return lines
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     aside = stepped_aside_line(config)
     lines = [*([aside] if aside else []), *bootstrap_lines(config), *option_lines(config)]
-    return [f"multidb: {line}" for line in lines]
+    return [texts.HEADER_LINE.format(line=line) for line in lines]
 
 
 @pytest.hookimpl(wrapper=True)  # after every implementation: the plugin's reads the declarations
@@ -211,7 +208,7 @@ def _set_urlconf(marker: pytest.Mark) -> Callable[[], None]:
 
     urls = marker.kwargs.get("urls", marker.args[0] if marker.args else None)
     if not isinstance(urls, str):
-        raise pytest.UsageError(f"multidb: @pytest.mark.urls(...) takes a module path, got {urls!r}")
+        raise pytest.UsageError(texts.URLS_NOT_A_MODULE.format(urls=urls))
     original = settings.ROOT_URLCONF
     settings.ROOT_URLCONF = urls
     clear_url_caches()

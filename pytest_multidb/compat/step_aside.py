@@ -12,6 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
+from ..messages import compat as texts
+
 #: Registered when pytest-django is installed and steps aside (the header says so).
 STEPPED_ASIDE = "multidb.pytest_django_stepped_aside"
 
@@ -44,6 +46,4 @@ def stepped_aside_line(config: pytest.Config) -> str | None:
     mark = config.pluginmanager.get_plugin(STEPPED_ASIDE)
     if mark is None:
         return None
-    return (f"pytest-django {mark.version} is installed and steps aside: pytest-multidb serves django_db, db, "
-            "live_server, Django's test classes and pytest-django's fixtures, options and ini keys "
-            "(-p no:multidb runs pytest-django alone)")
+    return texts.STEPS_ASIDE.format(version=mark.version)
