@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,6 @@ from .aliases import Aliases
 from .cache_index import cache_index
 from .conf import ConfigurationError
 from .footprint import sweep_fallback_caches
-from .install import install_schema
 from .messages import run as texts
 from .options import SessionOptions
 from .provision import PROVISIONERS, Provisioned, ProvisionError
@@ -34,10 +32,12 @@ from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
 from .same_database import dependency_order, signature
 from .schema_cache import SchemaCache
+from .schema_install import SchemaInstalls
 from .warm import WarmDatabases
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
 STARTED_KINDS = ("process", "container")
+
 
 class DatabaseSession:
     """Provisions the aliases tests ask for, once each, and removes them all at the end of the session."""
@@ -63,6 +63,8 @@ class DatabaseSession:
         self.options = SessionOptions()
         self._tmp_dir: Callable[[], Path] | None = None
         self._report: Callable[[str], None] = lambda line: None
+        self.installs = SchemaInstalls(aliases, self.state, opened, self.provisioned, self.cache_keys,
+                                       lambda alias: self.summary.append(self.describe(alias)))
 
     def start(self, options: SessionOptions, tmp_dir: Callable[[], Path],
               report: Callable[[str], None] = lambda line: None) -> None:
@@ -71,6 +73,7 @@ class DatabaseSession:
         self.options, self._tmp_dir, self._report = options, tmp_dir, report
         self.cache = SchemaCache(options.cache_dir, options.rebuild, options.policy)
         self.warm = WarmDatabases(options.cache_dir, options.rebuild, options.warm, options.policy)
+        self.installs.start(options, self.cache)
         if options.cache_dir is not None and options.root is not None:
             with cache_index(options.cache_dir, options.root):
                 pass  # the checkout is recorded
@@ -118,17 +121,20 @@ class DatabaseSession:
                 joins[alias] = leader
         order = [a for a in order if a not in joins] + [a for a in order if a in joins]
         leaders = [alias for alias in order if alias not in joins]
-        # Each alias's schema is installed as soon as its database is there, while server processes and
-        # containers are still starting (a sqlite alias migrates meanwhile).
+        # Each alias's schema is restored from the cache as soon as its database is there, while server processes
+        # and containers are still starting; the schemas not in the cache are built then, at once (``_build``).
         with self._provisioning(leaders) as ready:
+            missed: list[str] = []
+            for alias in leaders:
+                ready(alias)
+                self._install(self.provisioned[alias], missed=missed.append)
+            self.installs.build(missed)
             for alias in order:
                 if alias in joins:
                     ready(joins[alias])
                     self._activate(self._joined(alias, joins[alias]))
                     self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
-                else:
-                    ready(alias)
-                self._install(self.provisioned[alias], schema=alias not in self.mirrors)
+                    self._install(self.provisioned[alias], schema=alias not in self.mirrors)
 
     @contextmanager
     def _provisioning(self, missing: list[str]) -> Iterator[Callable[[str], None]]:
@@ -198,7 +204,7 @@ class DatabaseSession:
         return f"multidb: provisioning {alias!r} ({kind}) ..."
 
     def _real_name(self, alias: str) -> str:
-        return str(self.specs[alias].settings.get("NAME", ""))
+        return self.installs.real_name(alias)
 
     def clean_leftovers(self) -> None:
         """Once per session: remove what runs that died (``kill -9``) left behind, and say so."""
@@ -219,8 +225,10 @@ class DatabaseSession:
         connections.settings[alias].update(provisioned.settings)
         self.provisioned[alias] = provisioned
 
-    def _install(self, provisioned: Provisioned, schema: bool = True) -> None:
-        alias, migrations = provisioned.alias, self.options.migrations
+    def _install(self, provisioned: Provisioned, schema: bool = True,
+                 missed: Callable[[str], None] | None = None) -> None:
+        """A mirror's and an ``existing`` alias's summary line; any other's schema (``SchemaInstalls.fill``)."""
+        alias = provisioned.alias
         if not schema:  # a mirror: its primary's tables are its tables
             provisioned.details["schema"] = f"mirror of {provisioned.details['joins']!r}"
             self.summary.append(self.describe(alias))
@@ -229,22 +237,7 @@ class DatabaseSession:
             provisioned.details["schema"] = "existing, read-only"
             self.summary.append(self.describe(alias))
             return
-        start = time.perf_counter()
-        unmanaged = self.aliases.creates_unmanaged(alias)
-        with self._opened([alias]):
-            if provisioned.details.get("warm") == "reused":  # as the last session left it: what the install made
-                provisioned.details["schema"] = "warm"
-            else:
-                provisioned.details["schema"] = self.cache.install(
-                    alias, self.cache_keys[alias], lambda: install_schema(alias, migrations, unmanaged),
-                    self._real_name(alias),
-                    cloned=provisioned.details.get("cloned", False),
-                )
-            self.state.install_done(alias, self.aliases.unmanaged_tables(alias))
-            if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
-                connections[alias].creation.mark_expected_failures_and_skips()  # test suite (runtests.py sets it)
-        provisioned.install_seconds = time.perf_counter() - start
-        self.summary.append(self.describe(provisioned.alias))
+        self.installs.fill(provisioned, missed)
 
     def describe(self, alias: str) -> str:
         """One line: alias, kind, engine, test database, seconds to provision + install."""

@@ -51,6 +51,13 @@ SERVER_GONE = (
     "alias {alias!r}: its database server ({kind}, {where}) stopped answering ({reason}); {look}. Every later "
     "test that uses {alias!r} fails with this line."
 )
+#: A schema install (a migration, the schema builder) failed: the run stops (a ``ProvisionError``).
+SCHEMA_SETTING = "its migrations and models"
+SCHEMA_NOT_INSTALLED = "its schema could not be installed in its test database ({error})"
+SCHEMA_NOT_INSTALLED_FIX = (
+    "correct the failing migration or model (`manage.py migrate --database {alias}` on a scratch database shows "
+    "where it fails)"
+)
 LOOK_AT_LOG = "see its log {log}"
 LOOK_AT_CONTAINER = "see `docker logs {container}`"
 LOOK_AT_SERVER = "check that the server runs"

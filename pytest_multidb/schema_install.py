@@ -1,0 +1,125 @@
+"""Each test database filled with its alias's schema: restored from the schema cache, or built.
+
+``SchemaInstalls`` is the session's (``session.DatabaseSession``): it is handed each leader's test database as soon
+as it is there (``fill``: the cache restores it at once, while servers are still starting) and builds the schemas
+the cache does not hold together once all are known (``build``): two or more at once, each in a worker process
+(``schema_workers``), one in this process (no process to start). After an install, this process's follow-ups:
+the alias's baseline (``AliasState.install_done``), Django's expected failures for its own suite, the summary line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from django.db import connections
+
+from .alias_state import AliasState, Opener
+from .aliases import Aliases
+from .install import install_schema
+from .messages import described
+from .messages import run as texts
+from .options import SessionOptions
+from .provision import Provisioned, ProvisionError
+from .schema_cache import SchemaCache
+from .schema_workers import Built, Job, build_all, settings_module, waves
+
+
+class _Missed(Exception):
+    """The schema cache does not hold an alias's schema: it is built once the others' are known."""
+
+
+class SchemaInstalls:
+    """Fills the session's test databases (``provisioned``) with their schemas; ``done(alias)`` once one is."""
+
+    def __init__(self, aliases: Aliases, state: AliasState, opened: Opener, provisioned: dict[str, Provisioned],
+                 cache_keys: dict[str, str | None], done: Callable[[str], None]) -> None:
+        self.aliases, self.state, self._opened, self._done = aliases, state, opened, done
+        self.provisioned, self.cache_keys = provisioned, cache_keys
+        self.options = SessionOptions()
+        self.cache = SchemaCache(None)
+
+    def start(self, options: SessionOptions, cache: SchemaCache) -> None:
+        self.options, self.cache = options, cache
+
+    def real_name(self, alias: str) -> str:
+        return str(self.aliases.specs[alias].settings.get("NAME", ""))
+
+    def fill(self, provisioned: Provisioned, missed: Callable[[str], None] | None = None) -> None:
+        """Fill ``provisioned``'s test database: warm, from the cache, or built here (``missed``: an alias the
+        cache does not hold is handed to it, to be built with the others, instead)."""
+        alias, migrations = provisioned.alias, self.options.migrations
+        start, started = time.perf_counter(), time.time()
+        unmanaged = self.aliases.creates_unmanaged(alias)
+
+        def build() -> None:
+            if missed is not None:
+                raise _Missed
+            try:
+                install_schema(alias, migrations, unmanaged)
+            except Exception as error:
+                raise self._not_installed(alias, described(error)) from None
+            provisioned.details.update(built_in=os.getpid(), build_window=[started, time.time()])
+
+        with self._opened([alias]):
+            if provisioned.details.get("warm") == "reused":  # as the last session left it: what the install made
+                provisioned.details["schema"] = "warm"
+            else:
+                try:
+                    provisioned.details["schema"] = self.cache.install(
+                        alias, self.cache_keys[alias], build, self.real_name(alias),
+                        cloned=provisioned.details.get("cloned", False),
+                    )
+                except _Missed:
+                    assert missed is not None
+                    missed(alias)
+                    return
+            self._follow_up(provisioned, time.perf_counter() - start)
+
+    def build(self, aliases: list[str]) -> None:
+        """Build the schemas the cache does not hold: two or more at once, each in a worker process, one here;
+        an alias after the ones of its ``TEST["DEPENDENCIES"]``. A worker's error is raised once every other
+        worker's alias is installed."""
+        module = settings_module() if len(aliases) > 1 else ""
+        for wave in waves(aliases, self.aliases.specs):
+            if len(wave) == 1 or not module:
+                for alias in wave:
+                    self.fill(self.provisioned[alias])
+                continue
+            done = build_all([self._job(alias, module) for alias in wave])
+            for built in done:
+                if built.error is None:
+                    self._built(built)
+            failed = next((built for built in done if built.error is not None), None)
+            if failed is not None:
+                raise self._not_installed(failed.alias, failed.error or "")
+
+    def _job(self, alias: str, module: str) -> Job:
+        options = self.options
+        return Job(alias, dict(self.provisioned[alias].settings), options.migrations,
+                   self.aliases.creates_unmanaged(alias), self.cache_keys[alias], self.real_name(alias),
+                   options.cache_dir, options.rebuild, options.policy, module)
+
+    def _built(self, built: Built) -> None:
+        """A worker filled ``built.alias``'s test database: what is left is this process's."""
+        provisioned = self.provisioned[built.alias]
+        provisioned.details.update(schema=built.schema, built_in=built.pid, build_window=[built.started, built.ended])
+        self.cache.lines += built.lines
+        with self._opened([built.alias]):
+            connections[built.alias].close()  # opened again on the schema the worker installed
+            self._follow_up(provisioned, built.ended - built.started)
+
+    def _follow_up(self, provisioned: Provisioned, seconds: float) -> None:
+        """After the install: the alias's baseline, Django's expected failures, then ``done``."""
+        alias, start = provisioned.alias, time.perf_counter()
+        self.state.install_done(alias, self.aliases.unmanaged_tables(alias))
+        if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
+            connections[alias].creation.mark_expected_failures_and_skips()  # test suite (runtests.py sets it)
+        provisioned.install_seconds = seconds + time.perf_counter() - start
+        self._done(alias)
+
+    @staticmethod
+    def _not_installed(alias: str, error: str) -> ProvisionError:
+        return ProvisionError(alias, texts.SCHEMA_SETTING, texts.SCHEMA_NOT_INSTALLED.format(error=error),
+                              texts.SCHEMA_NOT_INSTALLED_FIX.format(alias=alias))
