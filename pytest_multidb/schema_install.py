@@ -2,9 +2,10 @@
 
 ``SchemaInstalls`` is the session's (``session.DatabaseSession``): it is handed each leader's test database as soon
 as it is there (``fill``: the cache restores it at once, while servers are still starting) and builds the schemas
-the cache does not hold together once all are known (``build``): two or more at once, each in a worker process
-(``schema_workers``), one in this process (no process to start). After an install, this process's follow-ups:
-the alias's baseline (``AliasState.install_done``), Django's expected failures for its own suite, the summary line.
+the cache does not hold together once all are known (``build``): two or more at once, one in this process and
+each other one in a worker process (``schema_workers``); one alone in this process (no process to start). After
+an install, this process's follow-ups: the alias's baseline (``AliasState.install_done``), Django's expected
+failures for its own suite, the summary line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .messages import run as texts
 from .options import SessionOptions
 from .provision import Provisioned, ProvisionError
 from .schema_cache import SchemaCache
-from .schema_workers import Built, Job, build_all, settings_module, waves
+from .schema_workers import Built, Job, building, settings_module, waves
 
 
 class _Missed(Exception):
@@ -78,22 +79,26 @@ class SchemaInstalls:
             self._follow_up(provisioned, time.perf_counter() - start)
 
     def build(self, aliases: list[str]) -> None:
-        """Build the schemas the cache does not hold: two or more at once, each in a worker process, one here;
-        an alias after the ones of its ``TEST["DEPENDENCIES"]``. A worker's error is raised once every other
-        worker's alias is installed."""
+        """Build the schemas the cache does not hold, an alias after the ones of its ``TEST["DEPENDENCIES"]``: two
+        or more at once, the first here and each other one in a worker process. An error is raised once every
+        other alias is installed."""
         module = settings_module() if len(aliases) > 1 else ""
         for wave in waves(aliases, self.aliases.specs):
-            if len(wave) == 1 or not module:
-                for alias in wave:
-                    self.fill(self.provisioned[alias])
-                continue
-            done = build_all([self._job(alias, module) for alias in wave])
-            for built in done:
-                if built.error is None:
-                    self._built(built)
-            failed = next((built for built in done if built.error is not None), None)
-            if failed is not None:
-                raise self._not_installed(failed.alias, failed.error or "")
+            here, others = (wave[:1], wave[1:]) if module else (wave, [])
+            failed: list[ProvisionError] = []
+            with building([self._job(alias, module) for alias in others]) as results:
+                for alias in here:
+                    try:
+                        self.fill(self.provisioned[alias])
+                    except ProvisionError as error:
+                        failed.append(error)
+                for built in results():
+                    if built.error is None:
+                        self._built(built)
+                    else:
+                        failed.append(self._not_installed(built.alias, built.error))
+            if failed:
+                raise failed[0]
 
     def _job(self, alias: str, module: str) -> Job:
         options = self.options

@@ -6,7 +6,8 @@ aliases of one ``DatabaseSession.ensure`` miss the schema cache, each is built i
 worker sets Django up with the run's settings module, points the alias at the test database the run provisioned
 (every other alias stays closed to it, as in the run), fills it as the run would (``SchemaCache.install`` with
 ``install_schema``: under the cache's file lock, restored if another process built it meanwhile, else built and
-stored) and reports what it did, or the error in one line. The run then does the per-process follow-ups.
+stored) and reports what it did, or the error in one line. The run's own process builds one of them meanwhile
+(no process to start for it), then does the per-process follow-ups of each.
 
 Aliases with ``TEST["DEPENDENCIES"]`` on another alias being built wait for it: builds go in waves.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -83,12 +85,16 @@ def waves(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[lis
     return found
 
 
-def build_all(jobs: list[Job]) -> list[Built]:
-    """Build every job in a process of its own, at once; returns when all are done (in ``jobs``' order)."""
+@contextmanager
+def building(jobs: list[Job]) -> Iterator[Callable[[], list[Built]]]:
+    """Start every job in a process of its own, at once; yields ``results()``, which waits for them all (in
+    ``jobs``' order). On the way out every job has ended (its test database is no longer used), whatever happened;
+    the processes exit in the background."""
     spawn = get_context("spawn")
     pools = [ProcessPoolExecutor(max_workers=1, mp_context=spawn) for _ in jobs]
-    try:
-        futures = [pool.submit(build, job) for pool, job in zip(pools, jobs, strict=True)]
+    futures = [pool.submit(build, job) for pool, job in zip(pools, jobs, strict=True)]
+
+    def results() -> list[Built]:
         found = []
         for job, future in zip(jobs, futures, strict=True):
             try:
@@ -96,9 +102,13 @@ def build_all(jobs: list[Job]) -> list[Built]:
             except Exception as error:  # the process died, or its result did not come back
                 found.append(Built(job.alias, error=described(error)))
         return found
+
+    try:
+        yield results
     finally:
+        results()
         for pool in pools:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=False)
 
 
 def build(job: Job) -> Built:
