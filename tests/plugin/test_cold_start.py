@@ -17,7 +17,7 @@ import pytest
 
 from pytest_multidb.conf import DatabaseSpec
 from pytest_multidb.schema_workers import waves
-from tests.plugin.test_cache_rebuild import schema_of
+from tests.plugin.test_cache_rebuild import MIGRATION, schema_of
 from tests.support.inner import assert_no_traceback
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ from django.db import models
 from django.db.models.signals import post_migrate
 
 
-class Thing(models.Model):
+class Order(models.Model):  # as test_cache_rebuild's migration makes it (with a table of raw SQL beside it)
     code = models.CharField(max_length=20)
 
 
@@ -52,18 +52,6 @@ def slow(app_config, **kwargs):
 
 
 post_migrate.connect(slow)
-"""
-MIGRATION = """
-from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = []
-    operations = [
-        migrations.CreateModel("Thing", [("id", models.AutoField(primary_key=True)),
-                                         ("code", models.CharField(max_length=20))]),{broken}
-    ]
 """
 FACTS = """
 import json
@@ -106,7 +94,7 @@ class Cold:
 
     def migration(self, alias: str, broken: bool = False) -> None:
         path = self.pytester.path / f"app_{alias}" / "migrations" / "0001_initial.py"
-        path.write_text(MIGRATION.format(broken='\n        migrations.RunSQL("THIS IS NOT SQL"),' if broken else ""))
+        path.write_text(MIGRATION.replace("shopapp", f"app_{alias}").format(columns="NOT SQL" if broken else "a int"))
 
     def run(self, *args: str) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess("-p", "no:django", "-p", "no:randomly", "-p", "no:asyncio",
@@ -127,7 +115,7 @@ def test_a_cold_start_builds_each_alias_in_a_worker_and_fills_the_cache(cold):
     assert sorted(schema_of(result)) == [("", alias, "built") for alias in ("default", *APPS)]
     facts = cold.facts()
     for alias in APPS:
-        assert f"app_{alias}_thing" in facts["tables"][alias]
+        assert {f"app_{alias}_order", f"app_{alias}_extra"} <= set(facts["tables"][alias])
         assert "django_migrations" in facts["tables"][alias]
     pids = {alias: facts["info"][alias]["built_in"] for alias in ("default", *APPS)}
     assert pids["default"] == facts["pid"], pids  # the first built by the run itself, meanwhile
@@ -157,7 +145,7 @@ def test_one_alias_to_build_is_built_in_the_run(cold, pytester):
     assert schema_of(result) == [("", "y", "built")]
     facts = cold.facts()
     assert facts["info"]["y"]["built_in"] == facts["pid"]
-    assert "app_y_thing" in facts["tables"]["y"]
+    assert "app_y_order" in facts["tables"]["y"]
 
 
 @pytest.mark.parametrize("test_file", ["test_facts.py", "test_y.py"], ids=["in-a-worker", "in-the-run"])
@@ -170,7 +158,7 @@ def test_a_failing_migration_stops_the_run_in_one_line_naming_the_alias(cold, py
     out = result.stdout.str() + result.stderr.str()
     assert_no_traceback(out)
     assert ("multidb: alias 'y' (its migrations and models): its schema could not be installed in its test "
-            'database (OperationalError: near "THIS": syntax error). Fix: correct the failing migration or model '
+            'database (OperationalError: near "NOT": syntax error). Fix: correct the failing migration or model '
             "(`manage.py migrate --database y` on a scratch database shows where it fails).") in out
     if test_file == "test_facts.py":  # the other workers' aliases were installed (and are removed at the end)
         assert {alias for _, alias, schema in schema_of(result) if schema == "built"} == {"default", "x", "z"}
