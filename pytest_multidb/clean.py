@@ -22,6 +22,7 @@ from .conf import database_specs
 from .footprint import Policy, cache_stamp, sweep, sweep_fallback_caches
 from .messages import first_line
 from .messages import plugin as texts
+from .messages import provision as provision_texts
 from .provision.owner import Unreachable
 from .provision.registry import Registry, describe
 from .provision.server import admin_cursor, drop_owned
@@ -113,6 +114,6 @@ def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
             index["warm"].remove(entry)
             if note is None:
                 removed.append(what)
-            elif note != "already gone":
+            elif note != provision_texts.ALREADY_GONE:
                 removed.append(texts.RECORD_FORGOTTEN.format(what=what, note=note))
     return removed, failed

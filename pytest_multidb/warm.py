@@ -38,6 +38,7 @@ from filelock import FileLock, Timeout
 from .cache_index import cache_index, server_of
 from .conf import DatabaseSpec
 from .footprint import Policy, cache_stamp, claimed, sweep
+from .messages import provision as provision_texts
 from .messages import run as texts
 from .provision.base import ProvisionContext, Provisioned, fit_name
 from .provision.owner import Unreachable
@@ -66,6 +67,10 @@ WARM_ENV = "MULTIDB_WARM"
 def slot_lock(path: Path) -> FileLock:
     """A slot's lock: taken in a provisioning thread, released by the main thread at the session's end."""
     return FileLock(path, thread_local=False)
+
+
+#: How a removal's note that the database is another run's begins (``messages.provision.NOT_OURS``).
+NOT_OURS_PREFIX = provision_texts.NOT_OURS.partition("{")[0].split(":")[0]
 
 
 class WarmDatabases:
@@ -251,7 +256,7 @@ class WarmDatabases:
                 note = drop_owned(other["alias"], other["settings"], other["name"], warm)
             except Exception:
                 continue  # unreachable or in use: kept in the index, dropped another time
-            if note is None or note == "already gone" or not note.startswith("not ours"):
+            if note is None or note == provision_texts.ALREADY_GONE or not note.startswith(NOT_OURS_PREFIX):
                 index["warm"].remove(other)
             # "not ours": claimed by a live run right now: it stays listed and is dropped another time
 
