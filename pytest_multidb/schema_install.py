@@ -24,7 +24,7 @@ from .messages import run as texts
 from .options import SessionOptions
 from .provision import Provisioned, ProvisionError
 from .schema_cache import SchemaCache
-from .schema_workers import Built, Job, building, settings_module, waves
+from .schema_workers import Built, Job, building, same_setup, settings_module, waves
 
 
 class _Missed(Exception):
@@ -92,19 +92,28 @@ class SchemaInstalls:
                         self.fill(self.provisioned[alias])
                     except ProvisionError as error:
                         failed.append(error)
+                declined = []
                 for built in results():
-                    if built.error is None:
+                    if built.declined:
+                        declined.append(built.alias)
+                    elif built.error is None:
                         self._built(built)
                     else:
                         failed.append(self._not_installed(built.alias, built.error))
+            for alias in declined:  # the worker's Django was not set up as this one: built here
+                try:
+                    self.fill(self.provisioned[alias])
+                except ProvisionError as error:
+                    failed.append(error)
             if failed:
                 raise failed[0]
 
     def _job(self, alias: str, module: str) -> Job:
         options = self.options
-        return Job(alias, dict(self.provisioned[alias].settings), options.migrations,
-                   self.aliases.creates_unmanaged(alias), self.cache_keys[alias], self.real_name(alias),
-                   options.cache_dir, options.rebuild, options.policy, module)
+        unmanaged = self.aliases.creates_unmanaged(alias)
+        return Job(alias, dict(self.provisioned[alias].settings), options.migrations, unmanaged, self.cache_keys[alias],
+                   self.real_name(alias), options.cache_dir, options.rebuild, options.policy, module,
+                   same_setup(alias, options.migrations, unmanaged))
 
     def _built(self, built: Built) -> None:
         """A worker filled ``built.alias``'s test database: what is left is this process's."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -45,6 +46,8 @@ class Job:
     rebuild: bool
     policy: Policy = field(default_factory=Policy)
     settings_module: str = ""
+    #: ``same_setup()`` in the run: a worker whose own differs builds nothing (the run builds it itself).
+    setup: tuple[str, tuple[str, ...]] = ("", ())
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class Built:
     started: float = 0.0
     ended: float = 0.0
     error: str | None = None
+    #: The worker's Django is not set up as the run's (a conftest or plugin changed the settings or connected
+    #: migrate handlers at run time): nothing was built; the run builds the schema itself.
+    declined: bool = False
 
 
 def settings_module() -> str:
@@ -68,6 +74,24 @@ def settings_module() -> str:
 
     module = getattr(settings, "SETTINGS_MODULE", None) or ""
     return module if module and module == os.environ.get(SETTINGS_MODULE_ENV) else ""
+
+
+def same_setup(alias: str, migrations: bool, unmanaged: bool) -> tuple[str, tuple[str, ...]]:
+    """What a worker's Django must share with the run's to build ``alias``'s schema as the run would: its schema
+    fingerprint (models, migrations, routers: settings a conftest changed at run time show there) and the
+    ``pre_migrate`` / ``post_migrate`` receivers (a handler connected by a conftest writes rows a worker would not)."""
+    from django.db.models.signals import post_migrate, pre_migrate
+
+    from .fingerprint import fingerprint
+
+    receivers = tuple(sorted(_name(entry[1]) for signal in (pre_migrate, post_migrate) for entry in signal.receivers))
+    return fingerprint(alias, migrations, unmanaged), receivers
+
+
+def _name(reference: Any) -> str:
+    """A signal receiver's name (``Signal.receivers`` holds weak references, or the receiver itself)."""
+    receiver = reference() if isinstance(reference, weakref.ReferenceType) else reference
+    return f"{getattr(receiver, '__module__', '')}.{getattr(receiver, '__qualname__', type(receiver).__qualname__)}"
 
 
 def waves(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[list[str]]:
@@ -116,6 +140,8 @@ def build(job: Job) -> Built:
     started = time.time()
     try:
         cache = _set_up(job)
+        if same_setup(job.alias, job.migrations, job.unmanaged) != job.setup:
+            return Built(job.alias, pid=os.getpid(), started=started, ended=time.time(), declined=True)
         from .install import install_schema
 
         schema = cache.install(job.alias, job.key, lambda: install_schema(job.alias, job.migrations, job.unmanaged),

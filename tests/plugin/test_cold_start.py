@@ -177,3 +177,52 @@ def test_waves_build_an_alias_after_its_dependencies_only():
     assert waves(["default", "a", "b", "c", "d"], specs) == [["default", "a"], ["b", "d"], ["c"]]
     assert waves(["b", "c"], specs) == [["b"], ["c"]]  # "a" is not being built: nothing to wait for
     assert waves(["c"], specs) == [["c"]]
+
+
+#: A conftest that changes what a worker would not see: a ``post_migrate`` handler writing a row (``seeded``),
+#: or the migrations of an app (``migration_modules``: ``app_x`` without migrations, built by its models).
+CONFTEST = {
+    "seeded": """
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def seed(app_config, using, **kwargs):
+    if app_config.label == f"app_{using}":
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"INSERT INTO app_{using}_order (code) VALUES ('from the conftest')")
+
+
+post_migrate.connect(seed, dispatch_uid="cold-seed")
+""",
+    "migration_modules": """
+from django.conf import settings
+
+settings.MIGRATION_MODULES = {"app_x": None}
+""",
+}
+SEEDED = FACTS.replace("    info = {", """    rows = {}
+    for alias in ("x", "y", "z"):
+        with connections[alias].cursor() as cursor:
+            cursor.execute(f"SELECT code FROM app_{alias}_order")
+            rows[alias] = [code for (code,) in cursor.fetchall()]
+    info = {""").replace('"info": info}', '"info": info, "rows": rows}')
+
+
+@pytest.mark.parametrize("change", ["seeded", "migration_modules"])
+def test_a_worker_whose_django_differs_from_the_runs_builds_nothing(cold, pytester, change):
+    """What a conftest changed at run time (a ``post_migrate`` handler, ``MIGRATION_MODULES``) is not in a
+    worker's Django: the worker declines and the run builds that schema itself, as it would without workers."""
+    pytester.makeconftest(CONFTEST[change])
+    if change == "seeded":
+        pytester.makepyfile(test_facts=SEEDED)
+    result = cold.run()
+    result.assert_outcomes(passed=1)
+    facts = cold.facts()
+    built = {alias: found["built_in"] for alias, found in facts["info"].items() if "built_in" in found}
+    assert set(built.values()) == {facts["pid"]}, built  # every schema built by the run itself
+    if change == "seeded":
+        assert facts["rows"] == {alias: ["from the conftest"] for alias in APPS}
+    else:  # app_x built from its models, as the run's settings say: not its migration's raw SQL table
+        assert "app_x_order" in facts["tables"]["x"] and "app_x_extra" not in facts["tables"]["x"]
+        assert "app_y_extra" in facts["tables"]["y"]
