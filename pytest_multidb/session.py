@@ -63,8 +63,10 @@ class DatabaseSession:
         self.options = SessionOptions()
         self._tmp_dir: Callable[[], Path] | None = None
         self._report: Callable[[str], None] = lambda line: None
+        #: Each installed alias's summary line, until ``ensure`` adds them in its aliases' order.
+        self._installed: dict[str, str] = {}
         self.installs = SchemaInstalls(aliases, self.state, opened, self.provisioned, self.cache_keys,
-                                       lambda alias: self.summary.append(self.describe(alias)))
+                                       lambda alias: self._installed.update({alias: self.describe(alias)}))
 
     def start(self, options: SessionOptions, tmp_dir: Callable[[], Path],
               report: Callable[[str], None] = lambda line: None) -> None:
@@ -123,7 +125,7 @@ class DatabaseSession:
         leaders = [alias for alias in order if alias not in joins]
         # Each alias's schema is restored from the cache as soon as its database is there, while server processes
         # and containers are still starting; the schemas not in the cache are built then, at once (``_build``).
-        with self._provisioning(leaders) as ready:
+        with self._summarised(order), self._provisioning(leaders) as ready:
             missed: list[str] = []
             for alias in leaders:
                 ready(alias)
@@ -135,6 +137,14 @@ class DatabaseSession:
                     self._activate(self._joined(alias, joins[alias]))
                     self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
                     self._install(self.provisioned[alias], schema=alias not in self.mirrors)
+
+    @contextmanager
+    def _summarised(self, order: list[str]) -> Iterator[None]:
+        """The summary lines of ``order``'s aliases, in that order, whatever order their installs ended in."""
+        try:
+            yield
+        finally:
+            self.summary += [self._installed.pop(alias) for alias in order if alias in self._installed]
 
     @contextmanager
     def _provisioning(self, missing: list[str]) -> Iterator[Callable[[str], None]]:
@@ -231,11 +241,11 @@ class DatabaseSession:
         alias = provisioned.alias
         if not schema:  # a mirror: its primary's tables are its tables
             provisioned.details["schema"] = f"mirror of {provisioned.details['joins']!r}"
-            self.summary.append(self.describe(alias))
+            self._installed[alias] = self.describe(alias)
             return
         if provisioned.kind == EXISTING:  # the real database: no schema, no cache, no baseline
             provisioned.details["schema"] = "existing, read-only"
-            self.summary.append(self.describe(alias))
+            self._installed[alias] = self.describe(alias)
             return
         self.installs.fill(provisioned, missed)
 
