@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -18,8 +19,17 @@ MARKER_HELP = (
     "commits for real on those aliases and empties the tables written afterwards."
 )
 
-#: The marker's keywords.
-KEYWORDS = ("transaction", "reset_sequences")
+
+
+def uses_db_signature(*aliases: str, transaction: bool | str | Sequence[str] = False,
+                      reset_sequences: bool = False) -> tuple[tuple[str, ...], bool | str | Sequence[str], bool]:
+    """The marker's signature: its arguments are bound by calling this (as pytest-django binds ``django_db``'s)."""
+    return aliases, transaction, reset_sequences
+
+
+#: The marker's keywords (from its signature).
+KEYWORDS = tuple(name for name, parameter in inspect.signature(uses_db_signature).parameters.items()
+                 if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 @dataclass(frozen=True)
@@ -73,13 +83,13 @@ def check_signature(item: pytest.Item, marker: pytest.Mark) -> None:
                                texts.ALIAS_LIST_FIX.format(marker=_marker(arg)))
         raise _usage_error(item, texts.ALIAS_NOT_A_STRING.format(value=arg, type_name=type(arg).__name__),
                            texts.ALIAS_NOT_A_STRING_FIX)
-    for key, value in marker.kwargs.items():
-        if key not in KEYWORDS:
-            raise _keyword_error(item, key, value)
-    transaction = marker.kwargs.get("transaction", False)
+    try:
+        _aliases_given, transaction, reset = uses_db_signature(*marker.args, **marker.kwargs)
+    except TypeError:  # a keyword the signature does not have: named, with the one meant
+        key = next(key for key in marker.kwargs if key not in KEYWORDS)
+        raise _keyword_error(item, key, marker.kwargs[key]) from None
     if not (isinstance(transaction, (bool, str)) or _aliases(transaction)):
         raise _usage_error(item, texts.BAD_TRANSACTION.format(value=transaction), texts.BAD_TRANSACTION_FIX)
-    reset = marker.kwargs.get("reset_sequences", False)
     if not isinstance(reset, bool):
         raise _usage_error(item, texts.BAD_RESET_SEQUENCES.format(value=reset), texts.BAD_RESET_SEQUENCES_FIX)
 
