@@ -1,6 +1,7 @@
 """pytest-multidb beside pytest-django and the hand-written floor, on a realistic multi-database project.
 
-    python benchmarks/run.py [--rounds N] [--quick] [--json] [--suites NAME,...] [--no-startup] [--keep DIR]
+    python benchmarks/run.py [--rounds N] [--quick] [--json] [--suites NAME,...] [--no-startup]
+                             [--no-round-trips] [--keep DIR]
 
 (``--json``: the JSON on stdout, the table on stderr.)
 
@@ -21,6 +22,10 @@ suite = (suite - the no-DB suite of the same size and shape, same flavour, same 
 session start (provisioning, migrations or cache restore) spread over the suite. A figure whose median is
 <= 0 is reported as ``negative``, one whose rounds spread wider than its median as ``noisy``; neither is
 divided into a ratio. Ratios: multidb / django and multidb / floor (lower is better).
+
+Round trips: each suite once more per flavour, untimed, with ``roundtrips.py`` (a pytest plugin: an execute
+wrapper on every connection, and the driver's transaction control) counting what each test sends to the
+servers, its own queries included (``--no-round-trips``: not counted).
 
 Start-up: one 4-alias test net of one no-DB test: ``warm`` (schema cache / ``--reuse-db`` databases ready),
 ``cold`` (``--multidb-rebuild`` / ``--reuse-db --create-db``), ``warm_nocache`` (the warm run with
@@ -75,11 +80,15 @@ class Bench:
                     "BENCH_DB_PREFIX": f"bench_{self.token}", "MULTIDB_KEEP": "16"}
         self.copies = generate(root, quick, self.env)
         self.times: dict[tuple[str, ...], list[float]] = {}
+        #: (suite, flavour) -> round trips per test (``roundtrips.py``), in all and per alias.
+        self.counts: dict[tuple[str, str], dict[str, object]] = {}
 
-    def pytest(self, flavour: str, test_file: str, *extra: str, expect: int) -> float:
+    def pytest(self, flavour: str, test_file: str, *extra: str, expect: int,
+               env: dict[str, str] | None = None) -> float:
         """Run one pytest session of ``flavour``; return its wall seconds. Fails loudly unless all passed."""
         cwd = self.copies[flavour]
-        env = {**self.env, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "BENCH_FLOOR": "1" if flavour == "floor" else ""}
+        env = {**self.env, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "BENCH_FLOOR": "1" if flavour == "floor" else "",
+               **(env or {})}
         args = [sys.executable, "-m", "pytest", *COMMON, *FLAGS[flavour], *extra, f"suites/{test_file}"]
         start = time.perf_counter()
         done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
@@ -110,6 +119,23 @@ class Bench:
                 self.record(("startup", kind, tool), self.pytest(tool, f"test_{START_DB.name}.py", *flags, expect=1))
                 self.record(("startup", kind, tool, "nodb"),
                             self.pytest(tool, f"test_{START_NODB.name}.py", *nodb, expect=1))
+
+    def round_trips(self, measured: list[Suite]) -> None:
+        """Each suite once more per flavour, untimed, with ``roundtrips.py`` counting each test's round trips."""
+        for suite in measured:
+            if not suite.aliases:
+                continue
+            for flavour in ["multidb", "django"] + ([] if suite.transaction else ["floor"]):
+                shutil.copy(Path(__file__).with_name("roundtrips.py"), self.copies[flavour] / "roundtrips.py")
+                out = self.copies[flavour] / "roundtrips.json"
+                self.pytest(flavour, f"test_{suite.name}.py", "-p", "roundtrips", expect=suite.tests,
+                            env={"BENCH_ROUNDTRIPS_OUT": str(out)})
+                counted = json.loads(out.read_text())
+                self.counts[(suite.name, flavour)] = {
+                    "per_test": round(sum(counted["round_trips"].values()) / max(counted["tests"], 1), 2),
+                    "per_alias": {alias: round(n / max(counted["tests"], 1), 2)
+                                  for alias, n in sorted(counted["round_trips"].items())},
+                }
 
     def suite_round(self, number: int, measured: list[Suite]) -> None:
         for suite in measured:
@@ -155,6 +181,10 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
             "ratio_to_floor": ratio(row["multidb"], row["floor"]),
             "status": {flavour: row[flavour]["status"] for flavour in row if row[flavour]},
             "rounds_s": {flavour: [round(r, 6) for r in row[flavour]["rounds"]] for flavour in row if row[flavour]},
+            "round_trips_per_test": {flavour: bench.counts[(suite.name, flavour)]["per_test"]
+                                     for flavour in row if (suite.name, flavour) in bench.counts},
+            "round_trips_per_alias": {flavour: bench.counts[(suite.name, flavour)]["per_alias"]
+                                      for flavour in row if (suite.name, flavour) in bench.counts},
         }
     nodb = measured[0]
     out["floor"] = {"tests": nodb.tests}
@@ -191,6 +221,13 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
                                                                                                  "floor")]
         lines.append(f"| {name} | {row['tests']} | {' | '.join(cells)} | {x(row['ratio'])} | "
                      f"{x(row['ratio_to_floor'])} |")
+    counted = {name: row["round_trips_per_test"] for name, row in result["suites"].items()
+               if row.get("round_trips_per_test")}
+    if counted:
+        lines += ["", "| round trips per test (roundtrips.py) | pytest-django | pytest-multidb | floor |",
+                  "|---|---|---|---|"]
+        lines += [f"| {name} | " + " | ".join(str(row.get(flavour, "-")) for flavour in ("django", "multidb", "floor"))
+                  + " |" for name, row in counted.items()]
     floor = result["floor"]
     lines += ["", f"no-DB suite ({floor['tests']} tests, whole session): pytest-django {floor['django_s']:.2f} s, "
                   f"pytest-multidb {floor['multidb_s']:.2f} s, floor {floor['floor_s']:.2f} s", "",
@@ -224,6 +261,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     parser.add_argument("--suites", metavar="NAME,...", help="only these suites (their no-DB baselines too)")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--no-round-trips", action="store_true", help="skip counting round trips per test")
     parser.add_argument("--keep", metavar="DIR", help="generate the project in DIR and keep it (not the databases)")
     options = parser.parse_args()
     rounds = 1 if options.quick else options.rounds
@@ -251,6 +289,8 @@ def main() -> None:
                 bench.startup_round()
             bench.suite_round(number, measured)
             print(f"round {number + 1}/{rounds} done", file=sys.stderr)
+        if not options.no_round_trips:
+            bench.round_trips(measured)
         result = report(bench, measured)
         finished = True
     finally:

@@ -1,4 +1,5 @@
-"""Smoke tests of ``benchmarks/run.py`` (one sqlite suite, end to end; the JSON has its shape) and of
+"""Smoke tests of ``benchmarks/run.py`` (one sqlite suite, end to end; the JSON has its shape, round trips
+counted) and of
 ``benchmarks/scale.py`` (a tiny size)."""
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def test_quick_json_run_has_the_documented_shape():
     row = result["suites"]["sqlite_rollback_1_alias"]
     assert {"multidb_s", "django_s", "floor_s", "ratio", "ratio_to_floor"} <= set(row)
     assert all(isinstance(row[key], float) for key in ("multidb_s", "django_s", "floor_s"))
+    # Round trips counted per test and flavour (roundtrips.py): the tests' own queries at the least, per alias too.
+    assert set(row["round_trips_per_test"]) == {"multidb", "django", "floor"}
+    assert all(count >= 1 for count in row["round_trips_per_test"].values()), row["round_trips_per_test"]
+    assert set(row["round_trips_per_alias"]["floor"]) == {"default"}
     assert set(result["floor"]) >= {"multidb_s", "django_s"}
     assert result["startup"] == {}
     assert "left on the servers" not in done.stderr
