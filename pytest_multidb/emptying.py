@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps import apps
 from django.core import serializers
@@ -137,7 +138,8 @@ class Baseline:
     """Rows an alias holds right after its schema was installed: counts, digests, and a snapshot to reload."""
 
     counts: dict[str, int]
-    snapshot: dict[str, str]
+    #: table -> its rows in Django's "python" serialization (no JSON: it never leaves the process).
+    snapshot: dict[str, list[dict[str, Any]]]
     #: Tables Django does not count as its own that the install made (unmanaged models', ``unmanaged.py``).
     extra: tuple[str, ...] = ()
     #: Every table the database had (Django's or not).
@@ -161,7 +163,7 @@ class Baseline:
         all_tables = frozenset(connections[alias].introspection.table_names())
         models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy}
         snapshot = {
-            table: serializers.serialize("json", models[table]._base_manager.using(alias).order_by("pk"))
+            table: serializers.serialize("python", models[table]._base_manager.using(alias).order_by("pk"))
             for table in counts
             if table in models
         }
@@ -232,7 +234,7 @@ def _deleted(alias: str, tables: list[str], reload: list[str], baseline: Baselin
 def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
     """Insert the snapshot's rows of ``tables`` (emptied): one ``INSERT`` per table where Django can."""
     for table in tables:
-        objects = [found.object for found in serializers.deserialize("json", baseline.snapshot.get(table, "[]"),
+        objects = [found.object for found in serializers.deserialize("python", baseline.snapshot.get(table, []),
                                                                          using=alias)]
         if not objects:
             continue
