@@ -66,17 +66,21 @@ def _on_connect(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> 
     if not getattr(connection, "_bench_counted", False):  # once per wrapper, however often it reconnects
         connection._bench_counted = True
         connection.execute_wrappers.append(_wrapper(connection))
+        _patch(connection, "_commit", _transaction_control)
+        _patch(connection, "_rollback", _transaction_control)
+        _patch(connection, "_set_autocommit", lambda conn, *args: conn.vendor == "mysql")
 
 
-def _patch(name: str, sends: Any) -> None:
-    original = getattr(BaseDatabaseWrapper, name)
+def _patch(conn: BaseDatabaseWrapper, name: str, sends: Any) -> None:
+    """Count ``conn``'s ``name`` (its backend's own method: backends override them) when it reaches the server."""
+    original = getattr(conn, name)
 
-    def counted(self: BaseDatabaseWrapper, *args: Any) -> Any:
-        if self.connection is not None and sends(self, *args):
-            _count(self)
-        return original(self, *args)
+    def counted(*args: Any) -> Any:
+        if conn.connection is not None and sends(conn, *args):
+            _count(conn)
+        return original(*args)
 
-    setattr(BaseDatabaseWrapper, name, counted)
+    setattr(conn, name, counted)
 
 
 def _transaction_control(conn: BaseDatabaseWrapper, *args: Any) -> bool:
@@ -86,9 +90,6 @@ def _transaction_control(conn: BaseDatabaseWrapper, *args: Any) -> bool:
 
 
 connection_created.connect(_on_connect, dispatch_uid="bench-roundtrips")
-_patch("_commit", _transaction_control)
-_patch("_rollback", _transaction_control)
-_patch("_set_autocommit", lambda conn, *args: conn.vendor == "mysql")
 
 
 @pytest.hookimpl(hookwrapper=True)
