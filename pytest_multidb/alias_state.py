@@ -19,6 +19,7 @@ from .emptying import Baseline
 from .messages import first_line
 from .messages import run as texts
 from .provision import Provisioned
+from .provision.server import where as server_address
 
 #: ``opened(aliases)``: a context in which the plugin itself may use ``aliases`` (the access guard lets it).
 Opener = Callable[[Iterable[str]], AbstractContextManager[None]]
@@ -98,8 +99,7 @@ class AliasState:
 
 def server_gone(alias: str, probe_error: BaseException, kind: str, details: dict[str, Any]) -> str:
     """The line saying ``alias``'s server stopped answering, and where to look."""
-    settings = connections.settings[alias]
-    where = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+    where = server_address(connections.settings[alias])
     if details.get("log"):
         look = texts.LOOK_AT_LOG.format(log=details["log"])
     elif details.get("container"):

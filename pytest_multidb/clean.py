@@ -17,7 +17,7 @@ from django.db import connections
 from filelock import Timeout
 
 from . import warm
-from .cache_index import INDEX_FILE, cache_index
+from .cache_index import INDEX_FILE, cache_index, server_of
 from .conf import database_specs
 from .footprint import Policy, cache_stamp, sweep, sweep_fallback_caches
 from .messages import first_line
@@ -74,7 +74,7 @@ def servers() -> dict[str, tuple[str, dict[str, object]]]:
         if spec.vendor not in SERVER_VENDORS:
             continue
         settings = connections.settings[alias]
-        server = f"{spec.engine}@{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or ''}"
+        server = server_of({**settings, "ENGINE": spec.engine}, engine=True)
         found.setdefault(server, (alias, dict(settings)))
     return found
 
