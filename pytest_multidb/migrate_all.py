@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.migrations.executor import MigrationExecutor
 
 from .alias_models import relation_fields, routed_models, unmigrated_models
 from .conf import database_specs
@@ -80,6 +79,10 @@ def _count(number: int, thing: str) -> str:
 
 def pending_migrations(alias: str) -> list[str]:
     """The migrations ``migrate`` would apply on ``alias``, as ``app_label.name``."""
+    # Imported here: the executor pulls in Django's migration machinery (~80 ms), which a run that restores its
+    # schemas from the cache never needs; the plugin imports this module at start-up (the public API).
+    from django.db.migrations.executor import MigrationExecutor
+
     executor = MigrationExecutor(connections[alias])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
