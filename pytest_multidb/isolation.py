@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -16,7 +16,7 @@ from django.core.management.color import no_style
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections, transaction
 
-from . import readonly
+from . import held_autocommit, readonly
 from .alias_state import AliasState
 from .aliases import Aliases
 from .emptying import empty_written_tables
@@ -49,6 +49,9 @@ class TestDatabases:
     #: (their failures are not repeated).
     state: AliasState
     reset_sequences: bool = False
+    #: MySQL/MariaDB: leave the driver's autocommit off after the test's rollback, for the next rollback test
+    #: (``held_autocommit``); ``--multidb-autocommit-each-test``: not.
+    hold_autocommit: bool = True
     rollback: dict[str, transaction.Atomic] = field(default_factory=dict)
     committing: list[str] = field(default_factory=list)
     #: Committing aliases that get ``post_migrate`` after their emptying, as Django's flush sends it (a
@@ -107,10 +110,12 @@ class TestDatabases:
             if read_only:
                 readonly.begin(connections[alias])
             atomic = transaction.atomic(using=alias)
-            atomic.__enter__()
+            with held_autocommit.entering(connections[alias]):  # no SET autocommit=0 if the test before left it
+                atomic.__enter__()
             self.rollback[alias] = atomic
+            hold = self.hold_autocommit and not read_only
             self._undo.callback(self._step, texts.STEP_ROLL_BACK.format(alias=alias), alias,
-                                functools.partial(self._roll_back, alias, atomic))
+                                functools.partial(self._roll_back, alias, atomic, hold))
             if read_only:
                 readonly.began(connections[alias])
             self._share_with_threads(alias)
@@ -132,9 +137,10 @@ class TestDatabases:
         """Run ``step`` after the test, once its aliases' transactions have ended (undo a swap, drop a table)."""
         self._late.callback(self._step, description, None, step)
 
-    def _roll_back(self, alias: str, atomic: transaction.Atomic) -> None:
+    def _roll_back(self, alias: str, atomic: transaction.Atomic, hold: bool) -> None:
         transaction.set_rollback(True, using=alias)
-        atomic.__exit__(None, None, None)
+        with held_autocommit.leaving(connections[alias]) if hold else nullcontext():
+            atomic.__exit__(None, None, None)
 
     def _empty(self, alias: str) -> None:
         with self.guard.opened([alias]):

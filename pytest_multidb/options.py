@@ -27,6 +27,9 @@ class SessionOptions:
     xdist: XdistRun | None = None
     #: The bound on what stays on a server between runs (``footprint.py``).
     policy: Policy = field(default_factory=Policy)
+    #: MySQL/MariaDB: the driver's autocommit turned off and on around every rollback test, as Django's
+    #: ``atomic()`` does (``--multidb-autocommit-each-test``); by default it stays off between two of them.
+    autocommit_each_test: bool = False
     #: The checkout this run serves (recorded in the cache's index: the cache is gone once all its checkouts are).
     root: Path | None = None
 
@@ -40,4 +43,5 @@ class SessionOptions:
             xdist=XdistRun.from_workerinput(getattr(config, "workerinput", None)),
             policy=policy_from_config(config),
             root=config.rootpath,
+            autocommit_each_test=config.getoption("multidb_autocommit_each_test"),
         )

@@ -83,6 +83,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--multidb-unmanaged", choices=("create", "skip"), default=None,
                     help="create: every alias's test database gets tables for its unmanaged (managed = False) models; "
                     "skip: none do (default: each alias's TEST['UNMANAGED'], else skip, as in Django).")
+    group.addoption("--multidb-autocommit-each-test", action="store_true",
+                    help="MySQL/MariaDB: turn the driver's autocommit off and on around every rollback test, as "
+                    "Django's atomic() does (by default it stays off from one rollback test to the next: two round "
+                    "trips per test and alias fewer).")
     group.addoption("--multidb-clean", nargs="?", const="project", default=None, choices=("project", "all"),
                     help="List and remove what interrupted runs left behind (test databases, servers, containers) "
                     "and this project's warm databases and templates on the servers it can reach, then exit; "

@@ -169,4 +169,5 @@ class MultiDB:
         """The per-test state of ``item`` (its guard scope starts now)."""
         found = item.stash.get(DECLARATION_KEY, None)
         return TestDatabases(item.nodeid, self.guard, self.aliases, self.session.state,
-                             reset_sequences=bool(found and found.reset_sequences))
+                             reset_sequences=bool(found and found.reset_sequences),
+                             hold_autocommit=not self.session.options.autocommit_each_test)
