@@ -22,7 +22,7 @@ start, before the test), and sqlite runs in the process.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +110,15 @@ def entering(conn: BaseDatabaseWrapper) -> Iterator[None]:
     try:
         with _driver_calls(conn, already_off):
             yield
-    finally:
-        if _STATE in conn.__dict__:  # atomic() did not turn autocommit off (it failed): put it back on
+    except BaseException:
+        if _STATE in conn.__dict__:  # atomic() failed before turning autocommit off: back on, as Django believes
             state.entering = False
-            put_back(conn)
+            with suppress(Exception):  # the error that stopped atomic() is the one to report
+                put_back(conn)
+        raise
+    if _STATE in conn.__dict__:
+        state.entering = False
+        put_back(conn)
 
 
 def put_back(conn: BaseDatabaseWrapper) -> None:
