@@ -68,6 +68,9 @@ class ConnectionLock:
     def acquire(self) -> None:
         me = threading.current_thread()
         with self._free:
+            if self.owner is None or self.owner is me:  # free, or this thread's already: no waiting
+                self.owner, self.depth = me, self.depth + 1
+                return
             if not self._free.wait_for(lambda: self.owner in (None, me), LOCK_TIMEOUT):
                 holder = self.owner.name if self.owner else "?"
                 raise TimeoutError(texts.CURSOR_HELD.format(thread=me.name, timeout=LOCK_TIMEOUT, alias=self.alias,
@@ -225,8 +228,12 @@ class ThreadSharing:
             self._note_worker()
 
     def _seen(self) -> None:
-        """A thread made a cursor on a thread-shared connection."""
-        self._users.add(threading.get_ident())
+        """A thread made a cursor on a thread-shared connection (the test's own thread: nothing to note, it is
+        neither a thread the test started nor a ``sync_to_async`` worker)."""
+        ident = threading.get_ident()
+        if ident == self._owner:
+            return
+        self._users.add(ident)
         self._note_worker()
 
     def _note_worker(self) -> None:
