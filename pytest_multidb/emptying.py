@@ -164,7 +164,7 @@ class Baseline:
         columns = _columns(alias, counts)
         digests = {t: digest for t, (_count, digest) in _probe(alias, [], list(counts), columns)[0].items()}
         all_tables = frozenset(connections[alias].introspection.table_names())
-        models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy}
+        models = _models_by_table()
         snapshot = {table: list(models[table]._base_manager.using(alias).order_by("pk").values_list(*_attnames(
             models[table]))) for table in counts if table in models}
         return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers())
@@ -231,6 +231,11 @@ def _deleted(alias: str, tables: list[str], reload: list[str], baseline: Baselin
     return True
 
 
+def _models_by_table() -> dict[str, type[Model]]:
+    """table -> the model (many-to-many tables' included, proxies not) whose rows it holds."""
+    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy}
+
+
 def _attnames(model: type[Model]) -> list[str]:
     """The columns of ``model``'s own table, by the attribute names Django stores them under."""
     return [field.attname for field in model._meta.local_concrete_fields]
@@ -238,7 +243,7 @@ def _attnames(model: type[Model]) -> list[str]:
 
 def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
     """Insert the snapshot's rows of ``tables`` (emptied): one ``INSERT`` per table where Django can."""
-    models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True) if not m._meta.proxy}
+    models = _models_by_table()
     for table in tables:
         rows = baseline.snapshot.get(table)
         if not rows:
