@@ -190,7 +190,7 @@ class Suite:
     name: str
     tests: int
     aliases: tuple[str, ...] = ()  # () for a no-DB suite
-    units: int = 1  # x 4 queries per app
+    units: int = 1  # x 4 queries per app (0: the aliases declared, never queried)
     transaction: bool = False
     style: str = "marker"  # "marker" (each tool's own marker), "django_db" (the same file for all), "testcase"
     baseline: str = ""
@@ -206,6 +206,7 @@ def suites(quick: bool) -> list[Suite]:
         Suite("nodb", n), Suite("nodb_small", t), Suite("nodb_unittest", n, style="testcase"),
         Suite("rollback_4_aliases", n, tuple(ALL_ALIASES), baseline="nodb"),
         Suite("rollback_1_alias", n, ("pg",), units=4, baseline="nodb"),
+        Suite("rollback_4_aliases_untouched", n, tuple(ALL_ALIASES), units=0, baseline="nodb"),
         Suite("transaction_4_aliases", t, tuple(ALL_ALIASES), transaction=True, baseline="nodb_small"),
         Suite("testcase_4_aliases", n, tuple(ALL_ALIASES), style="testcase", baseline="nodb_unittest"),
         Suite("django_db_4_aliases", n, tuple(ALL_ALIASES), style="django_db", baseline="nodb"),

@@ -14,6 +14,13 @@ through the connection's ``ensure_connection`` first, and there the driver's aut
 anything runs. Not covered: code that takes the driver's own connection (``connection.connection``) between two
 tests without asking Django for it.
 
+A rollback test that sent nothing to the alias (declared, never queried) sends nothing at its end either: with
+autocommit off the server opens a transaction only with a statement, so there is nothing for a ``ROLLBACK`` to
+end. Every statement of the driver goes through its connection's ``query()`` (mysqlclient's cursors, raw
+cursors, ``executemany``, ``callproc``, PyMySQL's alike), so a one-shot wrapper there, put on as the test's
+``atomic()`` begins and taking itself away at the first statement, tells it without a round trip and costs a
+touched alias one call.
+
 Other backends keep Django's path: on PostgreSQL psycopg sends nothing to turn autocommit off or on (its
 ``BEGIN`` goes with the test's first statement, and sending it earlier would move ``now()``, the transaction's
 start, before the test), and sqlite runs in the process.
@@ -55,30 +62,67 @@ def left_off(conn: BaseDatabaseWrapper) -> bool:
 
 
 @contextmanager
-def _driver_calls(conn: BaseDatabaseWrapper, replacement: Callable[[Callable[[bool], None], bool], None]
-                  ) -> Iterator[None]:
-    """While inside: ``conn._set_autocommit(value)`` (the backend's call to the driver) is
-    ``replacement(original, value)``. A wrapper already on the instance (a round-trip counter) stays under it."""
-    previous = conn.__dict__.get("_set_autocommit")
-    original = conn._set_autocommit
-    conn._set_autocommit = lambda value: replacement(original, value)  # type: ignore[method-assign]
+def _driver_call(conn: BaseDatabaseWrapper, name: str, replacement: Callable[..., None]) -> Iterator[None]:
+    """While inside: ``conn.<name>(*args)`` (one of the backend's calls to the driver: ``_set_autocommit``,
+    ``_rollback``) is ``replacement(original, *args)``. A wrapper already on the instance (a round-trip counter)
+    stays under it."""
+    previous = conn.__dict__.get(name)
+    original = getattr(conn, name)
+    setattr(conn, name, lambda *args: replacement(original, *args))
     try:
         yield
     finally:
         if previous is None:
-            del conn._set_autocommit
+            delattr(conn, name)
         else:
-            conn._set_autocommit = previous  # type: ignore[method-assign]
+            setattr(conn, name, previous)
+
+
+class _FirstStatement:
+    """The driver connection's ``query`` until its first statement: puts the connection's own back, then sends."""
+
+    __slots__ = ("previous", "raw")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.previous = raw.__dict__.get("query")  # a wrapper of the instance's own (a counter), kept under it
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.take_away()
+        return self.raw.query(*args, **kwargs)
+
+    def take_away(self) -> None:
+        if self.previous is None:
+            self.raw.__dict__.pop("query", None)
+        else:
+            self.raw.query = self.previous
+
+
+def _watch_statements(raw: Any) -> None:
+    """From now until ``raw`` sends a statement, :func:`_sent_nothing` says so."""
+    if raw is not None and hasattr(raw, "__dict__") and callable(getattr(raw, "query", None)):
+        raw.query = _FirstStatement(raw)
+
+
+def _sent_nothing(raw: Any) -> bool:
+    """Whether ``raw`` sent no statement since :func:`_watch_statements`; the watch ends either way."""
+    watch = getattr(raw, "__dict__", {}).get("query")
+    if not isinstance(watch, _FirstStatement):
+        return False
+    watch.take_away()
+    return True
 
 
 @contextmanager
 def leaving(conn: BaseDatabaseWrapper) -> Iterator[None]:
     """Around a rollback test's ``atomic().__exit__``: the ``SET autocommit=1`` after its ``ROLLBACK`` is not sent;
-    the driver's autocommit stays off until the next rollback test starts or anything else uses the connection."""
+    the driver's autocommit stays off until the next rollback test starts or anything else uses the connection.
+    The ``ROLLBACK`` is not sent either when the test sent no statement (:func:`entering` with ``watch``)."""
     raw = conn.connection
     if not applies(conn) or raw is None or conn.autocommit:  # Django's view: off inside the test's atomic()
         yield
         return
+    nothing_to_end = _sent_nothing(raw)
 
     def keep_off(original: Callable[[bool], None], value: bool) -> None:
         if value and raw is conn.connection:  # the same driver connection the test's atomic() turned off
@@ -86,14 +130,27 @@ def leaving(conn: BaseDatabaseWrapper) -> Iterator[None]:
         else:
             original(value)
 
-    with _driver_calls(conn, keep_off):
-        yield
+    with _driver_call(conn, "_set_autocommit", keep_off):
+        if nothing_to_end:
+            with _driver_call(conn, "_rollback", lambda _original: None):
+                yield
+        else:
+            yield
 
 
 @contextmanager
-def entering(conn: BaseDatabaseWrapper) -> Iterator[None]:
+def entering(conn: BaseDatabaseWrapper, watch: bool = False) -> Iterator[None]:
     """Around a rollback test's ``atomic().__enter__``: when the test before left the driver's autocommit off,
-    the ``SET autocommit=0`` is not sent."""
+    the ``SET autocommit=0`` is not sent. ``watch``: from the ``atomic()``'s start, whether the test sends a
+    statement is noted, for :func:`leaving`."""
+    with _entering(conn):
+        yield
+    if watch and applies(conn):
+        _watch_statements(conn.connection)
+
+
+@contextmanager
+def _entering(conn: BaseDatabaseWrapper) -> Iterator[None]:
     if not left_off(conn):
         _forget(conn)
         yield
@@ -108,7 +165,7 @@ def entering(conn: BaseDatabaseWrapper) -> Iterator[None]:
             original(value)
 
     try:
-        with _driver_calls(conn, already_off):
+        with _driver_call(conn, "_set_autocommit", already_off):
             yield
     except BaseException:
         if _STATE in conn.__dict__:  # atomic() failed before turning autocommit off: back on, as Django believes

@@ -110,10 +110,11 @@ class TestDatabases:
             if read_only:
                 readonly.begin(connections[alias])
             atomic = transaction.atomic(using=alias)
-            with held_autocommit.entering(connections[alias]):  # no SET autocommit=0 if the test before left it
+            hold = self.hold_autocommit and not read_only
+            # No SET autocommit=0 if the test before left it off; held: no ROLLBACK if the test sends nothing.
+            with held_autocommit.entering(connections[alias], watch=hold):
                 atomic.__enter__()
             self.rollback[alias] = atomic
-            hold = self.hold_autocommit and not read_only
             self._undo.callback(self._step, texts.STEP_ROLL_BACK.format(alias=alias), alias,
                                 functools.partial(self._roll_back, alias, atomic, hold))
             if read_only:

@@ -66,6 +66,17 @@ def test_02_nothing_left():
     assert conn().get_autocommit() is False and autocommit_in_server() is False
 
 
+def test_02b_sends_nothing_to_the_server_alias():
+    add("a", "elsewhere")
+
+
+def test_02c_after_a_test_that_sent_nothing():
+    c = conn()
+    assert c.in_atomic_block and c.savepoint_ids == [] and not c.needs_rollback
+    assert c.get_autocommit() is False and autocommit_in_server() is False
+    assert count(SERVER) == 0 and count("a") == 0
+
+
 def test_03_on_commit_discarded():
     transaction.on_commit(lambda: CALLED.append("discarded"), using=SERVER)
     add(SERVER, "x")
@@ -121,6 +132,19 @@ def test_10_threads_use_the_test_connection():
     add(SERVER, "t")
     seen = []
     thread = threading.Thread(target=lambda: seen.append(count(SERVER)))
+    thread.start()
+    thread.join()
+    assert seen == [1]
+
+
+def test_10b_only_a_thread_writes():
+    seen = []
+
+    def write():
+        add(SERVER, "t")
+        seen.append(count(SERVER))
+
+    thread = threading.Thread(target=write)
     thread.start()
     thread.join()
     assert seen == [1]
@@ -227,7 +251,7 @@ def test_django_sees_the_same_transactions_either_way(inner, pytester, backend, 
     pytester.makepyfile(semantics_urls=URLS, test_a_semantics=SEMANTICS, test_b_django_class=DJANGO_CLASS,
                         test_c_after_the_class=AFTER_THE_CLASS, test_d_outside=OUTSIDE)
     run = inner("-v", "-p", "no:randomly", *([EACH_TEST] if path == "each-test" else []), backend=backend)
-    run.result.assert_outcomes(passed=18)
+    run.result.assert_outcomes(passed=21)
     assert run.leftovers() == set()
 
 
@@ -257,12 +281,22 @@ def test_counted(n):
 '''
 
 
-def server_counts(inner, pytester, *args: str) -> list[dict[str, int]]:
-    """Per test after the second: the ``SET`` statements (``SET autocommit``) and ``ROLLBACK`` statements the
-    MariaDB server counted on the test's connection since the test before read its counters (the first test
-    opens the connection: what it sends is the connection's set-up)."""
-    pytester.makepyfile(test_counted=COUNTED)
+UNTOUCHED = COUNTED.replace('pytestmark = pytest.mark.uses_db(SERVER)', 'pytestmark = pytest.mark.uses_db("a", SERVER)')
+UNTOUCHED = UNTOUCHED.replace('''def test_counted(n):
+    before = status()''', '''def test_counted(n):
+    if n in (2, 3, 4):  # SERVER declared, not queried
+        add("a", f"row {n}")
+        return
+    before = status()''')
+
+
+def server_counts(inner, pytester, *args: str, source: str = COUNTED) -> list[dict[str, int]]:
+    """Per test after the second that reads them: the ``SET`` statements (``SET autocommit``) and ``ROLLBACK``
+    statements the MariaDB server counted on the test's connection since the test before that read its counters
+    (the first test opens the connection: what it sends is the connection's set-up)."""
+    pytester.makepyfile(test_counted=source)
     counts = pytester.path / "counts.jsonl"
+    counts.unlink(missing_ok=True)
     run = inner("-p", "no:randomly", *args, backend=MARIADB, env={"COUNTS_FILE": str(counts)})
     run.result.assert_outcomes(passed=6)
     lines = [json.loads(line) for line in counts.read_text().splitlines()]
@@ -279,3 +313,10 @@ def test_mariadb_one_round_trip_per_rollback_test(inner, pytester):
 def test_mariadb_each_test_turns_autocommit_off_and_on(inner, pytester):
     """The counter tells the two paths apart: Django's ``atomic()`` path sends ``SET autocommit`` twice a test."""
     assert server_counts(inner, pytester, EACH_TEST) == [{"Com_set_option": 2, "Com_rollback": 1}] * 4
+
+
+def test_mariadb_a_declared_alias_the_test_never_queries_costs_nothing(inner, pytester):
+    """Tests 2-4 declare the MariaDB alias and write elsewhere: between the counters read by tests 1 and 5 the
+    server sees test 1's ``ROLLBACK`` only (Django's path: four, and two ``SET autocommit`` each)."""
+    assert server_counts(inner, pytester, source=UNTOUCHED) == [{"Com_set_option": 0, "Com_rollback": 1}]
+    assert server_counts(inner, pytester, EACH_TEST, source=UNTOUCHED) == [{"Com_set_option": 8, "Com_rollback": 4}]
