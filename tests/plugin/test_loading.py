@@ -122,6 +122,27 @@ def test_settings_from_environment(inner, pytester):
     assert "multidb: a: sqlite" in run.out
 
 
+CONFIGURED_IN_CONFTEST = '''
+def pytest_configure(config):
+    from django.conf import settings
+
+    import sample_models.settings as module
+
+    if not settings.configured:
+        settings.configure(**{name: getattr(module, name) for name in dir(module) if name.isupper()})
+'''
+
+
+def test_settings_configured_in_a_conftest(inner, pytester):
+    """``settings.configure()`` in a conftest's ``pytest_configure`` (as pytest-django allows, and as a suite's
+    own ``runtests.py`` does it): taken, with no settings module named anywhere."""
+    pytester.makeconftest(CONFIGURED_IN_CONFTEST)
+    pytester.makepyfile(test_a=USES_A)
+    run = inner(settings=False)
+    run.result.assert_outcomes(passed=1)
+    assert "multidb: a: sqlite" in run.out
+
+
 def test_option_beats_ini_beats_environment(inner, pytester):
     """The ini option alone is used in the second run (the environment names a module that does not exist)."""
     pytester.makeini("[pytest]\nmultidb_settings = no_such_ini_settings\n")

@@ -118,7 +118,7 @@ class Suite:
     config: str  # "sqlite" or "servers"
     root: Path
     labels: list[str]
-    settings: str
+    settings: str  # DJANGO_SETTINGS_MODULE; "": the copy's conftest.py configures them
     env: dict[str, str] = field(default_factory=dict)
     token: str = ""
     source: str = ""  # the sdist: "Django==6.1.3", "django-simple-history==3.13.0"
@@ -161,14 +161,14 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] | None
         tree = sdist_tree(source)
         root = workdir / "simple-history"
         shutil.copytree(tree, root, ignore=ignore)
-        shutil.copy(INNER / "realsuite_simple_history_settings.py", root / "realsuite_simple_history_settings.py")
+        shutil.copy(INNER / "realsuite_simple_history_conftest.py", root / "conftest.py")
         # simple_history/__init__.py reads its version from the installed metadata: the sdist's PKG-INFO, as a
         # dist-info beside the package (the copy's root is on the path), stands for the installation.
         info = root / f"{tree.name}.dist-info"
         info.mkdir()
         shutil.copy(tree / "PKG-INFO", info / "METADATA")
         labels = list(SIMPLE_HISTORY_LABELS)
-        settings = "realsuite_simple_history_settings"
+        settings = ""  # runtests.py's settings.configure(), in conftest.py
     else:
         raise ValueError(f"no suite {name!r} in configuration {config!r}")
     if config == "servers":
@@ -229,7 +229,7 @@ def run_pytest(suite: Suite, plugin: str, timeout: float = 600) -> Run:
     own = ["-p", "realsuite_plugin"] if suite.name == "django" else []  # runtests.setup_run_tests' part
     args = [sys.executable, "-m", "pytest", *PLUGIN_FLAGS[plugin], *COMMON, *own, f"--junitxml={report}",
             *suite.labels]
-    env = {**clean_env(suite), "DJANGO_SETTINGS_MODULE": suite.settings}
+    env = {**clean_env(suite), **({"DJANGO_SETTINGS_MODULE": suite.settings} if suite.settings else {})}
     start = time.perf_counter()
     done = subprocess.run(args, cwd=suite.root, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start

@@ -30,10 +30,7 @@ import pytest
 from tests.realsuites import harness
 from tests.support.servers import server_databases
 
-#: django-simple-history's suite passes whole under its runtests.py; two things differ under pytest (both plugins).
-SETTINGS_MODULE = ("settings from a module (DJANGO_SETTINGS_MODULE, as both plugins take them) are a Settings, not "
-                   "runtests.py's settings.configure() UserSettingsHolder: delattr() of the unset "
-                   "SIMPLE_HISTORY_DATE_INDEX raises AttributeError")
+#: django-simple-history's suite passes whole under its runtests.py; one thing differs under pytest (both plugins).
 TEST_ORDER = ("test order: test_index.py (before test_models.py in pytest's order, after it in DiscoverRunner's) "
               "defines a history-tracked model, Foo, at run time without a table; deleting a user then cascades to "
               "tests_historicalfoo: no such table")
@@ -43,7 +40,6 @@ BOTH_FAIL: dict[str, dict[str, str]] = {
     "django-sqlite": {},
     "django-servers": {},
     "simple_history-sqlite": {
-        "simple_history/tests/tests/test_models.py::HistoryManagerTest::test_date_indexing_options": SETTINGS_MODULE,
         "simple_history/tests/tests/test_models.py::HistoricalRecordsTest"
         "::test_specify_history_user_self_reference_delete": TEST_ORDER,
         "simple_history/tests/tests/test_models.py::MultiDBExplicitHistoryUserIDTest"

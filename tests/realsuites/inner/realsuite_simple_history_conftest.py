@@ -1,9 +1,15 @@
-"""Settings as django-simple-history's ``runtests.py`` builds them (``get_default_settings``, its default database:
-sqlite3).
+"""Settings as django-simple-history's ``runtests.py`` makes them: ``settings.configure(**get_default_settings())``
+(its default database: sqlite3), here in ``pytest_configure``, where both pytest-django and pytest-multidb take
+settings a conftest configured.
 
-Written into the per-run copy of the django-simple-history sdist by ``tests/realsuites/harness.py``.
+Copied as ``conftest.py`` into the root of the per-run copy of the django-simple-history sdist by
+``tests/realsuites/harness.py`` (the sdist has no conftest of its own).
 """
 
-import runtests
 
-globals().update(runtests.get_default_settings())
+def pytest_configure(config):
+    import runtests
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(**runtests.get_default_settings())
