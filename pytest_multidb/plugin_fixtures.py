@@ -47,9 +47,19 @@ def current_databases(request: pytest.FixtureRequest) -> TestDatabases:
         raise pytest.UsageError(NO_SETTINGS) from None
 
 
+def database_session(request: pytest.FixtureRequest) -> DatabaseSession:
+    """The ``_multidb_session`` fixture's value. pytest sets it up at the first request and tears it down at the
+    session's end; in between it is read from the run (a fixture lookup per test cost more than opening an
+    alias, profiled)."""
+    run = current_run(request)
+    if run is not None and run.session_fixture_up:
+        return run.session
+    return request.getfixturevalue("_multidb_session")
+
+
 def open_aliases(request: pytest.FixtureRequest, aliases: tuple[str, ...], commit: bool | list[str] = False) -> None:
     """Provision (if needed) and open ``aliases`` for the running test."""
-    session: DatabaseSession = request.getfixturevalue("_multidb_session")
+    session = database_session(request)
     run = current_run(request)
     assert run is not None  # the session fixture exists only with a run
     state = current_databases(request)
@@ -118,8 +128,10 @@ def _multidb_session(
         config.workeroutput["multidb"] = session.summary
     try:
         ensure(request, session, run.needed)  # everything the collected tests need, in parallel
+        run.session_fixture_up = True
         yield session
     finally:
+        run.session_fixture_up = False
         errors = session.teardown()
         if errors:
             pytest.fail("\n".join(errors), pytrace=False)
@@ -182,7 +194,7 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
         if found is None:
             yield
             return
-        session: DatabaseSession = request.getfixturevalue("_multidb_session")
+        session = database_session(request)
         ensure(request, session, found.aliases)
         in_memory = [a for a in found.aliases if a in run.specs and in_memory_under_django(run.specs[a])
                      and session.kind(a) == "sqlite"]

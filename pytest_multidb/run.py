@@ -45,6 +45,8 @@ class MultiDB:
         self.announced: set[str] = set()
         #: The session's databases: nothing is made before the first test that needs one starts it.
         self.session = DatabaseSession(self.aliases, self.guard.opened)
+        #: Whether the ``_multidb_session`` fixture is set up (from its first request to the session's end).
+        self.session_fixture_up = False
 
     @staticmethod
     def of(config: pytest.Config) -> MultiDB | None:
