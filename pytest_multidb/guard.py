@@ -35,6 +35,10 @@ class DatabaseAccessError(RuntimeError):
     """A test touched a database alias it did not declare."""
 
 
+#: Set on a connection object while Django's housekeeping (``close_if_unusable_or_obsolete``) runs on it.
+_HOUSEKEEPING = "_multidb_housekeeping"
+
+
 class AccessGuard:
     """Blocks every connection of an alias that the running test did not declare.
 
@@ -42,6 +46,11 @@ class AccessGuard:
     current thread, so it misses other threads, ``atomic(using=...)`` on an open connection and raw
     cursors of connections opened earlier. Every one of those passes through ``ensure_connection``, so the
     check sits there, once, for all threads. ORM query code is not touched.
+
+    What Django's guard lets through is let through here too: its connection housekeeping
+    (``close_old_connections()``, called at a request's start and end and by code such as the mod_wsgi
+    ``check_password``) reads the state of every open connection and closes the obsolete ones; on a connection
+    already open it neither connects nor queries, so it is not a test's use of the alias.
     """
 
     def __init__(self) -> None:
@@ -53,27 +62,40 @@ class AccessGuard:
         self.test_class = ""
         self.class_aliases: tuple[str, ...] = ()
         self._original: Callable[..., Any] | None = None
+        self._original_housekeeping: Callable[..., Any] | None = None
 
     def install(self) -> None:
         if self._original is not None:
             return
         original = self._original = BaseDatabaseWrapper.ensure_connection
+        housekeeping = self._original_housekeeping = BaseDatabaseWrapper.close_if_unusable_or_obsolete
         guard = self
 
         def ensure_connection(wrapper: BaseDatabaseWrapper) -> None:
-            if guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS:
+            if (guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS
+                    and not (wrapper.connection is not None and wrapper.__dict__.get(_HOUSEKEEPING))):
                 alias = copied_alias(wrapper)
                 if alias is not None and alias not in guard.allowed:
                     raise DatabaseAccessError(guard.message(alias))
             original(wrapper)
 
+        def close_if_unusable_or_obsolete(wrapper: BaseDatabaseWrapper) -> None:
+            wrapper.__dict__[_HOUSEKEEPING] = True
+            try:
+                housekeeping(wrapper)
+            finally:
+                wrapper.__dict__.pop(_HOUSEKEEPING, None)
+
         ensure_connection.__wrapped__ = original  # type: ignore[attr-defined]
+        close_if_unusable_or_obsolete.__wrapped__ = housekeeping  # type: ignore[attr-defined]
         BaseDatabaseWrapper.ensure_connection = ensure_connection  # type: ignore[method-assign]
+        BaseDatabaseWrapper.close_if_unusable_or_obsolete = close_if_unusable_or_obsolete  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
         if self._original is not None:
             BaseDatabaseWrapper.ensure_connection = self._original  # type: ignore[method-assign]
-            self._original = None
+            BaseDatabaseWrapper.close_if_unusable_or_obsolete = self._original_housekeeping  # type: ignore[method-assign]
+            self._original = self._original_housekeeping = None
 
     def message(self, alias: str) -> str:
         if self.test_class:

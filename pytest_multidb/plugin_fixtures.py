@@ -8,7 +8,7 @@ A thin face over the run object (``run.MultiDB``, in ``config.stash``) and the r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import NoReturn
 
 import pytest
@@ -30,6 +30,7 @@ from .testcases import (
     connections_kept_open,
     django_test_class,
     forget_if_closed,
+    seen_in_memory,
     unittest_run_as_django_does,
 )
 
@@ -190,13 +191,17 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     found = class_declaration(cls, run.specs)
-    with unittest_run_as_django_does():
-        if found is None:
-            yield
-            return
-        session = database_session(request)
-        ensure(request, session, found.aliases)
-        in_memory = [a for a in found.aliases if a in run.specs and in_memory_under_django(run.specs[a])
-                     and session.kind(a) == "sqlite"]
-        with run.guard.django_class(cls.__qualname__, found.aliases), connections_kept_open(in_memory):
-            yield
+    with unittest_run_as_django_does(), ExitStack() as stack:
+        if found is not None:
+            ensure(request, database_session(request), found.aliases)
+            stack.enter_context(run.guard.django_class(cls.__qualname__, found.aliases))
+        # The sqlite test databases Django would keep in memory are, to Django, in memory while the class runs;
+        # the ones the class declares are open all along, as an in-memory database is.
+        in_memory = [alias for alias in run.session.provisioned if run.session.kind(alias) == "sqlite"
+                     and in_memory_under_django(run.specs[alias])]
+        declared = [alias for alias in in_memory if found is not None and alias in found.aliases]
+        stack.enter_context(connections_kept_open(declared))
+        for alias in in_memory:
+            if alias not in declared:
+                stack.enter_context(seen_in_memory(connections[alias]))
+        yield

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.db import connections
 
@@ -23,8 +24,10 @@ from .messages import described
 from .messages import run as texts
 from .options import SessionOptions
 from .provision import Provisioned, ProvisionError
+from .same_database import in_memory_under_django
 from .schema_cache import SchemaCache
 from .schema_workers import Built, Job, building, same_setup, settings_module, waves
+from .testcases import seen_in_memory
 
 
 class _Missed(Exception):
@@ -129,9 +132,19 @@ class SchemaInstalls:
         alias, start = provisioned.alias, time.perf_counter()
         self.state.install_done(alias, self.aliases.unmanaged_tables(alias))
         if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
-            connections[alias].creation.mark_expected_failures_and_skips()  # test suite (runtests.py sets it)
+            self._mark_expected_failures_and_skips(alias)  # test suite (runtests.py sets it)
         provisioned.install_seconds = seconds + time.perf_counter() - start
         self._done(alias)
+
+    def _mark_expected_failures_and_skips(self, alias: str) -> None:
+        """Django's own suite: the backend's expected failures and skips, for the database Django would make (an
+        alias whose test database Django keeps in memory gets an in-memory one's skips)."""
+        conn = connections[alias]
+        in_memory = conn.vendor == "sqlite" and in_memory_under_django(self.aliases.specs[alias])
+        conn.features.__dict__.pop("django_test_skips", None)  # a cached_property, read with the view below
+        with seen_in_memory(conn) if in_memory else nullcontext():
+            conn.creation.mark_expected_failures_and_skips()
+        conn.features.__dict__.pop("django_test_skips", None)
 
     @staticmethod
     def _not_installed(alias: str, error: str) -> ProvisionError:

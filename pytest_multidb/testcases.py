@@ -9,7 +9,7 @@ a Django test in a transaction of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -67,26 +67,43 @@ def unittest_run_as_django_does() -> Iterator[None]:
         TestCaseFunction.runtest = original  # type: ignore[method-assign]
 
 
+def _in_memory() -> bool:
+    return True
+
+
+@contextmanager
+def seen_in_memory(conn: Any) -> Iterator[None]:
+    """While inside, the sqlite connection ``conn`` says it is on an in-memory database, as under Django's
+    runner (``is_in_memory_db()``, and its creation's ``is_in_memory_db(name)`` for its test database's name):
+    its ``close()`` does nothing, a ``LiveServerTestCase`` hands it to the server thread, the creation's clone
+    settings and the backend's skips of Django's own suite are an in-memory one's."""
+    creation, own = conn.creation, conn.settings_dict["NAME"]
+    by_name = type(creation).is_in_memory_db
+    conn.is_in_memory_db = _in_memory
+    creation.is_in_memory_db = lambda name: name == own or by_name(name)
+    try:
+        yield
+    finally:
+        conn.__dict__.pop("is_in_memory_db", None)
+        creation.__dict__.pop("is_in_memory_db", None)
+
+
 @contextmanager
 def connections_kept_open(aliases: Iterable[str]) -> Iterator[None]:
-    """While a Django test class runs, the main thread's connection of each of ``aliases`` is open and ignores
-    ``close()``, as Django's in-memory sqlite test database does (closing it would lose the database): a class
+    """While a Django test class runs, the main thread's connection of each of ``aliases`` is open and is, to
+    Django, on an in-memory database (``seen_in_memory``), as Django's in-memory sqlite test database is: a class
     can tell (``TransactionTestCase`` closes every connection after each test; a test that closes a raw
-    connection it took for a thread's own). ``aliases``: the sqlite aliases Django would give an in-memory one."""
+    connection it took for a thread's own; a live server shares it). ``aliases``: the sqlite aliases Django would
+    give an in-memory one."""
     from django.db import connections
 
-    kept = []
-    try:
+    with ExitStack() as stack:
         for alias in aliases:
             conn = connections[alias]
             forget_if_closed(conn)
             conn.ensure_connection()
-            conn.close = conn.validate_thread_sharing  # type: ignore[method-assign]  # what remains of close()
-            kept.append(conn)
+            stack.enter_context(seen_in_memory(conn))
         yield
-    finally:
-        for conn in kept:
-            conn.__dict__.pop("close", None)
 
 
 def forget_if_closed(conn: Any) -> None:

@@ -12,6 +12,7 @@ the same way, at collection.
 
 from __future__ import annotations
 
+import unittest
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -112,16 +113,18 @@ def declared_here(found: Declaration | None) -> bool:
 
 
 def django_order(item: pytest.Item) -> int:
-    """Where ``item`` runs, as Django's runner and pytest-django order tests: ``TransactionTestCase`` classes and
-    committing ``django_db`` tests (1) after every other test (0), each group in collection order, so that their
-    flush cannot empty what a ``TestCase`` of a later file expects (content types, data migrations' rows).
-    pytest-django also puts tests that use no database after them; those cannot tell, and ``uses_db`` tests keep
-    their place among the others."""
-    from django.test import TestCase, TransactionTestCase
+    """Where ``item`` runs. Test classes as Django's runner orders them (``DiscoverRunner.reorder_by``):
+    ``TestCase`` classes (0), then the other ``SimpleTestCase`` classes, ``TransactionTestCase`` among them (1),
+    then every other ``unittest`` class (2). pytest's tests: committing ``django_db`` tests (1), every other
+    one (0), as pytest-django orders them, except that tests using no database keep their place. Each group in
+    collection order: a flush cannot empty what a ``TestCase`` of a later file expects (content types, data
+    migrations' rows), and what a ``SimpleTestCase`` leaves behind (a class attribute cached by a test's
+    settings) is met by no ``TestCase``, as under Django's runner."""
+    from django.test import SimpleTestCase, TestCase
 
     cls = getattr(item, "cls", None)
-    if isinstance(cls, type) and issubclass(cls, TransactionTestCase):
-        return 0 if issubclass(cls, TestCase) else 1
+    if isinstance(cls, type) and issubclass(cls, unittest.TestCase):
+        return 0 if issubclass(cls, TestCase) else 1 if issubclass(cls, SimpleTestCase) else 2
     try:
         given = closest_arguments(item) or DjangoDbArgs()
     except pytest.UsageError:  # reported by the declarations, with the others

@@ -105,6 +105,70 @@ def test_a_plain_django_project_sees_django_as_it_is(inner, pytester):
     assert summary["other"]["kind"] == "sqlite"  # not "shared"
 
 
+ORDER_AND_HOUSEKEEPING = '''
+import unittest
+
+import pytest
+from django.db import close_old_connections, connections
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
+from sample_models.artists.models import Artist
+
+
+class TestASimple(SimpleTestCase):
+    def test_simple(self):
+        pass
+
+
+class TestBUnittest(unittest.TestCase):
+    def test_unittest(self):
+        pass
+
+
+class TestCCommitting(TransactionTestCase):
+    databases = {"default"}
+
+    def test_committing(self):
+        pass
+
+
+class TestDCase(TestCase):
+    databases = {"default"}
+
+    def test_case(self):
+        pass
+
+
+@pytest.mark.uses_db("other")
+def test_e_opens_other():
+    assert Artist.objects.using("other").count() == 0
+
+
+class TestFHousekeeping(TestCase):
+    """Django's connection housekeeping reads the state of every open connection, declared or not."""
+
+    databases = {"default"}
+
+    def test_close_old_connections(self):
+        assert connections["other"].connection is not None  # in memory under Django: open since test_e
+        close_old_connections()
+'''
+
+
+def test_django_test_classes_run_in_django_s_order_and_its_housekeeping_passes_the_guard(inner, pytester):
+    """Django's runner runs ``TestCase`` classes, then the other ``SimpleTestCase`` ones (``TransactionTestCase``
+    among them), then plain ``unittest`` classes (a ``SimpleTestCase`` that leaves a class attribute behind never
+    runs before a ``TestCase``); ``close_old_connections()`` in a test (mod_wsgi's ``check_password`` calls it)
+    reads an open connection of an alias the class did not declare, as under Django's guard."""
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_order=ORDER_AND_HOUSEKEEPING)
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", "-v", settings=False,
+                timeout=60)
+    run.result.assert_outcomes(passed=6)
+    ran = [line.split("::", 1)[1].split(" ", 1)[0] for line in run.out.splitlines()
+           if line.startswith("test_order.py::") and "PASSED" in line]
+    assert ran == ["TestDCase::test_case", "test_e_opens_other", "TestFHousekeeping::test_close_old_connections",
+                   "TestASimple::test_simple", "TestCCommitting::test_committing", "TestBUnittest::test_unittest"]
+
+
 def test_a_swap_installs_the_router(inner, pytester):
     """Without MODELS the router comes with the first swap: the routing the project asked for."""
     pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, test_swap='''
