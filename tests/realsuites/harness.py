@@ -36,11 +36,12 @@ from tests.support.servers import MARIA, PG  # the servers of the project's suit
 HERE = Path(__file__).resolve().parent
 INNER = HERE / "inner"
 
-#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), live servers and
-#: the connection and test-database handling of the backends, all fast.
+#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), live servers, the
+#: test client and sessions (test classes that meet through class-level state: the order they run in), and the
+#: connection and test-database handling of the backends, all fast.
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
                   "prefetch_related", "defer", "sites_tests", "contenttypes_tests", "check_framework",
-                  "context_processors", "admin_checks", "servers", "backends")
+                  "context_processors", "admin_checks", "servers", "sessions_tests", "test_client", "backends")
 #: On the servers, without ``backends``: its PostgreSQL and MySQL tests take the run's longest time there (flushes
 #: of its many tables), and fail only where Django's CI differs (psycopg-pool, a real NAME database).
 SERVER_MODULES = tuple(module for module in DJANGO_MODULES if module != "backends")
