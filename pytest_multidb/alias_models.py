@@ -34,20 +34,26 @@ def holds(alias: str, model: Model) -> bool:
     return router.db_for_write(model) == alias or router.allow_migrate_model(alias, model)
 
 
-def migratable_models(alias: str) -> list[Model]:
+def migratable_models(alias: str, on_database: bool = False) -> list[Model]:
     """Concrete, managed models the routers let ``alias`` hold (``router.allow_migrate_model``): what Django's
-    ``migrate --run-syncdb`` builds there. Without routers, every model on every alias, as in Django."""
+    ``migrate --run-syncdb`` builds there. Without routers, every model on every alias, as in Django.
+
+    ``on_database``: the alias's test database is open, and a model is left out where ``migrate`` leaves it out
+    (``Options.can_migrate``: its ``required_db_vendor``, its ``required_db_features`` read from the connection).
+    Without it (a schema's cache key, before any database exists) no connection is asked."""
     return [
         model
         for model in apps.get_models()
         if model._meta.managed and not model._meta.proxy and router.allow_migrate_model(alias, model)
+        and (not on_database or model._meta.can_migrate(alias))
     ]
 
 
 def unmigrated_models(alias: str) -> list[Model]:
-    """The models ``migrate --run-syncdb`` would build on ``alias``: those of apps without migrations."""
+    """The models ``migrate --run-syncdb`` builds on ``alias`` (its test database open): those of apps without
+    migrations."""
     migrated = MigrationLoader(None, ignore_no_migrations=True).migrated_apps
-    return [model for model in migratable_models(alias) if model._meta.app_label not in migrated]
+    return [model for model in migratable_models(alias, on_database=True) if model._meta.app_label not in migrated]
 
 
 def install_order(models: Iterable[Model]) -> list[Model]:

@@ -34,7 +34,7 @@ def install_schema(alias: str, migrations: bool, unmanaged: bool = False) -> Non
     early, late = split(alias, unmanaged_models(alias)) if unmanaged else ([], [])
     create_schemas(alias, [*early, *late])
     if not migrations:
-        managed = migratable_models(alias)
+        managed = migratable_models(alias, on_database=True)
         with built_as_managed([*early, *late]):
             SchemaBuilder(alias, [*managed, *early, *late]).install()
         emit_post_migrate_signal(verbosity=0, interactive=False, db=alias)

@@ -190,6 +190,46 @@ def test_swap(swap_db):
     run.result.assert_outcomes(passed=1)
 
 
+REQUIRED_DB_MODELS = '''
+from django.db import models
+
+
+class Everywhere(models.Model):
+    pass
+
+
+class OnlyOnMySQL(models.Model):
+    class Meta:
+        required_db_vendor = "mysql"
+
+
+class NeedsAFeature(models.Model):  # as Django's suite guards GeneratedField(db_persist=False) on PostgreSQL < 18
+    class Meta:
+        required_db_features = {"supports_a_feature_no_backend_has"}
+'''
+
+
+def test_models_a_database_cannot_hold_are_not_built_on_it(inner, pytester):
+    """``migrate --run-syncdb`` builds a model only where ``Options.can_migrate`` allows it (its
+    ``required_db_vendor``, its ``required_db_features``): Django's suite has models PostgreSQL 15 cannot create."""
+    pytester.mkpydir("vendorapp")
+    (pytester.path / "vendorapp" / "models.py").write_text(REQUIRED_DB_MODELS)
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS + 'INSTALLED_APPS = [*INSTALLED_APPS, "vendorapp"]\n',
+                        test_vendor='''
+import pytest
+from django.db import connection
+
+
+@pytest.mark.uses_db("default")
+def test_tables():
+    tables = set(connection.introspection.table_names())
+    assert "vendorapp_everywhere" in tables
+    assert not {"vendorapp_onlyonmysql", "vendorapp_needsafeature"} & tables
+''')
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+    run.result.assert_outcomes(passed=1)
+
+
 #: Two aliases on one PostgreSQL database and an app whose data migration writes through the default manager.
 SHARED_SETTINGS = f"""
 SECRET_KEY = "x"
