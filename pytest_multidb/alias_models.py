@@ -83,10 +83,11 @@ def install_order(models: Iterable[Model]) -> list[Model]:
 
 
 def relation_fields(models: Iterable[Model]) -> Iterator[Any]:
-    """Foreign keys of ``models`` and of their auto-created many-to-many tables."""
+    """Foreign keys of ``models`` and of their auto-created many-to-many tables: the relations with a column of
+    their own (a ``ForeignObject`` over other fields has none, and no constraint)."""
     for model in models:
-        yield from (f for f in model._meta.local_fields if f.is_relation)
+        yield from (f for f in model._meta.local_fields if f.is_relation and f.concrete)
         for m2m in model._meta.local_many_to_many:
             through = m2m.remote_field.through
             if through._meta.auto_created:
-                yield from (f for f in through._meta.local_fields if f.is_relation)
+                yield from (f for f in through._meta.local_fields if f.is_relation and f.concrete)

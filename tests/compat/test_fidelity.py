@@ -206,12 +206,22 @@ class OnlyOnMySQL(models.Model):
 class NeedsAFeature(models.Model):  # as Django's suite guards GeneratedField(db_persist=False) on PostgreSQL < 18
     class Meta:
         required_db_features = {"supports_a_feature_no_backend_has"}
+
+
+class Country(models.Model):
+    code = models.CharField(max_length=2, unique=True)
+
+
+class City(models.Model):  # a relation over another field: no column, no constraint of its own (Django's suite)
+    country_code = models.CharField(max_length=2)
+    country = models.ForeignObject(Country, models.CASCADE, from_fields=["country_code"], to_fields=["code"])
 '''
 
 
 def test_models_a_database_cannot_hold_are_not_built_on_it(inner, pytester):
     """``migrate --run-syncdb`` builds a model only where ``Options.can_migrate`` allows it (its
-    ``required_db_vendor``, its ``required_db_features``): Django's suite has models PostgreSQL 15 cannot create."""
+    ``required_db_vendor``, its ``required_db_features``): Django's suite has models PostgreSQL 15 cannot create.
+    A ``ForeignObject`` over another field is built as Django builds it (no column, no constraint)."""
     pytester.mkpydir("vendorapp")
     (pytester.path / "vendorapp" / "models.py").write_text(REQUIRED_DB_MODELS)
     pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS + 'INSTALLED_APPS = [*INSTALLED_APPS, "vendorapp"]\n',
@@ -225,9 +235,17 @@ def test_tables():
     tables = set(connection.introspection.table_names())
     assert "vendorapp_everywhere" in tables
     assert not {"vendorapp_onlyonmysql", "vendorapp_needsafeature"} & tables
+
+
+@pytest.mark.uses_db("default")
+def test_a_relation_over_another_field():
+    from vendorapp.models import City, Country
+
+    City.objects.create(country_code="fr", country=Country.objects.create(code="fr"))
+    assert City.objects.get(country__code="fr").country_code == "fr"
 ''')
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
-    run.result.assert_outcomes(passed=1)
+    run.result.assert_outcomes(passed=2)
 
 
 #: Two aliases on one PostgreSQL database and an app whose data migration writes through the default manager.
