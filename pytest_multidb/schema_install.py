@@ -3,7 +3,8 @@
 ``SchemaInstalls`` is the session's (``session.DatabaseSession``): it is handed each leader's test database as soon
 as it is there (``fill``: the cache restores it at once, while servers are still starting) and builds the schemas
 the cache does not hold together once all are known (``build``): two or more at once, one in this process and
-each other one in a worker process (``schema_workers``); one alone in this process (no process to start). After
+each other one in a child process forked from it (``schema_workers``; not on Linux: one after another here); one
+alone in this process (no process to start). After
 an install, this process's follow-ups: the alias's baseline (``AliasState.install_done``), Django's expected
 failures for its own suite, the summary line.
 """
@@ -26,7 +27,7 @@ from .options import SessionOptions
 from .provision import Provisioned, ProvisionError
 from .same_database import in_memory_under_django
 from .schema_cache import SchemaCache
-from .schema_workers import Built, Job, building, same_setup, settings_module, waves
+from .schema_workers import Built, building, can_fork, waves
 from .testcases import seen_in_memory
 
 
@@ -53,15 +54,13 @@ class SchemaInstalls:
     def fill(self, provisioned: Provisioned, missed: Callable[[str], None] | None = None) -> None:
         """Fill ``provisioned``'s test database: warm, from the cache, or built here (``missed``: an alias the
         cache does not hold is handed to it, to be built with the others, instead)."""
-        alias, migrations = provisioned.alias, self.options.migrations
-        start, started = time.perf_counter(), time.time()
-        unmanaged = self.aliases.creates_unmanaged(alias)
+        alias, start, started = provisioned.alias, time.perf_counter(), time.time()
 
         def build() -> None:
             if missed is not None:
                 raise _Missed
             try:
-                install_schema(alias, migrations, unmanaged)
+                self._build_schema(alias)
             except Exception as error:
                 raise self._not_installed(alias, described(error)) from None
             provisioned.details.update(built_in=os.getpid(), build_window=[started, time.time()])
@@ -71,52 +70,53 @@ class SchemaInstalls:
                 provisioned.details["schema"] = "warm"
             else:
                 try:
-                    provisioned.details["schema"] = self.cache.install(
-                        alias, self.cache_keys[alias], build, self.real_name(alias),
-                        cloned=provisioned.details.get("cloned", False),
-                    )
+                    provisioned.details["schema"] = self._cache_install(provisioned, build)
                 except _Missed:
                     assert missed is not None
                     missed(alias)
                     return
             self._follow_up(provisioned, time.perf_counter() - start)
 
+    def _cache_install(self, provisioned: Provisioned, build: Callable[[], None]) -> str:
+        """The schema cache's install of ``provisioned``: restored (``"cached"``), or ``build`` run and stored."""
+        alias = provisioned.alias
+        return self.cache.install(alias, self.cache_keys[alias], build, self.real_name(alias),
+                                  cloned=provisioned.details.get("cloned", False))
+
+    def _build_schema(self, alias: str) -> None:
+        install_schema(alias, self.options.migrations, self.aliases.creates_unmanaged(alias))
+
     def build(self, aliases: list[str]) -> None:
         """Build the schemas the cache does not hold, an alias after the ones of its ``TEST["DEPENDENCIES"]``: two
-        or more at once, the first here and each other one in a worker process. An error is raised once every
-        other alias is installed."""
-        module = settings_module() if len(aliases) > 1 else ""
+        or more at once, the first here and each other one in a child forked from this process (elsewhere than
+        Linux: all here). An error is raised once every other alias is installed."""
+        forking = can_fork() and len(aliases) > 1
         for wave in waves(aliases, self.aliases.specs):
-            here, others = (wave[:1], wave[1:]) if module else (wave, [])
+            here, others = (wave[:1], wave[1:]) if forking else (wave, [])
             failed: list[ProvisionError] = []
-            with building([self._job(alias, module) for alias in others]) as results:
+            with building({alias: self._forked_build(alias) for alias in others}) as results:
                 for alias in here:
                     try:
                         self.fill(self.provisioned[alias])
                     except ProvisionError as error:
                         failed.append(error)
-                declined = []
                 for built in results():
-                    if built.declined:
-                        declined.append(built.alias)
-                    elif built.error is None:
+                    if built.error is None:
                         self._built(built)
                     else:
                         failed.append(self._not_installed(built.alias, built.error))
-            for alias in declined:  # the worker's Django was not set up as this one: built here
-                try:
-                    self.fill(self.provisioned[alias])
-                except ProvisionError as error:
-                    failed.append(error)
             if failed:
                 raise failed[0]
 
-    def _job(self, alias: str, module: str) -> Job:
-        options = self.options
-        unmanaged = self.aliases.creates_unmanaged(alias)
-        return Job(alias, dict(self.provisioned[alias].settings), options.migrations, unmanaged, self.cache_keys[alias],
-                   self.real_name(alias), options.cache_dir, options.rebuild, options.policy, module,
-                   same_setup(alias, options.migrations, unmanaged))
+    def _forked_build(self, alias: str) -> Callable[[], Built]:
+        """What a forked child runs to build ``alias``: the cache's install, as ``fill`` runs it here."""
+        def build() -> Built:
+            started, known = time.time(), len(self.cache.lines)
+            with self._opened([alias]):
+                schema = self._cache_install(self.provisioned[alias], lambda: self._build_schema(alias))
+            return Built(alias, schema, tuple(self.cache.lines[known:]), os.getpid(), started, time.time())
+
+        return build
 
     def _built(self, built: Built) -> None:
         """A worker filled ``built.alias``'s test database: what is left is this process's."""

@@ -125,15 +125,16 @@ class DatabaseSession:
         leaders = [alias for alias in order if alias not in joins]
         # Each alias's schema is restored from the cache as soon as its database is there, while server processes
         # and containers are still starting; the schemas not in the cache are built then, at once (``_build``).
-        with self._summarised(order), self._provisioning(leaders) as ready:
+        # The provisioning threads are gone before the build: it may fork (``schema_workers``).
+        with self._summarised(order):
             missed: list[str] = []
-            for alias in leaders:
-                ready(alias)
-                self._install(self.provisioned[alias], missed=missed.append)
+            with self._provisioning(leaders) as ready:
+                for alias in leaders:
+                    ready(alias)
+                    self._install(self.provisioned[alias], missed=missed.append)
             self.installs.build(missed)
             for alias in order:
                 if alias in joins:
-                    ready(joins[alias])
                     self._activate(self._joined(alias, joins[alias]))
                     self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
                     self._install(self.provisioned[alias], schema=alias not in self.mirrors)

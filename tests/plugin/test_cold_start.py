@@ -1,5 +1,5 @@
 """A cold start builds the aliases' schemas at once (the first in the run's process, each other one in a worker
-process) and fills the schema cache from each worker; a worker's failing migration stops the run in the line an
+process forked from it) and fills the schema cache from each worker; a worker's failing migration stops the run in the line an
 in-process failure gives.
 
 The project: ``default`` and three aliases ``x``, ``y``, ``z`` on sqlite, one app each (a migration, and a
@@ -210,9 +210,9 @@ SEEDED = FACTS.replace("    info = {", """    rows = {}
 
 
 @pytest.mark.parametrize("change", ["seeded", "migration_modules"])
-def test_a_worker_whose_django_differs_from_the_runs_builds_nothing(cold, pytester, change):
-    """What a conftest changed at run time (a ``post_migrate`` handler, ``MIGRATION_MODULES``) is not in a
-    worker's Django: the worker declines and the run builds that schema itself, as it would without workers."""
+def test_a_worker_builds_what_the_run_would_with_what_a_conftest_changed(cold, pytester, change):
+    """A worker is forked from the run: what a conftest changed at run time (a ``post_migrate`` handler,
+    ``MIGRATION_MODULES``) is in its Django, so each worker builds the schema the run would build itself."""
     pytester.makeconftest(CONFTEST[change])
     if change == "seeded":
         pytester.makepyfile(test_facts=SEEDED)
@@ -220,9 +220,66 @@ def test_a_worker_whose_django_differs_from_the_runs_builds_nothing(cold, pytest
     result.assert_outcomes(passed=1)
     facts = cold.facts()
     built = {alias: found["built_in"] for alias, found in facts["info"].items() if "built_in" in found}
-    assert set(built.values()) == {facts["pid"]}, built  # every schema built by the run itself
+    assert set(built) == {"default", *APPS} and len(set(built.values())) == 4, built  # the run and 3 workers
     if change == "seeded":
         assert facts["rows"] == {alias: ["from the conftest"] for alias in APPS}
     else:  # app_x built from its models, as the run's settings say: not its migration's raw SQL table
         assert "app_x_order" in facts["tables"]["x"] and "app_x_extra" not in facts["tables"]["x"]
         assert "app_y_extra" in facts["tables"]["y"]
+
+
+#: The settings made in code by a conftest (``settings.configure()``, as django-simple-history's ``runtests.py``
+#: does), no settings module: workers are forks of the run, so they build at once as with a module.
+CONFIGURED = """
+import importlib.util
+import pathlib
+
+from django.conf import settings
+
+
+def pytest_configure(config):
+    spec = importlib.util.spec_from_file_location("made", pathlib.Path(__file__).with_name("cold_settings.py"))
+    made = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(made)
+    settings.configure(**{name: getattr(made, name) for name in dir(made) if name.isupper()})
+"""
+
+
+def test_settings_configured_in_code_are_built_in_workers_too(cold, pytester):
+    pytester.makeconftest(CONFIGURED)
+    result = cold.pytester.runpytest_subprocess("-p", "no:django", "-p", "no:randomly", "-p", "no:asyncio",
+                                                timeout=300)
+    result.assert_outcomes(passed=1)
+    facts = cold.facts()
+    pids = {alias: facts["info"][alias]["built_in"] for alias in ("default", *APPS)}
+    assert pids["default"] == facts["pid"] and len(set(pids.values())) == 4, pids
+    for alias in APPS:
+        assert f"app_{alias}_order" in facts["tables"][alias]
+
+
+def test_a_worker_that_dies_stops_the_run_in_one_line(cold, pytester):
+    """A worker killed while it builds (here: its alias's ``post_migrate`` handler ends the process) is an error
+    of that alias, in one line; the others are installed and removed at the end."""
+    pytester.makeconftest("""
+import os
+
+from django.db.models.signals import post_migrate
+
+
+def die(app_config, using, **kwargs):
+    if using == "y" and app_config.label == "app_y" and os.getpid() != int(os.environ["RUN_PID"]):
+        os._exit(3)
+
+
+post_migrate.connect(die, dispatch_uid="cold-die")
+
+
+def pytest_configure(config):
+    os.environ["RUN_PID"] = str(os.getpid())
+""")
+    result = cold.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert_no_traceback(out)
+    assert ("multidb: alias 'y' (its migrations and models): its schema could not be installed in its test "
+            "database (its worker process ended without a result (exit code 3)).") in out
