@@ -70,11 +70,16 @@ def _digest_sql(alias: str, table: str, columns: Iterable[str]) -> str:
     return "NULL"  # another backend: row counts only
 
 
+#: sqlite's default limit on the SELECTs of one compound query (``SQLITE_MAX_COMPOUND_SELECT``): the probe of a
+#: database with more tables is sent in parts of this many (one query, one round trip, for most projects).
+_TERMS_PER_QUERY = 500
+
+
 def _probe(alias: str, fresh: list[str], kept: list[str], columns: dict[str, tuple[str, ...]] | None,
            hooks: bool = False) -> tuple[dict[str, tuple[int, str | None]], frozenset[str]]:
-    """In one query: which of ``fresh`` hold rows (count 1), the row count and digest of each of ``kept``
-    (no digest when ``columns`` is ``None``), and with ``hooks`` (PostgreSQL) the tables a ``DELETE`` fires
-    a trigger or rule on. Returns ({table: (count, digest)} for tables with rows, those tables)."""
+    """In one query (per 500 tables): which of ``fresh`` hold rows (count 1), the row count and digest of each of
+    ``kept`` (no digest when ``columns`` is ``None``), and with ``hooks`` (PostgreSQL) the tables a ``DELETE``
+    fires a trigger or rule on. Returns ({table: (count, digest)} for tables with rows, those tables)."""
     conn = connections[alias]
     quote = conn.ops.quote_name
     parts = [f"SELECT {i}, 1, NULL FROM (SELECT 1 AS x FROM {quote(t)} LIMIT 1) AS q{i}" for i, t in enumerate(fresh)]
@@ -90,12 +95,13 @@ def _probe(alias: str, fresh: list[str], kept: list[str], columns: dict[str, tup
     found: dict[str, tuple[int, str | None]] = {}
     hooked: frozenset[str] = frozenset()
     with conn.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts))
-        for i, count, digest in cursor.fetchall():
-            if i < 0:
-                hooked = frozenset(_unquoted(name) for name in digest.split("\n")) if digest else frozenset()
-            elif count:
-                found[names[i]] = (count, None if digest is None else str(digest))
+        for start in range(0, len(parts), _TERMS_PER_QUERY):
+            cursor.execute(" UNION ALL ".join(parts[start:start + _TERMS_PER_QUERY]))
+            for i, count, digest in cursor.fetchall():
+                if i < 0:
+                    hooked = frozenset(_unquoted(name) for name in digest.split("\n")) if digest else frozenset()
+                elif count:
+                    found[names[i]] = (count, None if digest is None else str(digest))
     return found, hooked
 
 

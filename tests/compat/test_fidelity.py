@@ -248,6 +248,50 @@ def test_a_relation_over_another_field():
     run.result.assert_outcomes(passed=2)
 
 
+MANY_TABLES = 520  # more than sqlite's 500 SELECTs in one compound query (Django's admin tests and their apps)
+
+
+def test_a_project_of_more_tables_than_one_sqlite_query_may_count(inner, pytester):
+    """Django's own suite, many of its modules at once, has more than 500 tables: the plugin's looks at what
+    tests left (Django test classes, committing tests) still work on sqlite, as Django's runner does."""
+    pytester.mkpydir("manytables")
+    (pytester.path / "manytables" / "models.py").write_text("from django.db import models\n" + "".join(
+        f"\n\nclass Table{i}(models.Model):\n    value = models.IntegerField(default=0)\n"
+        for i in range(MANY_TABLES)))
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS + 'INSTALLED_APPS = [*INSTALLED_APPS, "manytables"]\n',
+                        test_many=f'''
+import pytest
+from django.test import TestCase, TransactionTestCase
+
+from manytables import models
+
+
+class InATestCase(TestCase):
+    def test_writes(self):
+        models.Table0.objects.create()
+        self.assertEqual(models.Table{MANY_TABLES - 1}.objects.count(), 0)
+
+
+class InATransactionTestCase(TransactionTestCase):
+    def test_commits(self):
+        models.Table{MANY_TABLES - 1}.objects.create()
+
+
+@pytest.mark.uses_db("default", transaction=True)
+def test_commits_too():
+    assert models.Table{MANY_TABLES - 1}.objects.count() == 0
+    models.Table1.objects.create()
+
+
+@pytest.mark.uses_db("default")
+def test_sees_nothing_left():
+    assert not models.Table1.objects.exists() and not models.Table{MANY_TABLES - 1}.objects.exists()
+''')
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", "-p", "no:randomly",
+                settings=False, timeout=120)
+    run.result.assert_outcomes(passed=4)
+
+
 #: Two aliases on one PostgreSQL database and an app whose data migration writes through the default manager.
 SHARED_SETTINGS = f"""
 SECRET_KEY = "x"
