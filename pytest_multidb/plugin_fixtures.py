@@ -152,6 +152,10 @@ def progress_writer(config: pytest.Config) -> Callable[[str], None]:
     return write
 
 
+#: The name of the per-test fixture below, which opens the test's databases (other fixtures are placed after it).
+TEST_FIXTURE = "_multidb_test"
+
+
 @pytest.fixture(autouse=True)
 def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Open the databases the test declared (one transaction each) and put everything back afterwards."""

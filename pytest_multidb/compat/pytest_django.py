@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from ..bootstrap import CONFIGURATION_ENV, SETTINGS_MODULE_ENV, bootstrap_lines, ini_boolean
+from ..markers import Declaration
 from ..messages import compat as texts
+from ..plugin_fixtures import TEST_FIXTURE
 from ..run import MultiDB
 from ..stash_keys import DECLARATION_KEY
 from . import database_fixtures, django_fixtures
@@ -146,9 +148,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         check_isolate_apps(item)
         names = getattr(item, "fixturenames", None)
-        if declared_here(item.stash.get(DECLARATION_KEY, None)) and names is not None and SETUP_FIXTURE not in names:
+        if names is None:
+            continue
+        found = item.stash.get(DECLARATION_KEY, None)
+        if declared_here(found) and SETUP_FIXTURE not in names:
             names.insert(0, SETUP_FIXTURE)
+        # Where an autouse fixture would run (right after the test's databases are opened), and only in the tests
+        # that need them: a fixture pytest sets up costs every test of a large suite its machinery.
+        # (One the test's fixtures depend on, e.g. ``django_isolated_apps``, is in the closure already, at its end.)
+        for name in reversed(per_test_fixtures(item, found, names)):
+            if name in names:
+                names.remove(name)
+            names.insert(names.index(TEST_FIXTURE) + 1 if TEST_FIXTURE in names else 0, name)
     return result
+
+
+def per_test_fixtures(item: pytest.Item, found: Declaration | None, names: list[str]) -> list[str]:
+    """The per-test fixtures of pytest-django's markers that ``item`` needs, in the order they run."""
+    needed = []
+    try:
+        given = closest_arguments(item)
+    except pytest.UsageError:  # reported by the declarations, with the others
+        given = None
+    if (item.get_closest_marker("urls") is not None or (given is not None and given.available_apps is not None)
+            or (declared_here(found) and found.committing) or "live_server" in names):
+        needed.append("_multidb_pytest_django_test")
+    if item.get_closest_marker("django_isolate_apps") is not None:
+        needed.append("_multidb_django_isolate_apps")
+    return needed
 
 
 # -- autouse fixtures -------------------------------------------------------------------------------------
@@ -174,11 +201,12 @@ def django_test_environment(request: pytest.FixtureRequest) -> Iterator[None]:
     teardown_test_environment()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _multidb_pytest_django_test(request: pytest.FixtureRequest, _multidb_test: None) -> Iterator[None]:
     """Per test, what pytest-django's autouse fixtures do: the ``urls`` marker, the ``django_db`` marker's
     ``available_apps``, the live server's ``ALLOWED_HOSTS`` (and waiting for its requests to end, before the
-    test's databases are put back)."""
+    test's databases are put back). Not autouse: given at collection to the tests that need it
+    (``per_test_fixtures``)."""
     node = request.node
     undo: list[Callable[[], None]] = []
     urls = node.get_closest_marker("urls")
@@ -238,9 +266,10 @@ def _set_available_apps(available: list[str]) -> Callable[[], None]:
     return undo
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _multidb_django_isolate_apps(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``@pytest.mark.django_isolate_apps("app_label", ...)``: Django's ``isolate_apps`` around the test."""
+    """``@pytest.mark.django_isolate_apps("app_label", ...)``: Django's ``isolate_apps`` around the test (given at
+    collection to the tests with the marker, and to ``django_isolated_apps``)."""
     marker = request.node.get_closest_marker("django_isolate_apps")
     if marker is None:
         yield None

@@ -165,6 +165,32 @@ def test_isolated_models(django_isolated_apps):
     assert django_isolated_apps.get_model("artists", "Ephemeral") is Ephemeral
 
 
+@pytest.fixture
+def later_model():
+    class Later(models.Model):
+        class Meta:
+            app_label = "artists"
+
+    return Later
+
+
+@pytest.fixture
+def resolved():
+    from django.urls import reverse
+
+    return reverse("only-elsewhere")
+
+
+@pytest.mark.django_isolate_apps("sample_models.artists")
+def test_isolation_begins_before_the_tests_own_fixtures(later_model, django_isolated_apps):
+    assert django_isolated_apps.get_model("artists", "Later") is later_model
+
+
+@pytest.mark.urls("elsewhere_urls")
+def test_the_urls_marker_applies_before_the_tests_own_fixtures(resolved):
+    assert resolved == "/elsewhere/"
+
+
 def test_an_undefined_variable_fails():
     Template("{{ nothing_here }}").render(Context({}))
 
@@ -174,12 +200,19 @@ def test_unless_ignored():
     assert Template("{{ nothing_here }}").render(Context({})) == ""
 '''
 
+ELSEWHERE_URLS = """
+from django.http import HttpResponse
+from django.urls import path
+
+urlpatterns = [path("elsewhere/", lambda request: HttpResponse(), name="only-elsewhere")]
+"""
+
 
 def test_isolate_apps_and_template_variables(inner, pytester):
     """pytest-django's last markers and option, served too: no test of a migrating suite is left behind."""
-    pytester.makepyfile(test_extras=ISOLATE_AND_TEMPLATES)
+    pytester.makepyfile(test_extras=ISOLATE_AND_TEMPLATES, elsewhere_urls=ELSEWHERE_URLS)
     run = inner("--fail-on-template-vars", *FLAGS, plugins=False)
-    run.result.assert_outcomes(passed=2, failed=1)
+    run.result.assert_outcomes(passed=4, failed=1)
     assert "Undefined template variable 'nothing_here'" in run.out
     pytester.makepyfile(test_extras="def test_x(django_isolated_apps):\n    pass\n")
     run = inner(*FLAGS, plugins=False)
