@@ -162,6 +162,39 @@ def _rollback_each_alias(request):
 '''
 
 
+BOUND_CONFTEST = '''"""No isolation per test: one atomic per alias for the whole session, rolled back at its end.
+
+Not a way to test (a test sees the rows of the ones before it): the lower bound of any per-test isolation, what the
+suites' own queries cost with nothing around them. As the floor, one fixture per test reads the declaration; it
+enters an alias's atomic at the first test that declares it. On the floor's databases (left as they were).
+"""
+import django
+import pytest
+from django.db import transaction
+
+django.setup()
+
+ENTERED = {}  # alias -> its atomic, for the whole session
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rolled_back_at_the_end():
+    yield
+    for alias, block in reversed(list(ENTERED.items())):
+        transaction.set_rollback(True, using=alias)
+        block.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _one_atomic_per_alias_for_the_session(request, _rolled_back_at_the_end):
+    marker = request.node.get_closest_marker("uses_db") or request.node.get_closest_marker("django_db")
+    aliases = (marker.args or marker.kwargs.get("databases", ["default"])) if marker else ()
+    for alias in aliases:
+        if alias not in ENTERED:
+            ENTERED[alias] = transaction.atomic(using=alias)
+            ENTERED[alias].__enter__()
+'''
+
 def _model_source(app: str) -> str:
     """models.py of one app: 16 models, indexes, FKs to the previous model, an M2M on every fourth."""
     names = MODEL_NAMES[app]
@@ -248,7 +281,7 @@ def suite_source(flavour: str, suite: Suite) -> str:
 
 START_DB = Suite("start_db", 1, tuple(ALL_ALIASES))
 START_NODB = Suite("start_nodb", 1)
-FLAVOURS = ("multidb", "django", "floor")
+FLAVOURS = ("multidb", "django", "floor", "bound")
 
 
 def generate(root: Path, quick: bool, env: dict[str, str]) -> dict[str, Path]:
@@ -274,9 +307,9 @@ def generate(root: Path, quick: bool, env: dict[str, str]) -> dict[str, Path]:
         copy = copies[flavour] = root / flavour
         shutil.copytree(base, copy)
         markers = "markers =\n    uses_db: declared databases\n    django_db: declared databases\n"
-        (copy / "pytest.ini").write_text("[pytest]\n" + (markers if flavour == "floor" else ""))
-        if flavour == "floor":
-            (copy / "conftest.py").write_text(FLOOR_CONFTEST)
+        (copy / "pytest.ini").write_text("[pytest]\n" + (markers if flavour in ("floor", "bound") else ""))
+        if flavour in ("floor", "bound"):
+            (copy / "conftest.py").write_text(FLOOR_CONFTEST if flavour == "floor" else BOUND_CONFTEST)
         (copy / "suites").mkdir()
         for suite in [*suites(quick), START_DB, START_NODB]:
             (copy / "suites" / f"test_{suite.name}.py").write_text(suite_source(flavour, suite))

@@ -14,14 +14,18 @@ router), one copy per flavour, and runs every suite through:
   pytest-django's default, in memory);
 - **floor**: ``pytest -p no:django -p no:multidb`` with a ten-line conftest that opens ``atomic()`` per
   declared alias and rolls it back, on databases migrated beforehand: the physical floor of isolation
-  (its sqlite aliases are plain files, Django's defaults).
+  (its sqlite aliases are plain files, Django's defaults);
+- **bound**: the floor's databases with no per-test isolation at all: one ``atomic()`` per alias for the whole
+  session (tests see each other's rows; not a way to test). What the suites' own queries cost: the lower bound
+  of any per-test isolation, measured for the rollback suites of pytest tests.
 
 Every pytest session is a fresh process, timed from outside (wall clock). Rounds are interleaved (each round
 runs every suite of every flavour, the flavours' order rotating) and medians taken. Per-test overhead of a
 suite = (suite - the no-DB suite of the same size and shape, same flavour, same round) / tests; it includes
 session start (provisioning, migrations or cache restore) spread over the suite. A figure whose median is
 <= 0 is reported as ``negative``, one whose rounds spread wider than its median as ``noisy``; neither is
-divided into a ratio. Ratios: multidb / django and multidb / floor (lower is better).
+divided into a ratio. Ratios: multidb / django, multidb / floor and multidb / bound; floor / bound is how far
+below the floor any isolation could go (lower is better).
 
 Round trips: each suite once more per flavour, untimed, with ``roundtrips.py`` (a pytest plugin: an execute
 wrapper on every connection, and the driver's transaction control) counting what each test sends to the
@@ -61,6 +65,7 @@ FLAGS = {
     "multidb": ["-p", "no:django"],
     "django": ["-p", "no:multidb", "--reuse-db"],
     "floor": ["-p", "no:django", "-p", "no:multidb"],
+    "bound": ["-p", "no:django", "-p", "no:multidb"],
 }
 STARTUP = {  # kind: (multidb flags, django flags)
     "cold": (["--multidb-rebuild"], ["--create-db"]),
@@ -87,8 +92,8 @@ class Bench:
                env: dict[str, str] | None = None) -> float:
         """Run one pytest session of ``flavour``; return its wall seconds. Fails loudly unless all passed."""
         cwd = self.copies[flavour]
-        env = {**self.env, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "BENCH_FLOOR": "1" if flavour == "floor" else "",
-               **(env or {})}
+        floor = "1" if flavour in ("floor", "bound") else ""  # the bound runs on the floor's databases
+        env = {**self.env, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "BENCH_FLOOR": floor, **(env or {})}
         args = [sys.executable, "-m", "pytest", *COMMON, *FLAGS[flavour], *extra, f"suites/{test_file}"]
         start = time.perf_counter()
         done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
@@ -138,12 +143,20 @@ class Bench:
                 }
 
     def suite_round(self, number: int, measured: list[Suite]) -> None:
+        bound_baselines = {suite.baseline for suite in measured if bounded(suite)}
         for suite in measured:
             flavours = ["multidb", "django"] + ([] if suite.transaction else ["floor"])
+            flavours += ["bound"] if bounded(suite) or suite.name in bound_baselines else []
             shift = number % len(flavours)
             for flavour in flavours[shift:] + flavours[:shift]:
                 self.record(("suite", suite.name, flavour),
                             self.pytest(flavour, f"test_{suite.name}.py", expect=suite.tests))
+
+
+def bounded(suite: Suite) -> bool:
+    """Whether ``suite`` is measured against the bound too: rollback suites of pytest tests (Django's test classes
+    isolate themselves; committing tests are emptied, not rolled back)."""
+    return bool(suite.aliases) and not suite.transaction and suite.style != "testcase"
 
 
 def net(times: list[float], baseline: list[float], per: int) -> dict[str, object]:
@@ -170,7 +183,7 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
             continue
         base = by_name[suite.baseline]
         row = {}
-        for flavour in ("multidb", "django", "floor"):
+        for flavour in ("multidb", "django", "floor", "bound"):
             key = ("suite", suite.name, flavour)
             row[flavour] = net(times[key], times[("suite", base.name, flavour)], suite.tests) if key in times else None
         out["suites"][suite.name] = {
@@ -179,6 +192,8 @@ def report(bench: Bench, measured: list[Suite]) -> dict[str, object]:
                for flavour in row},
             "ratio": ratio(row["multidb"], row["django"]),
             "ratio_to_floor": ratio(row["multidb"], row["floor"]),
+            "ratio_to_bound": ratio(row["multidb"], row["bound"]),
+            "floor_to_bound": ratio(row["floor"], row["bound"]),
             "status": {flavour: row[flavour]["status"] for flavour in row if row[flavour]},
             "rounds_s": {flavour: [round(r, 6) for r in row[flavour]["rounds"]] for flavour in row if row[flavour]},
             "round_trips_per_test": {flavour: bench.counts[(suite.name, flavour)]["per_test"]
@@ -214,13 +229,14 @@ def table(result: dict[str, object], meta: dict[str, object]) -> str:
     lines = [f"pytest-multidb {meta['revision']} benchmark, {meta['date']}, {meta['machine']}, "
              f"median of {meta['rounds']} rounds"
              f"{' (quick)' if meta['quick'] else ''}", "",
-             "| per-test overhead | tests | pytest-django | pytest-multidb | floor | ratio | ratio to floor |",
-             "|---|---|---|---|---|---|---|"]
+             "| per-test overhead | tests | pytest-django | pytest-multidb | floor | bound | ratio | ratio to floor "
+             "| ratio to bound | floor to bound |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in result["suites"].items():
         cells = [figure(row[f"{flavour}_s"], row["status"].get(flavour, "ok")) for flavour in ("django", "multidb",
-                                                                                                 "floor")]
+                                                                                                 "floor", "bound")]
         lines.append(f"| {name} | {row['tests']} | {' | '.join(cells)} | {x(row['ratio'])} | "
-                     f"{x(row['ratio_to_floor'])} |")
+                     f"{x(row['ratio_to_floor'])} | {x(row['ratio_to_bound'])} | {x(row['floor_to_bound'])} |")
     counted = {name: row["round_trips_per_test"] for name, row in result["suites"].items()
                if row.get("round_trips_per_test")}
     if counted:
@@ -284,6 +300,8 @@ def main() -> None:
         floor_aliases = sorted({alias for suite in measured if not suite.transaction for alias in suite.aliases})
         if floor_aliases:
             bench.admin("create-floor", *floor_aliases, floor=True)
+            for made in bench.copies["floor"].glob("floor_*.sqlite3"):  # the bound's sqlite databases: the floor's
+                shutil.copy(made, bench.copies["bound"] / made.name)
         for number in range(rounds):
             if not options.no_startup:
                 bench.startup_round()

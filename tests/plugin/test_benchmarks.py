@@ -23,8 +23,9 @@ def test_quick_json_run_has_the_documented_shape():
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     row = result["suites"]["sqlite_rollback_1_alias"]
-    assert {"multidb_s", "django_s", "floor_s", "ratio", "ratio_to_floor"} <= set(row)
-    assert all(isinstance(row[key], float) for key in ("multidb_s", "django_s", "floor_s"))
+    assert {"multidb_s", "django_s", "floor_s", "bound_s", "ratio", "ratio_to_floor", "ratio_to_bound",
+            "floor_to_bound"} <= set(row)
+    assert all(isinstance(row[key], float) for key in ("multidb_s", "django_s", "floor_s", "bound_s"))
     # Round trips counted per test and flavour (roundtrips.py): the tests' own queries at the least, per alias too.
     assert set(row["round_trips_per_test"]) == {"multidb", "django", "floor"}
     assert all(count >= 1 for count in row["round_trips_per_test"].values()), row["round_trips_per_test"]
