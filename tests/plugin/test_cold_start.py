@@ -1,6 +1,6 @@
 """A cold start builds the aliases' schemas at once (the first in the run's process, each other one in a worker
-process forked from it) and fills the schema cache from each worker; a worker's failing migration stops the run in the line an
-in-process failure gives.
+process forked from it) and fills the schema cache from each worker; a worker's failing migration stops the run in
+the line an in-process failure gives.
 
 The project: ``default`` and three aliases ``x``, ``y``, ``z`` on sqlite, one app each (a migration, and a
 ``post_migrate`` handler slow enough that builds started together are seen overlapping). The inner test writes
