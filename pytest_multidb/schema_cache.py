@@ -77,11 +77,19 @@ def _postgresql_store(alias: str, key: str, directory: Path, real_name: str) -> 
                 except DatabaseError:
                     continue  # in use by another run cloning it: kept in the index, dropped another time
             entries.remove(entry)  # dropped, gone, or not ours after all (then left alone)
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
-        if cursor.fetchone() is not None:
-            return True  # another cache (project checkout) made this very schema's template: use it, not ours
-        entries.append(claimed({"server": server, "name": template}, real_name))  # recorded before it is made
-        cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
+        entry = claimed({"server": server, "name": template}, real_name)
+        entries.append(entry)  # recorded before it is made
+        try:
+            cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
+        except DatabaseError:
+            # Another cache (a checkout of the same project, a concurrent run) made this very schema's template,
+            # before us or at the same moment (PostgreSQL's name check is not atomic with its creation, so asking
+            # first would still race): use theirs, and record nothing, so nothing of ours ever touches it.
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+            if cursor.fetchone() is None:
+                raise
+            entries.remove(entry)
+            return True
         stamp_database(conn, cursor, template, stamp)
     return True
 
