@@ -179,6 +179,49 @@ def test_cache_is_rebuilt_when_migrations_models_engine_or_no_migrations_change(
     assert schema_of(shop.run()) == [("", "x", "cached")]
 
 
+IMPORTED = """
+import json
+import sys
+
+
+def test_which_migration_modules_are_imported():
+    with open("imported.json", "w") as out:
+        json.dump(sorted(name for name in sys.modules if name.rpartition(".")[2][:4].isdigit()), out)
+"""
+
+
+def test_migration_files_are_read_not_imported_and_migration_modules_followed(pytester, monkeypatch):
+    """The cache key reads the migration files of the package Django would load (``MIGRATION_MODULES``
+    honoured) without importing them: a run restoring its schema imports no migration module."""
+    shop = Shop(pytester, monkeypatch)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # rewritten files within a second: no stale .pyc
+    elsewhere = pytester.path / "shop_migrations"
+    elsewhere.mkdir()
+    (elsewhere / "__init__.py").write_text("")
+
+    def migration(columns: str) -> None:
+        (elsewhere / "0001_initial.py").write_text(MIGRATION.format(columns=columns))
+
+    migration("m integer")
+    with (pytester.path / "shop_settings.py").open("a") as settings:
+        settings.write('MIGRATION_MODULES = {"shopapp": "shop_migrations"}\n')
+    pytester.makepyfile(test_imported=IMPORTED)
+
+    def imported() -> list[str]:
+        return json.loads((pytester.path / "imported.json").read_text())
+
+    assert schema_of(shop.run(passed=2)) == [("", "x", "built")]
+    assert shop.facts()["extra"] == ["m"]  # the module MIGRATION_MODULES names, not shopapp/migrations
+    assert imported() == ["shop_migrations.0001_initial"]
+    assert schema_of(shop.run(passed=2)) == [("", "x", "cached")]
+    assert imported() == []
+    shop.migration(columns="unused integer")  # shopapp/migrations: not the app's migrations here
+    assert schema_of(shop.run(passed=2)) == [("", "x", "cached")]
+    migration("m integer, n integer")
+    assert schema_of(shop.run(passed=2)) == [("", "x", "built")]
+    assert shop.facts()["extra"] == ["m", "n"]
+
+
 SHARED = """
 import os
 import pytest
