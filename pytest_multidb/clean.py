@@ -17,7 +17,7 @@ from django.db import connections
 from filelock import Timeout
 
 from . import warm
-from .cache_index import INDEX_FILE, cache_index, server_of
+from .cache_index import INDEX_FILE, cache_index
 from .conf import database_specs
 from .footprint import Policy, cache_stamp, sweep, sweep_fallback_caches
 from .messages import first_line
@@ -25,7 +25,7 @@ from .messages import plugin as texts
 from .messages import provision as provision_texts
 from .provision.owner import Unreachable
 from .provision.registry import Registry, describe
-from .provision.server import admin_cursor, drop_owned
+from .provision.server import admin_cursor, drop_owned, server_label
 
 #: The vendors whose servers keep warm databases and templates.
 SERVER_VENDORS = ("postgresql", "mysql")
@@ -68,14 +68,14 @@ def run(cache_dir: Path, policy: Policy, everything: bool, dry_run: bool) -> tup
 
 
 def servers() -> dict[str, tuple[str, dict[str, object]]]:
-    """One configured alias per server that can hold warm databases and templates: ``{server: (alias, settings)}``."""
+    """One configured alias per server that can hold warm databases and templates: ``{server: (alias, settings)}``
+    (``server``: as the lines about it name it)."""
     found: dict[str, tuple[str, dict[str, object]]] = {}
     for alias, spec in database_specs().items():
         if spec.vendor not in SERVER_VENDORS:
             continue
         settings = connections.settings[alias]
-        server = server_of({**settings, "ENGINE": spec.engine}, engine=True)
-        found.setdefault(server, (alias, dict(settings)))
+        found.setdefault(server_label(spec.vendor, settings), (alias, dict(settings)))
     return found
 
 

@@ -31,7 +31,7 @@ from .footprint import Policy, cache_stamp, claimed, sweep
 from .messages import run as texts
 from .provision.base import fit_name
 from .provision.owner import STAMP_PREFIX
-from .provision.server import read_stamp, stamp_database
+from .provision.server import read_stamp, server_label, stamp_database
 
 TEMPLATE_PREFIX = "multidb_tpl_"
 
@@ -225,7 +225,7 @@ class SchemaCache:
             if key.startswith("postgresql-"):  # a template is stored: first bound what stays on its server (the
                 conn = connections[alias]      # template of a gone cache goes, and this cache makes its own)
                 with conn.creation._nodb_cursor() as cursor:
-                    self.lines += [f"{server_of(conn.settings_dict)}: {line}"
+                    self.lines += [f"{server_label(conn.vendor, conn.settings_dict)}: {line}"
                                    for line in sweep(conn, cursor, self.policy)]
             store(alias, key, self.directory, real_name)
         return "built"

@@ -50,6 +50,7 @@ from .provision.server import (
     drop_owned,
     has_schema_comments,
     read_stamp,
+    server_label,
     server_settings,
     stamp_database,
 )
@@ -239,7 +240,8 @@ class WarmDatabases:
                                      for e in index["warm"]]
                 if server not in self._swept:  # once per server and session, whatever number of aliases it holds
                     self._swept.add(server)
-                    self.lines += [f"{server}: {line}" for line in sweep(wrapper, cursor, self.policy)]
+                    label = server_label(wrapper.vendor, settings)
+                    self.lines += [f"{label}: {line}" for line in sweep(wrapper, cursor, self.policy)]
 
         provisioned.keep = keep
         return provisioned

@@ -70,8 +70,14 @@ def admin_cursor(alias: str, settings: dict[str, Any]) -> Iterator[tuple[Any, An
 
 
 def where(settings: dict[str, Any]) -> str:
-    """``HOST:PORT`` of a connection's server, for messages."""
-    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+    """``HOST:PORT`` of a connection's server, for messages (``HOST`` alone when no port is set)."""
+    host, port = settings.get("HOST") or "localhost", settings.get("PORT")
+    return f"{host}:{port}" if port else str(host)
+
+
+def server_label(vendor: str, settings: dict[str, Any]) -> str:
+    """A server in the lines about what was dropped there: ``postgresql 127.0.0.1:5432``."""
+    return f"{vendor} {where(settings)}"
 
 
 def has_schema_comments(cursor: Any) -> bool:

@@ -148,6 +148,10 @@ def test_six_fresh_checkouts_leave_at_most_keep_of_each(project, other_project, 
         outputs.append(project.run(project.write(tmp_path / "last"), "test_shop.py", *flags).stdout)
         # What the bound removed is said, one line each (by these runs, unless a concurrent one got there first).
         assert any(f"dropped warm database 'test_{project.name}" in out for out in outputs), outputs
+        dropped = [line for out in outputs for line in out.splitlines() if ": dropped warm database" in line]
+        # Each names the server's vendor and address as configured (no PORT here: the host alone).
+        assert all(line.startswith(("multidb: postgresql 127.0.0.1: ", "multidb: mysql 127.0.0.1: "))
+                   for line in dropped), dropped
         for server, kept in project.stamped().items():
             kinds = [stamp.what for _database, stamp in kept]
             assert kinds.count("warm") <= KEEP and kinds.count("template") <= KEEP, (server, kept)
