@@ -46,8 +46,9 @@ def _migration_files() -> str:
     """A digest of every migration package's files on disk and the data files beside them (read once per run).
 
     Read as files, not imported: Django's ``MigrationLoader`` would import every migration module, which a run
-    that restores its schemas from the cache never needs (a third of a warm start's set-up, profiled). Every file
-    of the package is read (``__init__.py`` and modules Django would skip too: a change there rebuilds, harmless).
+    that restores its schemas from the cache never needs (the keys of a 4-alias warm start: 31-59 ms imported,
+    11-20 ms read). Every file of the package is read (``__init__.py`` and modules Django would skip too: a change
+    there rebuilds, harmless).
     """
     digest = hashlib.sha256()
     migrated = []
