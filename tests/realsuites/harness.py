@@ -36,12 +36,15 @@ from tests.support.servers import MARIA, PG  # the servers of the project's suit
 HERE = Path(__file__).resolve().parent
 INNER = HERE / "inner"
 
-#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias), live servers, the
-#: test client and sessions (test classes that meet through class-level state: the order they run in), and the
-#: connection and test-database handling of the backends, all fast.
+#: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias; migrations applied,
+#: recorded and signalled per database), live servers, the test client and sessions (test classes that meet through
+#: class-level state: the order they run in), and the connection and test-database handling of the backends, all
+#: fast. (``auth_tests``, ``cache`` and ``admin_views`` also pass alike, but take a minute each per run.)
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
                   "prefetch_related", "defer", "sites_tests", "contenttypes_tests", "check_framework",
-                  "context_processors", "admin_checks", "servers", "sessions_tests", "test_client", "backends")
+                  "context_processors", "admin_checks", "servers", "sessions_tests", "test_client", "backends",
+                  "migrations", "migrate_signals", "migration_test_data_persistence", "order_with_respect_to",
+                  "apps", "db_utils")
 #: On the servers, without ``backends``: its PostgreSQL and MySQL tests take the run's longest time there (flushes
 #: of its many tables), and fail only where Django's CI differs (psycopg-pool, a real NAME database).
 SERVER_MODULES = tuple(module for module in DJANGO_MODULES if module != "backends")
@@ -144,7 +147,9 @@ def prepare(name: str, config: str, workdir: Path, modules: Iterable[str] | None
     """Copy the suite's tests into ``workdir`` and add the settings and plugin files beside them. ``modules``:
     Django's test modules (default ``DJANGO_MODULES``, ``SERVER_MODULES`` on the servers)."""
     token = secrets.token_hex(4)
-    env = {"TMPDIR": str(workdir / "tmp")}
+    # The runs' temporary directories are made under workdir/tmp (Django's settings make one per run, as its
+    # runtests.py does); pytest-multidb's schema cache (with -p no:cacheprovider) stays in one place across runs.
+    env = {"TMPDIR": str(workdir / "tmp"), "MULTIDB_CACHE_DIR": str(workdir / "multidb-cache")}
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", ".realsuites-extracted")
     if name == "django":

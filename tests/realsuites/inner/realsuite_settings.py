@@ -11,13 +11,18 @@ Importing ``runtests`` is what ``runtests.py`` does: its warning filters (deprec
 warnings are errors) apply. Written into the per-run copy of Django's ``tests/`` by ``tests/realsuites/harness.py``.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 import types
 import warnings
 
-os.environ.setdefault("TMPDIR", tempfile.mkdtemp(prefix="django_"))  # as runtests.py's __main__ does
-tempfile.tempdir = os.environ["TMPDIR"]
+# As runtests.py's __main__ does: each run its own temporary directory (some tests leave files there), removed at
+# exit.
+TMPDIR = tempfile.mkdtemp(prefix="django_")
+tempfile.tempdir = os.environ["TMPDIR"] = TMPDIR
+atexit.register(shutil.rmtree, TMPDIR, ignore_errors=True)
 
 _before = list(warnings.filters)
 import realsuite_base  # noqa: E402
