@@ -39,12 +39,14 @@ INNER = HERE / "inner"
 #: Django's test modules run: multi-database ones (``databases = {...}``, the ``other`` alias; migrations applied,
 #: recorded and signalled per database), live servers, the test client and sessions (test classes that meet through
 #: class-level state: the order they run in), and the connection and test-database handling of the backends, all
-#: fast. (``auth_tests``, ``cache`` and ``admin_views`` also pass alike, but take a minute each per run.)
+#: fast; of ``auth_tests``, ``admin_views`` and ``queries`` (a minute each per run, and passing alike) the files with
+#: multi-database classes (``createsuperuser --database``, the admin and bulk updates on ``other``).
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
                   "prefetch_related", "defer", "sites_tests", "contenttypes_tests", "check_framework",
                   "context_processors", "admin_checks", "servers", "sessions_tests", "test_client", "backends",
                   "migrations", "migrate_signals", "migration_test_data_persistence", "order_with_respect_to",
-                  "apps", "db_utils")
+                  "apps", "db_utils", "auth_tests.test_management", "auth_tests.test_models",
+                  "auth_tests.test_admin_multidb", "admin_views.test_multidb", "queries.test_bulk_update")
 #: On the servers, without ``backends``: its PostgreSQL and MySQL tests take the run's longest time there (flushes
 #: of its many tables), and fail only where Django's CI differs (psycopg-pool, a real NAME database).
 SERVER_MODULES = tuple(module for module in DJANGO_MODULES if module != "backends")
@@ -229,12 +231,18 @@ class Run:
                 **{outcome: self.count(outcome) for outcome in ("passed", "failed", "skipped")}}
 
 
+def pytest_path(label: str) -> str:
+    """What pytest is given for a test label: a package as it is, a module of one (``auth_tests.test_models``,
+    as ``runtests.py`` takes it) as its file."""
+    return label.replace(".", "/") + ".py" if "." in label else label
+
+
 def run_pytest(suite: Suite, plugin: str, timeout: float = 600) -> Run:
     """One inner pytest session of ``suite`` with ``plugin`` ("django" or "multidb"), wall-timed."""
     report = suite.root.parent / f"{suite.key}-{plugin}.xml"
     own = ["-p", "realsuite_plugin"] if suite.name == "django" else []  # runtests.setup_run_tests' part
     args = [sys.executable, "-m", "pytest", *PLUGIN_FLAGS[plugin], *COMMON, *own, f"--junitxml={report}",
-            *suite.labels]
+            *map(pytest_path, suite.labels)]
     env = {**clean_env(suite), **({"DJANGO_SETTINGS_MODULE": suite.settings} if suite.settings else {})}
     start = time.perf_counter()
     done = subprocess.run(args, cwd=suite.root, env=env, capture_output=True, text=True, timeout=timeout)
