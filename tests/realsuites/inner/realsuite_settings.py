@@ -20,9 +20,9 @@ import warnings
 
 # As runtests.py's __main__ does: each run its own temporary directory (some tests leave files there), removed at
 # exit.
-TMPDIR = tempfile.mkdtemp(prefix="django_")
-tempfile.tempdir = os.environ["TMPDIR"] = TMPDIR
-atexit.register(shutil.rmtree, TMPDIR, ignore_errors=True)
+_tmpdir = tempfile.mkdtemp(prefix="django_")  # lower case: not a setting
+tempfile.tempdir = os.environ["TMPDIR"] = _tmpdir
+atexit.register(shutil.rmtree, _tmpdir, ignore_errors=True)
 
 _before = list(warnings.filters)
 import realsuite_base  # noqa: E402
