@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,11 @@ from filelock import FileLock
 
 #: The cache's index file: its id, templates, warm databases and checkouts.
 INDEX_FILE = "templates.json"
+
+#: The aliases' provisioning threads take the index in turn here first: a ``FileLock`` held by another thread is
+#: polled (``poll_interval``, 50 ms), a ``threading`` lock wakes its waiter at once. The file lock stays for the
+#: other processes (xdist workers, concurrent runs).
+_THREADS = threading.RLock()
 
 
 def server_of(settings: dict[str, Any], engine: bool = False) -> str:
@@ -43,7 +49,7 @@ def cache_index(directory: Path, root: Path | None = None) -> Iterator[dict[str,
     Every template it lists is also stamped ``pytest-multidb template <id>``: a name alone proves nothing.
     """
     path = directory / INDEX_FILE
-    with FileLock(directory / f"{INDEX_FILE}.lock"):
+    with _THREADS, FileLock(directory / f"{INDEX_FILE}.lock"):
         try:
             index = json.loads(path.read_text())
             if not (isinstance(index["id"], str) and isinstance(index["templates"], list)):
