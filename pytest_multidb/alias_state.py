@@ -46,9 +46,13 @@ class AliasState:
         """Snapshot what ``alias`` holds now (kept after committing tests)."""
         self.baselines[alias] = Baseline.take(alias, extra_tables)
 
-    def install_done(self, alias: str, extra_tables: Iterable[str] = ()) -> None:
-        """``alias``'s schema is installed: its baseline, and Django's serialized contents where a test asks."""
-        self.take_baseline(alias, extra_tables)
+    def install_done(self, alias: str, extra_tables: Iterable[str] = (), kept: Baseline | None = None) -> None:
+        """``alias``'s schema is installed: its baseline (``kept``: the one a warm database was kept with, used
+        as it is), and Django's serialized contents where a test asks."""
+        if kept is not None and kept.extra == tuple(extra_tables):
+            self.baselines[alias] = kept
+        else:
+            self.take_baseline(alias, extra_tables)
         self.installed[alias] = self.baselines[alias]
         if alias in self.serialized:  # what Django's test runner does in create_test_db(serialize=True)
             conn = connections[alias]

@@ -29,6 +29,7 @@ from .same_database import in_memory_under_django
 from .schema_cache import SchemaCache
 from .schema_workers import Built, building, can_fork, waves
 from .testcases import seen_in_memory
+from .warm import kept_baseline
 
 
 class _Missed(Exception):
@@ -130,7 +131,10 @@ class SchemaInstalls:
     def _follow_up(self, provisioned: Provisioned, seconds: float) -> None:
         """After the install: the alias's baseline, Django's expected failures, then ``done``."""
         alias, start = provisioned.alias, time.perf_counter()
-        self.state.install_done(alias, self.aliases.unmanaged_tables(alias))
+        kept = kept_baseline(provisioned)
+        self.state.install_done(alias, self.aliases.unmanaged_tables(alias), kept)
+        if kept is not None:
+            provisioned.details["baseline"] = "kept" if self.state.baselines[alias] is kept else "taken"
         if os.environ.get("RUNNING_DJANGOS_TEST_SUITE") == "true":  # as create_test_db does for Django's own
             self._mark_expected_failures_and_skips(alias)  # test suite (runtests.py sets it)
         provisioned.install_seconds = seconds + time.perf_counter() - start

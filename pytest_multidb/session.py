@@ -33,7 +33,7 @@ from .provision.registry import Registry
 from .same_database import dependency_order, signature
 from .schema_cache import SchemaCache
 from .schema_install import SchemaInstalls
-from .warm import WarmDatabases
+from .warm import WarmDatabases, keep_baseline
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
 STARTED_KINDS = ("process", "container")
@@ -273,6 +273,8 @@ class DatabaseSession:
                 with self._opened([alias]), contextlib.suppress(Exception):  # a broken connection is closed anyway
                     connections[alias].close()
                 if keep:
+                    if alias in self.state.installed:  # what it holds now (``_unchanged`` checked it)
+                        keep_baseline(provisioned, self.state.installed[alias])
                     provisioned.keep()
                 else:
                     provisioned.cleanup()

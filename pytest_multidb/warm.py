@@ -18,6 +18,10 @@ the next session with the same schema fingerprint
   when it was claimed, for which NAME (``footprint.py``). A run killed in between leaves it
   stamped with its token, and the next run drops it (what a killed test left in it is unknown). A sqlite file
   is marked ``.claimed`` while in use: a marker with nobody holding the lock means the same.
+- Its baseline (``emptying.Baseline``: the rows and tables the install left) is kept beside it,
+  ``<cache dir>/warm/<name>.baseline``, written at the end of the session that keeps it, before it is stamped warm:
+  the next session that claims it reads it instead of taking it again (a query per table on MySQL and sqlite,
+  introspection, a snapshot of the seeded rows). A database made new removes the file; one not kept, too.
 - Removed when the fingerprint changes (a new warm database of an alias drops that alias's warm databases of
   other schemas), on ``--multidb-rebuild``, by ``--multidb-clean``, by the bound on what stays on a server
   (``footprint.sweep`` after each keep: a gone cache, an age, a count per NAME), and when a session ends with it
@@ -28,8 +32,10 @@ the next session with the same schema fingerprint
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,7 @@ from filelock import FileLock, Timeout
 
 from .cache_index import cache_index, server_of
 from .conf import DatabaseSpec
+from .emptying import Baseline
 from .footprint import Policy, cache_stamp, claimed, sweep
 from .messages import provision as provision_texts
 from .messages import run as texts
@@ -63,6 +70,8 @@ WARM_DIR = "warm"
 KINDS = ("sqlite", "server")
 #: ``MULTIDB_WARM=0`` turns warm databases off (as ``--multidb-no-warm`` does).
 WARM_ENV = "MULTIDB_WARM"
+#: A kept baseline's file format: one of another version is not read (the database's baseline is taken again).
+BASELINE_FORMAT = 1
 
 
 def slot_lock(path: Path) -> FileLock:
@@ -117,6 +126,10 @@ class WarmDatabases:
                 if provisioned is None:
                     lock.release()
                     continue
+                baseline_file = self.directory / f"{Path(name).name}.baseline"
+                if provisioned.details["warm"] != "reused":  # a database made now: no baseline of it is kept
+                    baseline_file.unlink(missing_ok=True)
+                provisioned.details["baseline_file"] = str(baseline_file)
                 _release_after(provisioned, lock)
                 return provisioned
         return None
@@ -263,12 +276,49 @@ class WarmDatabases:
             # "not ours": claimed by a live run right now: it stays listed and is dropped another time
 
 
+def kept_baseline(provisioned: Provisioned) -> Baseline | None:
+    """The baseline the last session kept a reused warm database with (``keep_baseline``); ``None`` for any other
+    database, or when the file is missing, of another format or version, or unreadable."""
+    path = provisioned.details.get("baseline_file")
+    if provisioned.details.get("warm") != "reused" or path is None:
+        return None
+    try:
+        with open(path, "rb") as file:
+            # The warm directory is the user's own (mode 0700), written by ``keep_baseline`` only.
+            kept = pickle.load(file)
+    except Exception:  # missing, cut short, a class that changed shape: taken again instead
+        return None
+    if not (isinstance(kept, dict) and kept.get("format") == BASELINE_FORMAT and kept.get("name") == provisioned.name
+            and isinstance(kept.get("baseline"), Baseline)):
+        return None
+    return kept["baseline"]
+
+
+def keep_baseline(provisioned: Provisioned, baseline: Baseline) -> None:
+    """Write ``baseline`` (what the database holds now, checked) beside a warm database that is about to be kept,
+    for the next session that claims it (``kept_baseline``). Rows a pickle cannot hold: no file, taken again."""
+    path = provisioned.details.get("baseline_file")
+    if path is None or provisioned.details.get("baseline") == "kept":  # read from the file, and still true
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as file:
+            pickle.dump({"format": BASELINE_FORMAT, "name": provisioned.name, "baseline": baseline}, file)
+        os.replace(tmp, path)
+    except (pickle.PicklingError, TypeError, AttributeError, OSError):
+        for leftover in (tmp, path):
+            with suppress(OSError):
+                os.unlink(leftover)
+
+
 def _release_after(provisioned: Provisioned, lock: FileLock) -> None:
-    """Release the slot's lock after the database was kept or removed (whatever happened)."""
+    """Release the slot's lock after the database was kept or removed (whatever happened); a removed database's
+    kept baseline goes with it."""
     cleanup, keep = provisioned.cleanup, provisioned.keep
 
     def cleanup_then_release() -> None:
         try:
+            Path(provisioned.details["baseline_file"]).unlink(missing_ok=True)
             cleanup()
         finally:
             lock.release()

@@ -87,6 +87,17 @@ def test_adds_a_table():
         with connections[alias].cursor() as cursor:
             cursor.execute("CREATE TABLE left_behind (x INTEGER)")
 """
+BASELINE = """
+import json, os
+import pytest
+from test_shop import ALIASES
+
+
+@pytest.mark.uses_db(*ALIASES)
+def test_baseline(multidb):
+    with open(os.environ["BASELINE_FILE"], "w") as out:
+        json.dump({alias: multidb[alias].get("baseline", "taken") for alias in ALIASES}, out)
+"""
 
 
 MIGRATION = """
@@ -306,3 +317,28 @@ def test_rebuilt_when_a_migration_file_changes(project):
     assert all(project.names()[alias] != names[alias] for alias in names), (names, project.names())
     project.assert_gone(names)
     project.assert_warm(project.names())
+
+
+def test_a_kept_database_s_baseline_is_read_again_not_taken(project):
+    """The rows and tables a warm database was kept with are written beside it; the next session that claims it
+    reads them instead of taking its baseline again (a file that cannot be read: taken again, as before)."""
+    project.pytester.makepyfile(test_baseline=BASELINE)
+    baselines = project.pytester.path / "baselines.json"
+    project.env["BASELINE_FILE"] = str(baselines)
+
+    project.run("test_shop.py", "test_baseline.py", passed=3)
+    assert json.loads(baselines.read_text()) == {"default": "taken", "pg": "taken", "maria": "taken"}
+    kept = sorted(project.pytester.path.glob(".pytest_cache/**/warm/*.baseline"))
+    assert len(kept) == 3, kept
+
+    again = project.run("test_shop.py", "test_baseline.py", passed=3)
+    assert project.sources(again) == {"default": "warm", "pg": "warm", "maria": "warm"}
+    assert json.loads(baselines.read_text()) == {"default": "kept", "pg": "kept", "maria": "kept"}
+
+    for path in kept:
+        path.write_bytes(b"not a pickle")
+    unreadable = project.run("test_shop.py", "test_baseline.py", passed=3)
+    assert project.sources(unreadable) == {"default": "warm", "pg": "warm", "maria": "warm"}
+    assert json.loads(baselines.read_text()) == {"default": "taken", "pg": "taken", "maria": "taken"}
+    assert json.loads(project.run("test_baseline.py", passed=1) and baselines.read_text()) == {
+        "default": "kept", "pg": "kept", "maria": "kept"}  # written again at the end of the session before
