@@ -36,9 +36,30 @@ DATA_FOLDERS = ("migrations", "fixtures")
 def _model_shape(model: Any) -> str:
     """What of ``model`` shapes its table (Django's migration serializer: the text a migration would hold)."""
     opts = model._meta
-    fields = [MigrationWriter.serialize(f)[0] for f in (*opts.local_fields, *opts.local_many_to_many)]
+    fields = [_serialized(f) for f in (*opts.local_fields, *opts.local_many_to_many)]
     return repr((opts.label_lower, opts.db_table, fields,
-                 MigrationWriter.serialize([opts.unique_together, opts.indexes, opts.constraints])[0]))
+                 [_serialized(part) for part in (opts.unique_together, opts.indexes, opts.constraints)]))
+
+
+def _serialized(value: Any) -> str:
+    """``value`` as a migration would hold it. What Django cannot write into a migration (a lambda default: a
+    model without migrations may have one, and Django's runner builds it) by its parts, each it cannot write by
+    its type and name, which are the same in every run."""
+    try:
+        return MigrationWriter.serialize(value)[0]
+    except ValueError:
+        pass
+    if hasattr(value, "deconstruct") and not isinstance(value, type):
+        path, args, kwargs = value.deconstruct()[-3:]  # a field's starts with its name
+        return repr((path, [_serialized(a) for a in args], {k: _serialized(v) for k, v in sorted(kwargs.items())}))
+    if isinstance(value, (list, tuple)):
+        return repr([_serialized(item) for item in value])
+    if isinstance(value, (set, frozenset)):
+        return repr(sorted(_serialized(item) for item in value))
+    if isinstance(value, dict):
+        return repr({str(key): _serialized(item) for key, item in value.items()})
+    kind, name = type(value), f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+    return f"<{kind.__module__}.{kind.__qualname__} {name}>"
 
 
 @functools.cache

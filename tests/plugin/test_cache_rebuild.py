@@ -270,3 +270,32 @@ def test_xdist_workers_share_one_build_under_the_lock(pytester, monkeypatch, ser
             servers.pg(f'DROP DATABASE "{template}"')
     assert len(templates) == 1, templates
     assert not [db for db in servers.databases() if name in db]  # every worker's test database was dropped
+
+
+LAMBDA_MODELS = """
+from django.db import models
+
+
+class Order(models.Model):
+    code = models.CharField(max_length=20, default=lambda: "new")
+    tags = models.JSONField(default=lambda: {"kept": [1, 2]})
+"""
+LAMBDA_TEST = """
+import pytest
+from shopapp.models import Order
+
+
+@pytest.mark.uses_db("x")
+def test_lambda_default():
+    assert Order.objects.create().code == "new"
+"""
+
+
+def test_a_model_whose_default_no_migration_can_hold_is_cached(pytester, monkeypatch):
+    """A lambda default (a model without migrations: ``makemigrations`` refuses it, Django's runner builds it)
+    is part of the cache key by its name: the schema is built, then restored from the cache."""
+    shop = Shop(pytester, monkeypatch)
+    (pytester.path / "shopapp" / "models.py").write_text(LAMBDA_MODELS)
+    pytester.makepyfile(test_facts=LAMBDA_TEST)
+    assert schema_of(shop.run("--multidb-no-migrations")) == [("", "x", "built")]
+    assert schema_of(shop.run("--multidb-no-migrations")) == [("", "x", "cached")]
