@@ -137,7 +137,7 @@ class DatabaseSession:
                 if alias in joins:
                     self._activate(self._joined(alias, joins[alias]))
                     self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
-                    self._install(self.provisioned[alias], schema=alias not in self.mirrors)
+                    self._install(self.provisioned[alias], schema=self._migrated_apart(alias))
 
     @contextmanager
     def _summarised(self, order: list[str]) -> Iterator[None]:
@@ -209,6 +209,14 @@ class DatabaseSession:
         return Provisioned(alias, kind, {**self.specs[alias].settings, **where}, lambda: None,
                            details={"joins": leader})
 
+    def _migrated_apart(self, alias: str) -> bool:
+        """Whether ``alias``, which joins another alias's test database, gets a schema install of its own: an
+        ``OTHER_DATABASES`` alias with ``MODELS`` (its models go where its connection points, another schema
+        say). Any other is a mirror of the alias that made the database, as in Django's ``setup_databases``,
+        which migrates each test database once (a suite's ``django_db_setup`` may migrate the rest itself)."""
+        spec = self.specs[alias]
+        return alias not in self.mirrors and spec.from_other_databases and bool(spec.models)
+
     @staticmethod
     def announcement(alias: str, kind: str) -> str:
         """The progress line printed when ``alias`` starts being provisioned."""
@@ -241,7 +249,9 @@ class DatabaseSession:
         """A mirror's and an ``existing`` alias's summary line; any other's schema (``SchemaInstalls.fill``)."""
         alias = provisioned.alias
         if not schema:  # a mirror: its primary's tables are its tables
-            provisioned.details["schema"] = f"mirror of {provisioned.details['joins']!r}"
+            joins = provisioned.details["joins"]
+            shared = provisioned.kind == "shared"
+            provisioned.details["schema"] = "Django's test mirror" if shared else f"mirror of {joins!r}"
             self._installed[alias] = self.describe(alias)
             return
         if provisioned.kind == EXISTING:  # the real database: no schema, no cache, no baseline

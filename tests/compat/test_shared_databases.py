@@ -97,3 +97,55 @@ def test_aliases_of_one_database_share_one_test_database(inner, pytester, server
     assert summary["replica"]["kind"] == "mirror" and summary["replica"]["cache"] == "mirror of 'b'"
     assert len({entry["name"] for entry in summary.values()}) == 1  # one test database for all four
     assert not [name for name in servers.databases() if name.startswith("pg:test_multidb_shared_")]
+
+
+# django-pgtrigger's layout: plain DATABASES, two aliases on one PostgreSQL database, the second in a schema the
+# suite's django_db_setup makes (and migrates) once the test database is there, as Django's runner leaves it.
+DJANGO_SETTINGS = f'''
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["django.contrib.contenttypes", "sample_models.artists"]
+PG = {{"ENGINE": "django.db.backends.postgresql", "NAME": "multidb_mirrored", "USER": "{PG["user"]}",
+       "HOST": "{PG["host"]}", "PORT": "{PG["port"]}"}}
+DATABASES = {{"default": PG, "order": {{**PG, "OPTIONS": {{"options": "-c search_path=ordering"}}}}}}
+'''
+DJANGO_CONFTEST = '''
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA IF NOT EXISTS ordering")
+        call_command("migrate", database="order", verbosity=0)
+'''
+DJANGO_SUITE = '''
+import pytest
+from django.db import connections
+from sample_models.artists.models import Artist
+
+
+@pytest.mark.django_db(databases=["default", "order"])
+def test_the_second_alias_is_migrated_by_the_suite():
+    with connections["order"].cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        assert cursor.fetchone()[0] == "ordering"
+    Artist.objects.using("order").create(name="o")
+    assert (Artist.objects.count(), Artist.objects.using("order").count()) == (0, 1)
+'''
+
+
+def test_an_alias_of_django_s_databases_on_one_database_is_a_mirror_not_migrated(inner, pytester, servers):
+    """As Django's ``setup_databases``: the second alias of one database is set up as a test mirror of the first,
+    and only the first is migrated (pytest-multidb migrated the second too, in a schema not made yet)."""
+    pytester.makepyfile(inner_settings=DJANGO_SETTINGS, test_inner=DJANGO_SUITE)
+    pytester.makeconftest(DJANGO_CONFTEST)
+    run = inner("--multidb-settings", "inner_settings", "-p", "no:cacheprovider", settings=False)
+    run.result.assert_outcomes(passed=1)
+    summary = run.summary()
+    assert summary["order"]["kind"] == "shared"
+    assert summary["order"]["cache"] == "Django's test mirror, in the database of 'default'"
+    assert not [name for name in servers.databases() if name.startswith("pg:test_multidb_mirrored")]
