@@ -114,3 +114,18 @@ def declaration(item: pytest.Item) -> Declaration | None:
     else:
         committing = (transaction,) if isinstance(transaction, str) else tuple(transaction)
     return Declaration(aliases, committing, reset)
+
+
+def skipped_whatever_happens(item: pytest.Item) -> bool:
+    """Whether ``item`` is skipped before anything of it runs: ``unittest.skip`` on its class or method (a
+    ``skipIf`` / ``skipUnless`` decided at import, such as ``"replica" in connections``), ``@pytest.mark.skip``, a
+    ``skipif`` whose condition is ``True``. Its declaration asks for nothing (pytest-django runs the rest of the
+    suite when it names an alias the settings lack; a condition given as a string is not evaluated here)."""
+    for owner in (getattr(item, "cls", None), getattr(item, "obj", None)):
+        if getattr(owner, "__unittest_skip__", False):
+            return True
+    if item.get_closest_marker("skip") is not None:
+        return True
+    return any(condition is True for mark in item.iter_markers("skipif")
+               for condition in (*mark.args, mark.kwargs.get("condition")))
+

@@ -20,7 +20,7 @@ from .aliases import Aliases
 from .bootstrap import setup_django
 from .guard import AccessGuard
 from .isolation import TestDatabases
-from .markers import MARKER, Declaration, declaration
+from .markers import MARKER, Declaration, declaration, skipped_whatever_happens
 from .messages import run as texts
 from .options import SessionOptions
 from .provision import ProvisionError
@@ -124,6 +124,8 @@ class MultiDB:
                 for alias in commits if alias in self.aliases.read_only]
 
     def _declaration(self, item: pytest.Item) -> Declaration | None:
+        if skipped_whatever_happens(item):
+            return None
         cls = django_test_class(item)
         if cls is not None:  # Django's test class: its databases, whatever markers say
             return class_declaration(cls, self.specs)

@@ -96,6 +96,13 @@ class DatabaseSession:
         if not self.read_only(alias):
             self.state.take_baseline(alias, self.aliases.unmanaged_tables(alias))
 
+    def refresh_baseline(self, alias: str) -> None:
+        """The baseline taken again if ``alias``'s tables or rows changed since it was taken (a ``django_db_setup``
+        override's): one query or two when nothing did."""
+        baseline = self.state.baselines.get(alias)
+        if baseline is None or baseline.differences(alias) is not None:
+            self.take_baseline(alias)
+
     def ensure(self, aliases: Iterable[str]) -> None:
         """Provision every alias of ``aliases`` not provisioned yet (in parallel), then install schemas.
 

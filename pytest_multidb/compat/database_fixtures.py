@@ -15,13 +15,22 @@ from django.db import connections
 
 from ..plugin_fixtures import current_databases, current_run, open_aliases
 from ..stash_keys import DECLARATION_KEY
+from ..testcases import django_test_class
 from .blocker import DjangoDbBlocker
 from .django_db import closest_arguments, declared_here
+
+
+def _in_django_class(request: pytest.FixtureRequest) -> bool:
+    """Whether the test is a Django test class's: its class isolates it, and pytest-django's database fixtures
+    do nothing there (``_django_db_helper``): what a fixture writes stays until the class's transaction ends."""
+    return django_test_class(request.node) is not None
 
 
 def _open(request: pytest.FixtureRequest, transactional: bool = False) -> None:
     """Open the test's pytest-django aliases (its ``django_db`` marker's, else ``default``) through our
     ``uses_db`` machinery; already-open aliases stay as they are (declared at collection, the usual case)."""
+    if _in_django_class(request):
+        return
     found = request.node.stash.get(DECLARATION_KEY, None)
     if declared_here(found):
         aliases, committing = found.aliases, list(found.committing)
@@ -71,6 +80,8 @@ def transactional_db(_multidb_django_db_setup: None, request: pytest.FixtureRequ
 def django_db_reset_sequences(_multidb_django_db_setup: None, transactional_db: None,
                               request: pytest.FixtureRequest) -> None:
     """Require a transactional test database whose sequences start again at 1 (pytest-django's fixture)."""
+    if _in_django_class(request):
+        return
     current_databases(request).reset_sequences = True  # for aliases opened from now on
     _open(request, transactional=True)
 
@@ -144,16 +155,44 @@ def django_db_setup(
                 call_command("loaddata", "data.json")
 
     What the override loads is kept for every test: pytest-multidb restores it after committing tests too.
+    With pytest-django's ``--nomigrations``, Django sees no migrations for the rest of the session, as
+    pytest-django leaves it (``MIGRATION_MODULES``; ``--multidb-no-migrations`` restores it, as Django's runner).
     """
+    if request.config.getoption("nomigrations", None) is True:
+        disable_migrations()
+
+
+def disable_migrations() -> None:
+    """What pytest-django's ``django_db_setup`` does for ``--nomigrations`` (its ``_disable_migrations``): no app
+    has migrations from now on, and ``migrate`` is silent."""
+    from django.conf import settings
+    from django.core.management.commands import migrate
+
+    class DisableMigrations:
+        def __contains__(self, item: str) -> bool:
+            return True
+
+        def __getitem__(self, item: str) -> None:
+            return None
+
+    settings.MIGRATION_MODULES = DisableMigrations()
+
+    class MigrateSilentCommand(migrate.Command):
+        def handle(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["verbosity"] = 0
+            return super().handle(*args, **kwargs)
+
+    migrate.Command = MigrateSilentCommand
 
 
 @pytest.fixture(scope="session")
 def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: None) -> None:
-    """Run ``django_db_setup`` (or a conftest's override) before a pytest-django-style test's databases open;
-    afterwards, what it loaded becomes part of each alias's baseline (kept after committing tests)."""
+    """Run ``django_db_setup`` (or a conftest's override) before a pytest-django-style test's databases open, or
+    a Django test class's that uses a database (as pytest-django's ``_django_setup_unittest``); afterwards, what
+    it loaded becomes part of each alias's baseline (kept after committing tests)."""
     run = current_run(request)
     if run is None or not run.session.started:
         return
     for alias in run.session.provisioned:
         with run.guard.opened([alias]):
-            run.session.take_baseline(alias)
+            run.session.refresh_baseline(alias)

@@ -151,8 +151,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if names is None:
             continue
         found = item.stash.get(DECLARATION_KEY, None)
-        if declared_here(found) and SETUP_FIXTURE not in names:
-            names.insert(0, SETUP_FIXTURE)
+        if (declared_here(found) or (found is not None and found.django_class)) and SETUP_FIXTURE not in names:
+            names.insert(0, SETUP_FIXTURE)  # a Django test class's: one with databases (a declaration), as there
         # Where an autouse fixture would run (right after the test's databases are opened), and only in the tests
         # that need them: a fixture pytest sets up costs every test of a large suite its machinery.
         # (One the test's fixtures depend on, e.g. ``django_isolated_apps``, is in the closure already, at its end.)

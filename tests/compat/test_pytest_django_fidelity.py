@@ -1,0 +1,123 @@
+"""Where pytest-django is the contract: each place a public suite told us apart from it (django-extensions,
+django-oauth-toolkit), reproduced in a small project run through both plugins. Each failed under pytest-multidb
+before its fix and passes under pytest-django."""
+
+from __future__ import annotations
+
+import pytest
+
+INI = """
+[pytest]
+DJANGO_SETTINGS_MODULE = suite_settings
+"""
+
+SETTINGS = """
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+"""
+
+CONFTEST = '''
+import pytest
+from django.contrib.auth.models import Group
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        Group.objects.create(name="from-setup")
+'''
+
+# django-extensions' test_managestate: with --nomigrations, pytest-django leaves Django seeing no migrations.
+NOMIGRATIONS = '''
+import pytest
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+
+
+@pytest.mark.django_db
+def test_no_app_has_migrations():
+    assert MigrationLoader(connection).migrated_apps == set()
+'''
+
+# django-extensions' AutoSlugFieldTest: a fixture on ``db`` in a Django test class writes into the class's
+# transaction (pytest-django's database fixtures do nothing there), so its row stays until the class ends.
+CLASSES = '''
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import TestCase
+
+CREATED = []
+
+
+@pytest.fixture
+def admin_like(db):
+    user, created = User.objects.get_or_create(username="admin")
+    CREATED.append(created)
+    return user
+
+
+@pytest.mark.usefixtures("admin_like")
+class TestFixtureOnDb(TestCase):
+    def test_1(self):
+        self.assertEqual(User.objects.count(), 1)
+
+    def test_2(self):
+        self.assertEqual(CREATED, [True, False])
+
+
+class TestSetupOverride(TestCase):
+    """A Django test class that uses a database gets the conftest's ``django_db_setup`` (pytest-django's
+    ``_django_setup_unittest`` requests it)."""
+
+    def test_the_override_ran(self):
+        self.assertEqual(list(Group.objects.values_list("name", flat=True)), ["from-setup"])
+'''
+
+# django-oauth-toolkit's test_migration_0012_hang: a class skipped where the alias it names is missing.
+SKIPPED = '''
+from unittest import skipUnless
+
+import pytest
+from django.db import connections
+from django.test import TransactionTestCase
+
+
+@skipUnless("replica" in connections, "needs a primary/replica topology")
+class TestReplicaOnly(TransactionTestCase):
+    databases = {"default", "replica"}
+
+    def test_replica(self):
+        pass
+
+
+@pytest.mark.skip(reason="never")
+@pytest.mark.django_db(databases=["nowhere"])
+def test_never():
+    pass
+
+
+def test_runs():
+    pass
+'''
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
+    pytester.makepyfile(suite_settings=SETTINGS)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED)
+    return pytester
+
+
+@pytest.mark.parametrize("plugin", ["multidb", "django"])
+@pytest.mark.parametrize(("suite", "passed", "skipped"), [("test_nomigrations.py", 1, 0),
+                                                          ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2)])
+def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped):
+    other = "django" if plugin == "multidb" else "multidb"
+    extra = () if plugin == "multidb" else ("-p", "no:randomly")
+    run = inner("--nomigrations", "-p", f"no:{other}", *extra, suite, settings=False, plugins=plugin == "multidb")
+    run.result.assert_outcomes(passed=passed, skipped=skipped)
