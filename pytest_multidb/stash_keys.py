@@ -23,3 +23,6 @@ WORKER_LINES_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
 DECLARATION_KEY: pytest.StashKey[Declaration] = pytest.StashKey()
 #: ``item.stash``: the running test's databases.
 TEST_KEY: pytest.StashKey[TestDatabases] = pytest.StashKey()
+#: ``config.stash``: ``django_db_setup`` (or an override of it, of any scope) ran since the baselines were last
+#: brought up to date (``compat.database_fixtures``).
+DB_SETUP_RAN_KEY: pytest.StashKey[bool] = pytest.StashKey()

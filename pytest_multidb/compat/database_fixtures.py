@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 
 from ..plugin_fixtures import current_databases, current_run, open_aliases
-from ..stash_keys import DECLARATION_KEY
+from ..stash_keys import DB_SETUP_RAN_KEY, DECLARATION_KEY
 from ..testcases import django_test_class
 from .blocker import DjangoDbBlocker
 from .django_db import closest_arguments, declared_here
@@ -185,14 +185,27 @@ def disable_migrations() -> None:
     migrate.Command = MigrateSilentCommand
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: None) -> None:
-    """Run ``django_db_setup`` (or a conftest's override) before a pytest-django-style test's databases open, or
-    a Django test class's that uses a database (as pytest-django's ``_django_setup_unittest``); afterwards, what
-    it loaded becomes part of each alias's baseline (kept after committing tests)."""
+    """Run ``django_db_setup`` (or a conftest's override, of any scope: function-scoped here, as pytest-django's
+    ``_django_db_helper``) before a pytest-django-style test's databases open, or a Django test class's that uses
+    a database (as pytest-django's ``_django_setup_unittest``); each time it ran, what it loaded becomes part of
+    each alias's baseline (kept after committing tests)."""
+    if not request.config.stash.get(DB_SETUP_RAN_KEY, False):
+        return
+    request.config.stash[DB_SETUP_RAN_KEY] = False
     run = current_run(request)
     if run is None or not run.session.started:
-        return
+        return  # nothing provisioned yet: the baselines are taken when it is
     for alias in run.session.provisioned:
         with run.guard.opened([alias]):
             run.session.refresh_baseline(alias)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    """Note that ``django_db_setup`` (or an override: once per module for a module-scoped one) just ran."""
+    result = yield
+    if fixturedef.argname == "django_db_setup":
+        request.config.stash[DB_SETUP_RAN_KEY] = True
+    return result

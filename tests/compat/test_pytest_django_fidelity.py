@@ -103,19 +103,49 @@ def test_runs():
     pass
 '''
 
+# django-extensions' test_set_fake_emails: a module-scoped override (pytest-django asks for django_db_setup from a
+# function-scoped fixture), run again for each module; what it loads stays, committed.
+MODULE_SETUP = '''
+import pytest
+from django.contrib.auth.models import Group
+
+
+@pytest.fixture(scope="module")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        Group.objects.create(name="from-module")
+
+
+@pytest.mark.django_db
+def test_sees_both():
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["from-module", "from-setup"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committing_keeps_what_the_module_loaded():
+    Group.objects.create(name="written")
+
+
+@pytest.mark.django_db
+def test_after_the_committing_test():
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["from-module", "from-setup"]
+'''
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(INI)
     pytester.makepyfile(suite_settings=SETTINGS)
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED)
+    pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED,
+                        test_module_setup=MODULE_SETUP)
     return pytester
 
 
 @pytest.mark.parametrize("plugin", ["multidb", "django"])
 @pytest.mark.parametrize(("suite", "passed", "skipped"), [("test_nomigrations.py", 1, 0),
-                                                          ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2)])
+                                                          ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2),
+                                                          ("test_module_setup.py", 3, 0)])
 def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped):
     other = "django" if plugin == "multidb" else "multidb"
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
