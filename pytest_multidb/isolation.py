@@ -23,7 +23,9 @@ from .emptying import empty_written_tables
 from .guard import AccessGuard
 from .messages import described
 from .messages import isolation as texts
+from .same_database import in_memory_under_django
 from .schema import SchemaBuilder
+from .testcases import close_ignored
 from .thread_sharing import ThreadSharing
 
 
@@ -120,6 +122,9 @@ class TestDatabases:
             if read_only:
                 readonly.began(connections[alias])
             self._share_with_threads(alias)
+        spec = self.configured.specs[alias]
+        if spec.vendor == "sqlite" and in_memory_under_django(spec):  # undone first, before the rollback or emptying
+            self._undo.enter_context(close_ignored(connections[alias]))
         for hook in self.on_open:
             hook(alias)
 

@@ -89,6 +89,18 @@ def seen_in_memory(conn: Any) -> Iterator[None]:
 
 
 @contextmanager
+def close_ignored(conn: Any) -> Iterator[None]:
+    """While inside, ``conn.close()`` does nothing (but check the thread), as Django's sqlite backend ignores it on an
+    in-memory database: a pytest test of an alias Django would keep in memory may call ``close_old_connections()``
+    inside its transaction (django-celery-beat's scheduler does) and go on querying, as under pytest-django."""
+    conn.close = conn.validate_thread_sharing
+    try:
+        yield
+    finally:
+        conn.__dict__.pop("close", None)
+
+
+@contextmanager
 def connections_kept_open(aliases: Iterable[str]) -> Iterator[None]:
     """While a Django test class runs, the main thread's connection of each of ``aliases`` is open and is, to
     Django, on an in-memory database (``seen_in_memory``), as Django's in-memory sqlite test database is: a class

@@ -131,6 +131,22 @@ def test_after_the_committing_test():
     assert sorted(Group.objects.values_list("name", flat=True)) == ["from-module", "from-setup"]
 '''
 
+# django-celery-beat's DatabaseScheduler: close_old_connections() inside a test's transaction (autocommit is off,
+# so Django closes the connection), then more queries: Django's in-memory sqlite ignores the close.
+CLOSE = '''
+import pytest
+from django.contrib.auth.models import Group
+from django.db import close_old_connections, connection
+
+
+@pytest.mark.django_db
+def test_query_after_close_old_connections():
+    Group.objects.create(name="a")
+    close_old_connections()
+    connection.close()
+    assert Group.objects.count() == 2
+'''
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -138,14 +154,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(suite_settings=SETTINGS)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED,
-                        test_module_setup=MODULE_SETUP)
+                        test_module_setup=MODULE_SETUP, test_close=CLOSE)
     return pytester
 
 
 @pytest.mark.parametrize("plugin", ["multidb", "django"])
 @pytest.mark.parametrize(("suite", "passed", "skipped"), [("test_nomigrations.py", 1, 0),
                                                           ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2),
-                                                          ("test_module_setup.py", 3, 0)])
+                                                          ("test_module_setup.py", 3, 0), ("test_close.py", 1, 0)])
 def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped):
     other = "django" if plugin == "multidb" else "multidb"
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
