@@ -123,7 +123,15 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not scope:
         return None
     dry_run = config.getoption("multidb_dry_run")
-    done, failed = clean.run(schema_cache_dir(config), policy_from_config(config), scope == "all", dry_run)
+    # As pytest's own --markers does: the conftests' pytest_configure first (one may call settings.configure()).
+    config._do_configure()
+    try:
+        if MultiDB.of(config) is None:
+            print(texts.CLEAN_WITHOUT_SETTINGS)
+            return 1
+        done, failed = clean.run(schema_cache_dir(config), policy_from_config(config), scope == "all", dry_run)
+    finally:
+        config._ensure_unconfigure()
     for line in done:
         print(f"multidb: {line}")
     for line in failed:

@@ -53,6 +53,9 @@ TEST_FAILURE_DIAGNOSED = "multidb: {test}: {diagnosis}"
 #: The end of an xdist run: a server or container of the run stopped, or left running.
 STOPPED = "multidb: stopped the {what}"
 NOT_STOPPED = "multidb: could not stop the {what} (the next run removes it)"
+#: --multidb-clean with no Django settings (none given, none configured by a conftest's pytest_configure).
+CLEAN_WITHOUT_SETTINGS = ("multidb: --multidb-clean: no Django settings, so no server to clean; give them with "
+                          "--ds / DJANGO_SETTINGS_MODULE (or the ini option), as for a test run")
 #: --multidb-clean: something it could not remove (a leftover, a warm database, a server it cannot reach).
 NOT_REMOVED = "multidb: could not remove {what}"
 SERVER_NOT_CLEANED = "the warm databases and templates on {server} (alias {alias!r}): {error}"

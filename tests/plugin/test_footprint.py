@@ -231,3 +231,31 @@ def test_clean_all_and_its_dry_run(project, other_project, servers, tmp_path):
     assert other_project.stamped() == {"pg": [], "maria": []}
     project.sentinels_intact()
     other_project.sentinels_intact()
+
+
+CONFIGURING_CONFTEST = """
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.configure(SECRET_KEY="x", INSTALLED_APPS=["django.contrib.contenttypes"],
+                       DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "real.db"}})
+"""
+
+
+def test_clean_reads_settings_a_conftest_configures_and_says_so_without_any(pytester, monkeypatch):
+    """Django REST framework's conftest calls ``settings.configure()`` in ``pytest_configure``: ``--multidb-clean``
+    sees them (as a test run does); with no settings at all, one line and nothing removed."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("MULTIDB_REGISTRY", str(pytester.path / "registry"))
+    for variable in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(variable, raising=False)
+    bare = pytester.runpytest_subprocess("-p", "no:django", "--multidb-clean")
+    assert bare.ret == 1
+    assert bare.stdout.lines[-1].startswith("multidb: --multidb-clean: no Django settings, so no server to clean")
+    assert_no_traceback(bare.stdout.str() + bare.stderr.str())
+
+    pytester.makeconftest(CONFIGURING_CONFTEST)
+    cleaned = pytester.runpytest_subprocess("-p", "no:django", "--multidb-clean")
+    assert cleaned.ret == 0, cleaned.stdout.str() + cleaned.stderr.str()
+    assert f"multidb: 0 leftover(s) of dead runs in {pytester.path / 'registry'}" in cleaned.stdout.lines
+    assert_no_traceback(cleaned.stdout.str() + cleaned.stderr.str())
