@@ -60,11 +60,29 @@ def no_open_transactions():
 
 
 @pytest.fixture
-def no_prepared_left():
-    """No prepared transaction (PostgreSQL, or MariaDB XA) may be left behind; any found is rolled back."""
+def no_prepared_left(monkeypatch):
+    """No prepared transaction (PostgreSQL, or MariaDB XA) may be left behind; any found is rolled back.
+
+    ``XA RECOVER`` lists the whole MariaDB server's: only the transaction ids of the blocks this test opened count
+    (another xdist worker's two-phase test may be between its PREPARE and its COMMIT right now)."""
+    import uuid
+
+    from pytest_multidb import transaction as layer
+
+    made: list[str] = []
+
+    class RecordingUuid:  # the tokens of the blocks opened here (``Atomic.token``, every gid's prefix)
+        @staticmethod
+        def uuid4() -> uuid.UUID:
+            value = uuid.uuid4()
+            made.append(f"multidb-{value.hex}")
+            return value
+
+    monkeypatch.setattr(layer, "uuid", RecordingUuid)
     yield
     pg_left = fetch("pg", "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
-    xa_left = [row[3].decode() for row in fetch("maria", "XA RECOVER") if row[3].startswith(b"multidb-")]
+    xa_left = [row[3].decode() for row in fetch("maria", "XA RECOVER")
+               if any(row[3].decode(errors="replace").startswith(token) for token in made)]
     for (gid,) in pg_left:
         fetch("pg", f"ROLLBACK PREPARED '{gid}'")
     for gid in xa_left:
