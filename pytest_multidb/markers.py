@@ -128,4 +128,3 @@ def skipped_whatever_happens(item: pytest.Item) -> bool:
         return True
     return any(condition is True for mark in item.iter_markers("skipif")
                for condition in (*mark.args, mark.kwargs.get("condition")))
-

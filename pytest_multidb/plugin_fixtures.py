@@ -17,6 +17,7 @@ from django.db import connections
 
 from . import readonly
 from .isolation import DeclarationConflict, TestDatabases
+from .markers import skipped_whatever_happens
 from .messages import NO_SETTINGS
 from .messages import run as texts
 from .provision import ProvisionError
@@ -195,7 +196,7 @@ def _multidb_django_class(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     # A class unittest skips (``skipUnless("replica" in connections)``) is never set up: it asks for nothing.
-    found = None if getattr(cls, "__unittest_skip__", False) else class_declaration(cls, run.specs)
+    found = None if skipped_whatever_happens(request.node) else class_declaration(cls, run.specs)
     with unittest_run_as_django_does(), ExitStack() as stack:
         if found is not None:
             ensure(request, database_session(request), found.aliases)

@@ -164,7 +164,8 @@ def django_db_setup(
 
 def disable_migrations() -> None:
     """What pytest-django's ``django_db_setup`` does for ``--nomigrations`` (its ``_disable_migrations``): no app
-    has migrations from now on, and ``migrate`` is silent."""
+    has migrations from now on, and ``migrate`` is silent. Written here: pytest-django may not be installed, and
+    its function is private."""
     from django.conf import settings
     from django.core.management.commands import migrate
 
