@@ -34,11 +34,14 @@ DATA_FOLDERS = ("migrations", "fixtures")
 
 @functools.cache
 def _model_shape(model: Any) -> str:
-    """What of ``model`` shapes its table (Django's migration serializer: the text a migration would hold)."""
+    """What of ``model`` shapes its tables: each field's name, column (a many-to-many field's table) and definition
+    (Django's migration serializer: the text a migration would hold, which leaves the name out), its table's name,
+    tablespace and comment, its indexes and constraints."""
     opts = model._meta
-    fields = [_serialized(f) for f in (*opts.local_fields, *opts.local_many_to_many)]
-    return repr((opts.label_lower, opts.db_table, fields,
-                 [_serialized(part) for part in (opts.unique_together, opts.indexes, opts.constraints)]))
+    fields = [(f.name, f.column, _serialized(f)) for f in opts.local_fields]
+    fields += [(f.name, f.m2m_db_table(), _serialized(f)) for f in opts.local_many_to_many]
+    return repr((opts.label_lower, opts.db_table, opts.db_tablespace, getattr(opts, "db_table_comment", None),
+                 fields, [_serialized(part) for part in (opts.unique_together, opts.indexes, opts.constraints)]))
 
 
 def _serialized(value: Any) -> str:

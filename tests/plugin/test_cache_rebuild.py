@@ -299,3 +299,43 @@ def test_a_model_whose_default_no_migration_can_hold_is_cached(pytester, monkeyp
     pytester.makepyfile(test_facts=LAMBDA_TEST)
     assert schema_of(shop.run("--multidb-no-migrations")) == [("", "x", "built")]
     assert schema_of(shop.run("--multidb-no-migrations")) == [("", "x", "cached")]
+
+
+RENAMED_MODELS = """
+from django.db import models
+
+
+class Order(models.Model):
+    {field} = models.CharField(max_length=20, default="")
+    {m2m} = models.ManyToManyField("self", symmetrical=False)
+"""
+RENAMED_TEST = """
+import pytest
+from shopapp.models import Order
+
+
+@pytest.mark.uses_db("x")
+def test_renamed():
+    order = Order.objects.create({field}="a")
+    order.{m2m}.add(order)
+    assert Order.objects.filter({field}="a", {m2m}=order).count() == 1
+"""
+
+
+@pytest.mark.parametrize("migrations", [False, True], ids=["app-without-migrations", "no-migrations-option"])
+def test_a_renamed_field_or_many_to_many_builds_afresh(pytester, monkeypatch, migrations):
+    """A field renamed in the model, and nothing else: its column (a many-to-many field's table) is new, and the
+    schema is built afresh, not restored with the old one (the migration serializer leaves the name out). An app
+    without migrations, and one whose migrations ``--multidb-no-migrations`` leaves out."""
+    shop = Shop(pytester, monkeypatch)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # rewritten files within a second: no stale .pyc
+    args = ("--multidb-no-migrations",) if migrations else ()
+    if not migrations:
+        for path in (pytester.path / "shopapp" / "migrations").iterdir():
+            path.unlink()
+        (pytester.path / "shopapp" / "migrations").rmdir()
+    for field, m2m, schema in [("code", "tags", "built"), ("code", "tags", "cached"), ("label", "tags", "built"),
+                               ("label", "labels", "built"), ("label", "labels", "cached")]:
+        (pytester.path / "shopapp" / "models.py").write_text(RENAMED_MODELS.format(field=field, m2m=m2m))
+        pytester.makepyfile(test_facts=RENAMED_TEST.format(field=field, m2m=m2m))
+        assert schema_of(shop.run(*args)) == [("", "x", schema)], (field, m2m)
