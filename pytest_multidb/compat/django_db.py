@@ -115,8 +115,9 @@ def declared_here(found: Declaration | None) -> bool:
 def django_order(item: pytest.Item) -> int:
     """Where ``item`` runs. Test classes as Django's runner orders them (``DiscoverRunner.reorder_by``):
     ``TestCase`` classes (0), then the other ``SimpleTestCase`` classes, ``TransactionTestCase`` among them (1),
-    then every other ``unittest`` class (2). pytest's tests: committing ``django_db`` tests (1), every other
-    one (0), as pytest-django orders them, except that tests using no database keep their place. Each group in
+    then every other ``unittest`` class (2). pytest's tests as pytest-django orders them: the ones using a database
+    (0; ``uses_db`` ones too), then the committing ones (1), then the ones using none (2: what such a test leaves
+    behind, a model class it defines, a module's state, is met by no test with a database). Each group in
     collection order: a flush cannot empty what a ``TestCase`` of a later file expects (content types, data
     migrations' rows), and what a ``SimpleTestCase`` leaves behind (a class attribute cached by a test's
     settings) is met by no ``TestCase``, as under Django's runner."""
@@ -126,11 +127,16 @@ def django_order(item: pytest.Item) -> int:
     if isinstance(cls, type) and issubclass(cls, unittest.TestCase):
         return 0 if issubclass(cls, TestCase) else 1 if issubclass(cls, SimpleTestCase) else 2
     try:
-        given = closest_arguments(item) or DjangoDbArgs()
+        given = closest_arguments(item)
     except pytest.UsageError:  # reported by the declarations, with the others
         given = DjangoDbArgs()
-    transactional = given.transaction or given.reset_sequences
-    return 1 if transactional or "transactional_db" in getattr(item, "fixturenames", ()) else 0
+    names = getattr(item, "fixturenames", ())
+    if (given is not None and (given.transaction or given.reset_sequences)) or "transactional_db" in names:
+        return 1
+    # pytest-django's test of "uses a database": its marker or the ``db`` fixture (``live_server`` alone, or
+    # ``django_db_reset_sequences`` without the marker, is not one there: such a test runs with the last).
+    uses = given is not None or "db" in names or item.get_closest_marker("uses_db") is not None
+    return 0 if uses else 2
 
 
 def check_isolate_apps(item: pytest.Item) -> None:

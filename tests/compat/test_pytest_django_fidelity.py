@@ -147,6 +147,41 @@ def test_query_after_close_old_connections():
     assert Group.objects.count() == 2
 '''
 
+# A test using no database runs after the ones that use one under pytest-django: what it leaves behind (a model
+# class it defines, a module's state) is met by none of them.
+ORDER = '''
+import pytest
+
+RAN = []
+
+
+def test_a_no_database_leaves_state_behind():
+    RAN.append("a")
+
+
+@pytest.mark.django_db
+def test_b_marked():
+    assert RAN == []
+    RAN.append("b")
+
+
+def test_c_db_fixture(db):
+    RAN.append("c")
+
+
+def test_d_committing(transactional_db):
+    RAN.append("d")
+
+
+@pytest.mark.django_db
+def test_e_marked():
+    RAN.append("e")
+
+
+def test_z_order():
+    assert RAN == ["b", "c", "e", "d", "a"]
+'''
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -154,14 +189,16 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(suite_settings=SETTINGS)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED,
-                        test_module_setup=MODULE_SETUP, test_close=CLOSE)
+                        test_module_setup=MODULE_SETUP, test_close=CLOSE,
+                        test_order=ORDER)
     return pytester
 
 
 @pytest.mark.parametrize("plugin", ["multidb", "django"])
 @pytest.mark.parametrize(("suite", "passed", "skipped"), [("test_nomigrations.py", 1, 0),
                                                           ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2),
-                                                          ("test_module_setup.py", 3, 0), ("test_close.py", 1, 0)])
+                                                          ("test_module_setup.py", 3, 0), ("test_close.py", 1, 0),
+                                                          ("test_order.py", 6, 0)])
 def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped):
     other = "django" if plugin == "multidb" else "multidb"
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
