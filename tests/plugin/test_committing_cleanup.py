@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import collections
+import uuid
 
 import pytest
 
 from tests.support.projects import copy_project
-from tests.support.servers import SQLITE
+from tests.support.servers import MARIA, PG, SQLITE
 
 SETTINGS = '''
 import os
@@ -214,6 +215,48 @@ def test_install_rows_a_committing_test_changed_are_put_back(inner, pytester, ba
         assert {second.summary()[alias]["cache"] for alias in ("default", backend.alias)} == {"warm"}, second.out
     finally:
         inner("--multidb-clean", "--multidb-settings", "inner_settings", settings=False, backend=backend)
+
+
+CONTENT_TYPES_SETTINGS = """
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes"]
+DATABASES = {{"default": {default!r}}}
+"""
+CONTENT_TYPES = '''
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+
+
+@pytest.mark.django_db(transaction=True)
+def test_1_deletes_a_content_type_and_its_permissions():
+    assert Permission.objects.filter(content_type__model="group").count() == 4
+    ContentType.objects.filter(model="group").delete()
+
+
+@pytest.mark.django_db
+def test_2_both_are_back():
+    assert Permission.objects.filter(content_type__model="group").count() == 4
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "pg", "maria"], indirect=True)
+def test_install_rows_that_reference_each_other_are_put_back_whatever_the_order(inner, pytester, backend):
+    """A committing test deletes a content type, and its permissions with it: both tables are put back, the
+    permissions (``auth_permission``, first by name) before the content types they point at (on MariaDB, Django's
+    flush turns foreign key checks on again at its end)."""
+    name = f"multidb_ct_{uuid.uuid4().hex[:8]}"
+    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
+                "USER": PG["user"]} if backend.pg else
+               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
+                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    pytester.makepyfile(ct_settings=CONTENT_TYPES_SETTINGS.format(default=default), test_ct=CONTENT_TYPES)
+    run = inner("-p", "no:cacheprovider", "--multidb-settings", "ct_settings", settings=False, backend=backend)
+    run.result.assert_outcomes(passed=2)
+    assert "emptying" not in run.out
+    assert not run.leftovers()
 
 
 # -- c: post_migrate after a committing django_db test, as under Django ----------------------------------------
