@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
+from django.utils.functional import LazyObject
 
 from .alias_models import migratable_models
 from .conf import model_selectors
@@ -35,8 +36,8 @@ DATA_FOLDERS = ("migrations", "fixtures")
 @functools.cache
 def _model_shape(model: Any) -> str:
     """What of ``model`` shapes its tables: each field's name, column (a many-to-many field's table) and definition
-    (Django's migration serializer: the text a migration would hold, which leaves the name out), its table's name,
-    tablespace and comment, its indexes and constraints."""
+    (as a migration would hold it, which leaves the name out), its table's name, tablespace and comment, its indexes
+    and constraints."""
     opts = model._meta
     fields = [(f.name, f.column, _serialized(f)) for f in opts.local_fields]
     fields += [(f.name, f.m2m_db_table(), _serialized(f)) for f in opts.local_many_to_many]
@@ -45,13 +46,15 @@ def _model_shape(model: Any) -> str:
 
 
 def _serialized(value: Any) -> str:
-    """``value`` as a migration would hold it. What Django cannot write into a migration (a lambda default: a
-    model without migrations may have one, and Django's runner builds it) by its parts, each it cannot write by
-    its type and name, which are the same in every run."""
-    try:
-        return MigrationWriter.serialize(value)[0]
-    except ValueError:
-        pass
+    """``value`` as a migration would hold it, part by part: what can be deconstructed (a field, an index, a ``Q``)
+    by its path and arguments, containers by their items, anything else by Django's migration serializer.
+
+    A lazy object (a ``LazyObject`` storage) by its type, never evaluated: the serializer would evaluate it, and a
+    test may check that nothing has (Django's ``file_storage`` tests). What the serializer cannot write (a lambda
+    default: a model without migrations may have one, and Django's runner builds it) by its type and name, which
+    are the same in every run."""
+    if isinstance(value, LazyObject):
+        return f"<lazy {type(value).__module__}.{type(value).__qualname__}>"
     if hasattr(value, "deconstruct") and not isinstance(value, type):
         path, args, kwargs = value.deconstruct()[-3:]  # a field's starts with its name
         return repr((path, [_serialized(a) for a in args], {k: _serialized(v) for k, v in sorted(kwargs.items())}))
@@ -61,6 +64,10 @@ def _serialized(value: Any) -> str:
         return repr(sorted(_serialized(item) for item in value))
     if isinstance(value, dict):
         return repr({str(key): _serialized(item) for key, item in value.items()})
+    try:
+        return MigrationWriter.serialize(value)[0]
+    except ValueError:
+        pass
     kind, name = type(value), f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
     return f"<{kind.__module__}.{kind.__qualname__} {name}>"
 

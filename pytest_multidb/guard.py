@@ -32,7 +32,24 @@ DATABASE_KEYS = ("ENGINE", "NAME", "HOST", "PORT")
 
 
 class DatabaseAccessError(RuntimeError):
-    """A test touched a database alias it did not declare."""
+    """A test touched a database alias it did not declare (``alias``)."""
+
+    def __init__(self, message: str, alias: str = "") -> None:
+        super().__init__(message)
+        self.alias = alias
+
+
+def refused_alias(error: BaseException) -> str:
+    """The alias the access guard refused where ``error`` (or an exception it was raised from) came from; ``""``
+    when it did not."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DatabaseAccessError):
+            return current.alias
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 #: Set on a connection object while Django's housekeeping (``close_if_unusable_or_obsolete``) runs on it.
@@ -76,7 +93,7 @@ class AccessGuard:
                     and not (wrapper.connection is not None and wrapper.__dict__.get(_HOUSEKEEPING))):
                 alias = copied_alias(wrapper)
                 if alias is not None and alias not in guard.allowed:
-                    raise DatabaseAccessError(guard.message(alias))
+                    raise DatabaseAccessError(guard.message(alias), alias)
             original(wrapper)
 
         def close_if_unusable_or_obsolete(wrapper: BaseDatabaseWrapper) -> None:

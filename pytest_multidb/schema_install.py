@@ -20,6 +20,7 @@ from django.db import connections
 
 from .alias_state import AliasState, Opener
 from .aliases import Aliases
+from .guard import refused_alias
 from .install import install_schema
 from .messages import described
 from .messages import run as texts
@@ -36,6 +37,25 @@ class _Missed(Exception):
     """The schema cache does not hold an alias's schema: it is built once the others' are known."""
 
 
+class _Touched(Exception):
+    """A build in this process touched another alias (``other``); ``error``: the line it failed with."""
+
+    def __init__(self, other: str, error: str) -> None:
+        super().__init__(error)
+        self.other, self.error = other, error
+
+
+class InstallTouched(Exception):
+    """Schemas whose build touched another alias, as a data migration or a ``post_migrate`` handler may (Django's
+    runner sets ``default``, and each alias's ``DEPENDENCIES``, up first): ``touched`` maps each alias to the one it
+    touched and the line its build failed with. Their test databases are half built; the session makes them again
+    after that alias, with it open (``DatabaseSession.ensure``)."""
+
+    def __init__(self, touched: dict[str, tuple[str, str]]) -> None:
+        super().__init__(", ".join(touched))
+        self.touched = touched
+
+
 class SchemaInstalls:
     """Fills the session's test databases (``provisioned``) with their schemas; ``done(alias)`` once one is."""
 
@@ -45,6 +65,8 @@ class SchemaInstalls:
         self.provisioned, self.cache_keys = provisioned, cache_keys
         self.options = SessionOptions()
         self.cache = SchemaCache(None)
+        #: alias -> the other aliases open while its schema is built (ones an earlier build of it touched).
+        self.opened_with: dict[str, list[str]] = {}
 
     def start(self, options: SessionOptions, cache: SchemaCache) -> None:
         self.options, self.cache = options, cache
@@ -63,10 +85,13 @@ class SchemaInstalls:
             try:
                 self._build_schema(alias)
             except Exception as error:
-                raise self._not_installed(alias, described(error)) from None
+                touched = refused_alias(error)
+                if touched:
+                    raise _Touched(touched, described(error)) from None
+                raise self.not_installed(alias, described(error)) from None
             provisioned.details.update(built_in=os.getpid(), build_window=[started, time.time()])
 
-        with self._opened([alias]):
+        with self._opened(self._open_for(alias)):
             if provisioned.details.get("warm") == "reused":  # as the last session left it: what the install made
                 provisioned.details["schema"] = "warm"
             else:
@@ -84,6 +109,10 @@ class SchemaInstalls:
         return self.cache.install(alias, self.cache_keys[alias], build, self.real_name(alias),
                                   cloned=provisioned.details.get("cloned", False))
 
+    def _open_for(self, alias: str) -> list[str]:
+        """What is open while ``alias``'s schema is installed: the alias, and the ones an earlier build touched."""
+        return [alias, *self.opened_with.get(alias, ())]
+
     def _build_schema(self, alias: str) -> None:
         install_schema(alias, self.options.migrations, self.aliases.creates_unmanaged(alias))
 
@@ -92,6 +121,7 @@ class SchemaInstalls:
         or more at once, the first here and each other one in a child forked from this process (elsewhere than
         Linux: all here). An error is raised once every other alias is installed."""
         forking = can_fork() and len(aliases) > 1
+        touched: dict[str, tuple[str, str]] = {}
         for wave in waves(aliases, self.aliases.specs):
             here, others = (wave[:1], wave[1:]) if forking else (wave, [])
             failed: list[ProvisionError] = []
@@ -101,19 +131,25 @@ class SchemaInstalls:
                         self.fill(self.provisioned[alias])
                     except ProvisionError as error:
                         failed.append(error)
+                    except _Touched as error:
+                        touched[alias] = (error.other, error.error)
                 for built in results():
                     if built.error is None:
                         self._built(built)
+                    elif built.touched:
+                        touched[built.alias] = (built.touched, built.error)
                     else:
-                        failed.append(self._not_installed(built.alias, built.error))
+                        failed.append(self.not_installed(built.alias, built.error))
             if failed:
                 raise failed[0]
+        if touched:
+            raise InstallTouched(touched)
 
     def _forked_build(self, alias: str) -> Callable[[], Built]:
         """What a forked child runs to build ``alias``: the cache's install, as ``fill`` runs it here."""
         def build() -> Built:
             started, known = time.time(), len(self.cache.lines)
-            with self._opened([alias]):
+            with self._opened(self._open_for(alias)):
                 schema = self._cache_install(self.provisioned[alias], lambda: self._build_schema(alias))
             return Built(alias, schema, tuple(self.cache.lines[known:]), os.getpid(), started, time.time())
 
@@ -151,6 +187,7 @@ class SchemaInstalls:
         conn.features.__dict__.pop("django_test_skips", None)
 
     @staticmethod
-    def _not_installed(alias: str, error: str) -> ProvisionError:
+    def not_installed(alias: str, error: str) -> ProvisionError:
+        """The one-line error of ``alias``'s schema install that failed with ``error``."""
         return ProvisionError(alias, texts.SCHEMA_SETTING, texts.SCHEMA_NOT_INSTALLED.format(error=error),
                               texts.SCHEMA_NOT_INSTALLED_FIX.format(alias=alias))

@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .conf import DatabaseSpec
+from .guard import refused_alias
 from .messages import described
 
 #: Connections a forked child inherited from the run: kept referenced until the child exits (``os._exit``), so that
@@ -39,7 +40,7 @@ _INHERITED: list[Any] = []
 @dataclass(frozen=True)
 class Built:
     """What a worker did: ``schema`` (``built`` or ``cached``), the cache's new lines, its pid and wall-clock window,
-    or ``error`` (one line)."""
+    or ``error`` (one line) and, when the access guard refused the build another alias, ``touched``: that alias."""
 
     alias: str
     schema: str = ""
@@ -48,6 +49,7 @@ class Built:
     started: float = 0.0
     ended: float = 0.0
     error: str | None = None
+    touched: str = ""
 
 
 def can_fork() -> bool:
@@ -59,7 +61,9 @@ def waves(aliases: Iterable[str], specs: Mapping[str, DatabaseSpec]) -> list[lis
     """``aliases`` in groups built at once, each alias after the ones of its ``TEST["DEPENDENCIES"]`` among them.
 
     The implicit dependency on ``default`` (Django's runner orders by it) orders nothing here: while a schema is
-    installed no other alias can be opened (the access guard), so no build reads another one's tables.
+    installed no other alias can be opened (the access guard). A build that touches another alias all the same
+    (a data migration or a ``post_migrate`` handler using ``default``) is made again after it
+    (``schema_install.InstallTouched``).
     """
     pending, found = list(dict.fromkeys(aliases)), []
     while pending:
@@ -145,7 +149,8 @@ def _built(alias: str, build: Callable[[], Built]) -> Built:
     try:
         return build()
     except BaseException as error:  # everything, KeyboardInterrupt too, goes back to the run as one line
-        return Built(alias, pid=os.getpid(), started=started, ended=time.time(), error=described(error))
+        return Built(alias, pid=os.getpid(), started=started, ended=time.time(), error=described(error),
+                     touched=refused_alias(error))
     finally:
         with suppress(Exception):  # what was built is sent even if a connection does not close cleanly
             connections.close_all()

@@ -32,7 +32,7 @@ from .provision.base import EXISTING, ProvisionContext, timed
 from .provision.registry import Registry
 from .same_database import dependency_order, signature
 from .schema_cache import SchemaCache
-from .schema_install import SchemaInstalls
+from .schema_install import InstallTouched, SchemaInstalls
 from .warm import WarmDatabases, keep_baseline
 
 #: Kinds that start a server (seconds): the other aliases' schemas are installed meanwhile.
@@ -139,12 +139,42 @@ class DatabaseSession:
                 for alias in leaders:
                     ready(alias)
                     self._install(self.provisioned[alias], missed=missed.append)
-            self.installs.build(missed)
+            try:
+                self.installs.build(missed)
+            except InstallTouched as touched:
+                self._build_after(touched.touched)
             for alias in order:
                 if alias in joins:
                     self._activate(self._joined(alias, joins[alias]))
                     self.cache_keys[alias] = None  # its tables are built in the leader's database: not cached apart
                     self._install(self.provisioned[alias], schema=self._migrated_apart(alias))
+
+    def _build_after(self, touched: dict[str, tuple[str, str]]) -> None:
+        """Make again, from a new test database, each schema whose build touched another alias, after that alias
+        and with it open, as Django's runner sets ``default`` up first (a data migration writing through the
+        router, a ``post_migrate`` handler opening a transaction on ``default``). What it writes there stays
+        there, in the baseline, as under Django it stays for the run. Touching one it touched before, or itself:
+        the build's own error."""
+        pending = dict(touched)
+        while pending:
+            # One that touched a half-built one waits for it; touching each other: the first's error.
+            alias = next((a for a, (other, _) in pending.items() if other not in pending), next(iter(pending)))
+            other, error = pending.pop(alias)
+            opened = self.installs.opened_with.setdefault(alias, [])
+            if other == alias or other in opened or other in pending or other not in self.specs:
+                raise self.installs.not_installed(alias, error)
+            self.ensure([other])
+            opened.append(other)
+            half_built = self.provisioned.pop(alias)
+            with self._opened([alias]):
+                connections[alias].close()
+            half_built.cleanup()
+            for record in half_built.records:
+                self.registry.remove(record)
+            self._point_back(alias)
+            self.ensure([alias])
+            with self._opened([other]):
+                self.refresh_baseline(other)
 
     @contextmanager
     def _summarised(self, order: list[str]) -> Iterator[None]:
@@ -300,10 +330,14 @@ class DatabaseSession:
             except Exception as error:  # keep removing the others; the registry keeps their records
                 errors.append(texts.NOT_REMOVED.format(alias=alias, error=error))
             finally:
-                connections.settings[alias].clear()
-                connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
+                self._point_back(alias)
         self.summary += [f"multidb: {line}" for line in (*self.cache.lines, *self.warm.lines, *sweep_fallback_caches())]
         return errors
+
+    def _point_back(self, alias: str) -> None:
+        """Point ``alias`` at its configured database again (its settings as they were before ``_activate``)."""
+        connections.settings[alias].clear()
+        connections.settings[alias].update(copy.deepcopy(self.specs[alias].settings))
 
     def _unchanged(self, alias: str) -> bool:
         """Whether ``alias``'s test database holds what its schema install left (else it is not kept warm)."""

@@ -3,11 +3,13 @@ in a small project. Every test here failed before its fix (checked against the c
 
 from __future__ import annotations
 
+import uuid
+
 import django
 import pytest
 
 from tests.support.projects import seeded_app
-from tests.support.servers import PG
+from tests.support.servers import MARIA, PG
 
 #: A project as Django's test settings write it: two aliases, no NAME (in-memory test databases), no routers.
 PLAIN_SETTINGS = """
@@ -21,6 +23,8 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3"}, "other": {"ENG
 
 PLAIN_TESTS = '''
 import pickle
+
+import uuid
 
 import django
 import pytest
@@ -357,3 +361,116 @@ def test_a_migrated_model_points_at_an_unmigrated_one():
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=90)
     run.result.assert_outcomes(passed=1)
     assert not run.leftovers()
+
+
+#: Two aliases on the backend under test, no router: each model on both (as Django builds them).
+TWO_ALIASES = """
+SECRET_KEY = "x"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "seeded"]
+DATABASES = {{"default": {default!r}, "other": {other!r}}}
+"""
+
+#: ``seed`` reads through the default manager, no ``using=``: 'default' also while 'other' is migrated.
+SEED_READS_DEFAULT = '    apps.get_model("seeded", "Note").objects.count()'
+
+#: A ``post_migrate`` handler that opens a transaction on 'default' whatever alias was migrated (as
+#: django-pgviews-redux's ``sync_pgviews`` does).
+TOUCHING_CONFTEST = '''
+from django.db import transaction
+from django.db.models.signals import post_migrate
+
+
+def on_default(using, **kwargs):
+    with transaction.atomic():
+        from seeded.models import Note
+
+        Note.objects.exists()
+
+
+post_migrate.connect(on_default)
+'''
+
+TOUCHING_TESTS = '''
+import pytest
+from seeded.models import Note
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_both_built():
+    Note.objects.using("other").create(text="o")
+    assert (Note.objects.using("other").count(), Note.objects.count()) == (1, 0)
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "pg", "maria"], indirect=True)
+def test_a_build_that_touches_default_is_made_after_it(inner, pytester, backend):
+    """A data migration and a ``post_migrate`` handler that use 'default' while 'other' is migrated: Django's
+    runner sets 'default' up first, so they find its test database. Built at once, 'other' is made again after
+    'default', with it open; the next run restores both from the schema cache (``--multidb-rebuild`` first: two
+    sqlite aliases of one schema would share one build)."""
+    names = [f"multidb_touch_{uuid.uuid4().hex[:6]}_{alias}" for alias in ("default", "other")]
+    if backend.pg:
+        databases = [{"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": PG["user"],
+                      "HOST": PG["host"], "PORT": PG["port"]} for name in names]
+    elif backend.maria:
+        databases = [{"ENGINE": "django.db.backends.mysql", "NAME": name, "USER": MARIA["user"],
+                      "HOST": MARIA["host"], "PORT": MARIA["port"]} for name in names]
+    else:
+        databases = [{"ENGINE": "django.db.backends.sqlite3", "NAME": f"{name}.sqlite3"} for name in names]
+    pytester.makepyfile(fidelity_settings=TWO_ALIASES.format(default=databases[0], other=databases[1]),
+                        test_touching=TOUCHING_TESTS)
+    pytester.makeconftest(TOUCHING_CONFTEST)
+    seeded_app(pytester, SEED_READS_DEFAULT)
+    for schema, rebuild in (("built", ("--multidb-rebuild",)), ("cached", ())):  # rebuilt: both built at once
+        run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", *rebuild, settings=False,
+                    timeout=90, backend=backend)
+        run.result.assert_outcomes(passed=1)
+        assert {alias: line["cache"] for alias, line in run.summary().items()} == {"default": schema,
+                                                                                  "other": schema}, run.out
+        assert not run.leftovers()
+
+
+LAZY_SETTINGS = """
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["pytest_multidb", "lazyapp"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3"}}
+"""
+LAZY_MODELS = '''
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.utils.functional import LazyObject
+
+
+class LazyStorage(LazyObject):
+    def _setup(self):
+        self._wrapped = FileSystemStorage()
+
+
+class Upload(models.Model):
+    file = models.FileField(storage=LazyStorage(), upload_to="up")
+'''
+LAZY_TESTS = '''
+import pytest
+from django.utils.functional import empty
+from lazyapp.models import Upload
+
+
+@pytest.mark.django_db
+def test_the_storage_is_not_evaluated_when_the_database_is_made():
+    assert Upload._meta.get_field("file").storage._wrapped is empty
+    assert Upload.objects.count() == 0
+'''
+
+
+def test_a_lazy_storage_is_not_evaluated_by_the_schema_s_fingerprint(inner, pytester):
+    """Django's ``file_storage`` ``StorageLazyObjectTests``: a ``LazyObject`` in a field's arguments stays
+    unevaluated until a test uses it (Django's migration serializer, which keys the schema cache, evaluates it)."""
+    pytester.makepyfile(fidelity_settings=LAZY_SETTINGS, test_lazy=LAZY_TESTS)
+    (pytester.path / "lazyapp").mkdir()
+    (pytester.path / "lazyapp" / "__init__.py").write_text("")
+    (pytester.path / "lazyapp" / "models.py").write_text(LAZY_MODELS)
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+    run.result.assert_outcomes(passed=1)
