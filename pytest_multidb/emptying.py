@@ -161,6 +161,9 @@ class Baseline:
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: table -> the tables whose foreign keys point at it: emptying it empties (``CASCADE``) or breaks them.
     referrers: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: PostgreSQL's materialized views: a digest of each one's rows (``None``: not populated). A committing test
+    #: that refreshes one changes what the next run's warm database would hold, and no emptying puts it back.
+    views: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
@@ -173,7 +176,8 @@ class Baseline:
         models = _models_by_table()
         snapshot = {table: list(models[table]._base_manager.using(alias).order_by("pk").values_list(*_attnames(
             models[table]))) for table in counts if table in models}
-        return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers())
+        return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers(),
+                   _materialized_views(alias))
 
     def changes(self, alias: str) -> tuple[list[str], list[str], frozenset[str]]:
         """(tables outside the baseline that hold rows now, baseline tables whose rows changed, tables a ``DELETE``
@@ -203,6 +207,10 @@ class Baseline:
         if tables != self.all_tables:
             changed = sorted(tables ^ self.all_tables)
             return texts.TABLES_CHANGED.format(tables=", ".join(changed[:5]))
+        views = _materialized_views(alias)
+        if views != self.views:
+            changed = sorted(name for name in {*views, *self.views} if views.get(name, "") != self.views.get(name, ""))
+            return texts.VIEWS_CHANGED.format(views=", ".join(changed[:5]))
         written, changed, _hooked = self._changes(alias, _tables(alias, self.extra), self.columns)
         if written or changed:
             return texts.ROWS_CHANGED.format(tables=", ".join(sorted({*written, *changed})[:5]))
@@ -262,6 +270,27 @@ def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
                 Model.save_base(obj, using=alias, raw=True, force_insert=True)
         else:
             model._base_manager.using(alias).bulk_create(objects)
+
+
+def _materialized_views(alias: str) -> dict[str, str | None]:
+    """PostgreSQL: each materialized view of the schemas on the search path, by a digest of its rows (``None``: not
+    populated). Other backends have none."""
+    conn = connections[alias]
+    if conn.vendor != "postgresql":
+        return {}
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT matviewname, ispopulated FROM pg_matviews "
+                       "WHERE schemaname = ANY(current_schemas(false))")
+        found = cursor.fetchall()
+        digests: dict[str, str | None] = {}
+        for name, populated in found:
+            if populated:
+                cursor.execute(f"SELECT md5(coalesce(string_agg(v::text, ',' ORDER BY v::text), '')) "
+                               f"FROM {conn.ops.quote_name(name)} v")
+                digests[name] = cursor.fetchone()[0]
+            else:
+                digests[name] = None
+    return digests
 
 
 def _tables(alias: str, extra: Iterable[str]) -> list[str]:

@@ -48,3 +48,4 @@ THREAD_HOLDS_TEST_CONNECTION = (
 #: How an alias's database differs from its baseline (tables, or rows), after a test.
 TABLES_CHANGED = "tables were added or dropped since its schema was installed ({tables})"
 ROWS_CHANGED = "rows were left in or changed in {tables}"
+VIEWS_CHANGED = "materialized views were refreshed since its schema was installed ({views})"

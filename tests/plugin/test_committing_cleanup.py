@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.support.projects import copy_project
+from tests.support.projects import copy_project, seeded_app
 from tests.support.servers import MARIA, PG, SQLITE
 
 SETTINGS = '''
@@ -348,3 +348,55 @@ def test_post_migrate_is_sent_where_django_s_flush_sends_it(inner, pytester, bac
                 plugins=False, env={"SIGNALS_FILE": str(theirs), "NOTES_ALIAS": notes})
     run.result.assert_outcomes(passed=6)
     assert signals(theirs) == expected, signals(theirs)
+
+
+MATVIEW_SETTINGS = """
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["seeded"]
+DATABASES = {{"default": {default!r}}}
+"""
+MATVIEW_SEED = ('    schema_editor.execute("CREATE MATERIALIZED VIEW seeded_texts AS SELECT text FROM seeded_note")')
+MATVIEW_TESTS = '''
+import pytest
+from django.db import connection
+from seeded.models import Note
+
+
+def texts():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM seeded_texts")
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_a_the_view_is_as_its_migration_made_it():
+    assert texts() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_b_refreshes_it():
+    Note.objects.create(text="n")
+    with connection.cursor() as cursor:
+        cursor.execute("REFRESH MATERIALIZED VIEW seeded_texts")
+    assert texts() == [("n",)]
+'''
+
+
+@pytest.mark.servers
+def test_a_refreshed_materialized_view_is_not_kept_warm(inner, pytester, servers):
+    """A committing test refreshes a materialized view (PostgreSQL): no emptying puts its rows back, so the warm
+    database is not kept with them; the next run gets the view as its migration made it, as pytest-django's."""
+    default = {"ENGINE": "django.db.backends.postgresql", "NAME": f"multidb_mv_{uuid.uuid4().hex[:8]}",
+               "HOST": PG["host"], "PORT": PG["port"], "USER": PG["user"]}
+    pytester.makepyfile(mv_settings=MATVIEW_SETTINGS.format(default=default), test_mv=MATVIEW_TESTS)
+    seeded_app(pytester, MATVIEW_SEED)
+    options = ("-p", "no:cacheprovider", "--multidb-settings", "mv_settings")
+    try:
+        for _ in range(2):
+            run = inner(*options, settings=False, warm=True)
+            run.result.assert_outcomes(passed=2)
+            assert "not kept warm: materialized views were refreshed since its schema was installed (seeded_texts)" \
+                in run.out
+    finally:
+        inner("--multidb-clean", *options, settings=False)
