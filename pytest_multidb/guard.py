@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,17 +14,28 @@ from django.db.backends.base.base import (
 from .messages import layer as texts
 
 
-def copied_alias(wrapper: BaseDatabaseWrapper) -> str | None:
+def copied_alias(wrapper: BaseDatabaseWrapper,
+                 configured: Mapping[str, tuple[Any, ...]] | None = None) -> str | None:
     """The configured alias ``wrapper`` stands for: its own, or for a copy under another name
-    (``connection.copy("name")``, ``connections.create_connection``) the alias whose database it opens;
-    ``None`` for a connection to no configured database, which Django's guard does not block either."""
+    (``connection.copy("name")``, ``connections.create_connection``) the alias whose database it opens, the test
+    database or the one the settings name; ``None`` for a connection to no configured database, which Django's
+    guard does not block either (an alias added to ``connections`` at run time, as django-dynamic-db-router's
+    ``in_database`` adds one). ``configured``: each configured alias's database as the settings name it
+    (``database_of``); by default every alias of ``connections`` now."""
     from django.db import connections
 
-    if wrapper.alias in connections.settings:
+    if configured is None:
+        configured = {alias: database_of(connections.settings[alias]) for alias in connections.settings}
+    if wrapper.alias in configured:
         return wrapper.alias
-    own = {key: wrapper.settings_dict.get(key) for key in DATABASE_KEYS}
-    return next((alias for alias in connections.settings
-                 if {key: connections.settings[alias].get(key) for key in DATABASE_KEYS} == own), None)
+    own = database_of(wrapper.settings_dict)
+    return next((alias for alias in configured if own == configured[alias]
+                 or own == database_of(connections.settings.get(alias, {}))), None)
+
+
+def database_of(settings: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Which database the connection settings ``settings`` open (``DATABASE_KEYS``)."""
+    return tuple(settings.get(key) for key in DATABASE_KEYS)
 
 
 #: The settings that say which database a connection opens.
@@ -78,6 +89,9 @@ class AccessGuard:
         #: A Django test class running now (``databases`` is its declaration): its name and aliases.
         self.test_class = ""
         self.class_aliases: tuple[str, ...] = ()
+        #: The aliases of the settings and the databases they name (``configure``); an alias added at run time
+        #: is none of them.
+        self.configured: dict[str, tuple[Any, ...]] | None = None
         self._original: Callable[..., Any] | None = None
         self._original_housekeeping: Callable[..., Any] | None = None
 
@@ -91,7 +105,7 @@ class AccessGuard:
         def ensure_connection(wrapper: BaseDatabaseWrapper) -> None:
             if (guard.active and wrapper.alias not in guard.allowed and wrapper.alias != NO_DB_ALIAS
                     and not (wrapper.connection is not None and wrapper.__dict__.get(_HOUSEKEEPING))):
-                alias = copied_alias(wrapper)
+                alias = copied_alias(wrapper, guard.configured)
                 if alias is not None and alias not in guard.allowed:
                     raise DatabaseAccessError(guard.message(alias), alias)
             original(wrapper)

@@ -18,7 +18,7 @@ import pytest
 from . import readonly
 from .aliases import Aliases
 from .bootstrap import setup_django
-from .guard import AccessGuard
+from .guard import AccessGuard, database_of
 from .isolation import TestDatabases
 from .markers import MARKER, Declaration, declaration, skipped_whatever_happens
 from .messages import run as texts
@@ -38,6 +38,7 @@ class MultiDB:
         self.guard = AccessGuard()
         self.aliases = Aliases.from_config(config)
         self.specs = self.aliases.specs
+        self.guard.configured = {alias: database_of(spec.settings) for alias, spec in self.specs.items()}
         self.declarations: dict[str, Declaration] = {}
         self.needed: list[str] = []
         #: How a test declares its aliases, tried in order (``compat.pytest_django`` adds ``django_db``).

@@ -182,6 +182,34 @@ def test_z_order():
     assert RAN == ["b", "c", "e", "d", "a"]
 '''
 
+# django-dynamic-db-router's in_database(<settings>): a database added to ``connections`` at run time is no
+# configured one (Django's guard does not know it either).
+RUNTIME_ALIAS = '''
+import uuid
+
+from django.db import connections
+
+SETTINGS = {"TIME_ZONE": None, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "AUTOCOMMIT": True,
+            "ATOMIC_REQUESTS": False, "OPTIONS": {}}
+
+
+def runtime_alias(settings):
+    alias = str(uuid.uuid4())
+    connections.databases[alias] = {**SETTINGS, **settings}
+    return alias
+
+
+def test_a_database_added_at_run_time(tmp_path, django_db_blocker):
+    alias = runtime_alias({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "external.db")})
+    try:
+        with django_db_blocker.unblock(), connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
+    finally:
+        connections[alias].close()
+        del connections.databases[alias]
+'''
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -190,7 +218,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_nomigrations=NOMIGRATIONS, test_classes=CLASSES, test_skipped=SKIPPED,
                         test_module_setup=MODULE_SETUP, test_close=CLOSE,
-                        test_order=ORDER)
+                        test_order=ORDER, test_runtime_alias=RUNTIME_ALIAS)
     return pytester
 
 
@@ -198,7 +226,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 @pytest.mark.parametrize(("suite", "passed", "skipped"), [("test_nomigrations.py", 1, 0),
                                                           ("test_classes.py", 3, 0), ("test_skipped.py", 1, 2),
                                                           ("test_module_setup.py", 3, 0), ("test_close.py", 1, 0),
-                                                          ("test_order.py", 6, 0)])
+                                                          ("test_order.py", 6, 0), ("test_runtime_alias.py", 1, 0)])
 def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped):
     other = "django" if plugin == "multidb" else "multidb"
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
