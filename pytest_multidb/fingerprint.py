@@ -1,9 +1,9 @@
 """The fingerprint of an alias's test schema: a hash of everything that shapes it.
 
-Its models (fields, indexes, constraints), its migration files and the data files beside them, the routing
-settings and the engine. Any change gives a new fingerprint, so the schema cache (``schema_cache.py``) and warm
-databases (``warm.py``) build afresh. What does not change within a run (each model's shape, the migrations on
-disk) is read once per run, not once per alias.
+The alias, its models (fields, indexes, constraints), its migration files and the data files beside them, the
+routing settings and the routers' source, and the engine. Any change gives a new fingerprint, so the schema cache
+(``schema_cache.py``) and warm databases (``warm.py``) build afresh. What does not change within a run (each
+model's shape, the migrations on disk) is read once per run, not once per alias.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,27 @@ def _serialized(value: Any) -> str:
 
 
 @functools.cache
+def _router_sources() -> str:
+    """A digest of the source files of the ``DATABASE_ROUTERS`` modules (read once per run): what ``allow_migrate``
+    returns decides what is built where."""
+    digest = hashlib.sha256()
+    for router in django_settings.DATABASE_ROUTERS:
+        module = router.rpartition(".")[0] if isinstance(router, str) else type(router).__module__
+        path = getattr(sys.modules.get(module), "__file__", None)
+        if path is None:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                spec = None
+            path = spec.origin if spec is not None else None
+        try:
+            digest.update(repr((module, Path(path).read_bytes() if path else None)).encode())
+        except OSError:
+            digest.update(repr((module, None)).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
 def _migration_files() -> str:
     """A digest of every migration package's files on disk and the data files beside them (read once per run).
 
@@ -122,9 +144,12 @@ def fingerprint(alias: str, migrations: bool, unmanaged: bool = False) -> str:
     def add(*parts: object) -> None:
         digest.update(repr(parts).encode())
 
-    add(CACHE_VERSION, django.VERSION, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
+    # The alias too: a data migration may do something on one alias only (``if schema_editor.connection.alias !=
+    # "default": return``, as Django's documentation writes it), so two aliases of one schema are built apart.
+    add(CACHE_VERSION, django.VERSION, alias, settings["ENGINE"], settings.get("HOST"), str(settings.get("PORT")),
         migrations, sorted(model_selectors().items()),
-        [r if isinstance(r, str) else type(r).__qualname__ for r in django_settings.DATABASE_ROUTERS])
+        [r if isinstance(r, str) else type(r).__qualname__ for r in django_settings.DATABASE_ROUTERS],
+        _router_sources())
     models = [*migratable_models(alias), *(unmanaged_models(alias) if unmanaged else [])]
     if unmanaged:
         add("unmanaged")

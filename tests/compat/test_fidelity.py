@@ -474,3 +474,66 @@ def test_a_lazy_storage_is_not_evaluated_by_the_schema_s_fingerprint(inner, pyte
     (pytester.path / "lazyapp" / "models.py").write_text(LAZY_MODELS)
     run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
     run.result.assert_outcomes(passed=1)
+
+
+#: Django's documented way for a data migration to act on one database only.
+SEED_ON_DEFAULT_ONLY = '''    if schema_editor.connection.alias != "default":
+        return
+    apps.get_model("seeded", "Note").objects.using(schema_editor.connection.alias).create(text="seed")'''
+
+SEED_ON_DEFAULT_TESTS = '''
+import pytest
+from seeded.models import Note
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_the_seed_is_on_default_only():
+    assert list(Note.objects.values_list("text", flat=True)) == ["seed"]
+    assert Note.objects.using("other").count() == 0
+'''
+
+
+def test_two_aliases_of_one_schema_are_built_apart(inner, pytester):
+    """Two sqlite aliases, the same models and migrations, and a data migration that writes on 'default' only: each
+    alias's schema is its own (the second is not a copy of the first's build)."""
+    databases = [{"ENGINE": "django.db.backends.sqlite3", "NAME": f"{alias}.sqlite3"} for alias in ("default", "other")]
+    pytester.makepyfile(fidelity_settings=TWO_ALIASES.format(default=databases[0], other=databases[1]),
+                        test_seed=SEED_ON_DEFAULT_TESTS)
+    seeded_app(pytester, SEED_ON_DEFAULT_ONLY)
+    for schema in ("built", "cached"):
+        run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+        run.result.assert_outcomes(passed=1)
+        assert {alias: line["cache"] for alias, line in run.summary().items()} == {"default": schema,
+                                                                                  "other": schema}, run.out
+
+
+ROUTER = '''
+class Router:
+    def allow_migrate(self, db, app_label, **hints):
+        return {allowed}
+'''
+
+ROUTED_TESTS = '''
+import pytest
+from django.db import connections
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_tables():
+    assert ("seeded_note" in connections["other"].introspection.table_names()) is {on_other}
+'''
+
+
+def test_a_router_s_code_is_part_of_the_schema(inner, pytester, monkeypatch):
+    """What a router's ``allow_migrate`` returns decides what is built where: a change to its code builds afresh."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # rewritten files within a second: no stale .pyc
+    databases = [{"ENGINE": "django.db.backends.sqlite3", "NAME": f"{alias}.sqlite3"} for alias in ("default", "other")]
+    settings = TWO_ALIASES.format(default=databases[0], other=databases[1])
+    pytester.makepyfile(fidelity_settings=settings + 'DATABASE_ROUTERS = ["fidelity_router.Router"]\n')
+    seeded_app(pytester, "    pass")
+    for allowed, on_other in (('db == "default"', False), ("True", True)):
+        pytester.makepyfile(fidelity_router=ROUTER.format(allowed=allowed),
+                            test_routed=ROUTED_TESTS.format(on_other=on_other))
+        run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", settings=False, timeout=60)
+        run.result.assert_outcomes(passed=1)
+        assert run.summary()["other"]["cache"] == "built", run.out
