@@ -255,6 +255,18 @@ def _attnames(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.local_concrete_fields]
 
 
+def sequences_past_rows(alias: str, tables: Iterable[str]) -> None:
+    """Move the sequence of each of ``tables`` past its highest id (Django's ``sequence_reset_sql``: PostgreSQL's
+    ``setval``; MySQL and sqlite move theirs as rows are inserted with their ids)."""
+    conn = connections[alias]
+    models = _models_by_table()
+    statements = conn.ops.sequence_reset_sql(no_style(), [models[table] for table in tables if table in models])
+    if statements:
+        with conn.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+
+
 def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
     """Insert the snapshot's rows of ``tables`` (emptied): one ``INSERT`` per table where Django can."""
     models = _models_by_table()
@@ -333,6 +345,8 @@ def empty_written_tables(alias: str, reset_sequences: bool, baseline: Baseline |
             # MySQL's flush ends by turning foreign key checks on again; the tables are reloaded in name order.
             with conn.constraint_checks_disabled():
                 _reload(alias, changed, baseline)
+            if reset_sequences:  # restarted by the flush, under the reloaded rows' ids
+                sequences_past_rows(alias, changed)
     _forget_content_types(flush)
     return flush
 

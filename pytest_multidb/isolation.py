@@ -19,7 +19,7 @@ from django.db import connections, transaction
 from . import held_autocommit, readonly
 from .alias_state import AliasState
 from .aliases import Aliases
-from .emptying import empty_written_tables
+from .emptying import empty_written_tables, sequences_past_rows
 from .guard import AccessGuard
 from .messages import described
 from .messages import isolation as texts
@@ -205,17 +205,20 @@ class TestDatabases:
 
 
 def reset_sequences(alias: str, keep: Iterable[str] = (), extra: Iterable[str] = ()) -> None:
-    """Restart the sequences of the tables on ``alias`` (but ``keep``: tables holding install-time rows), so
-    that a test's first row in each gets id 1. ``extra``: tables of unmanaged models made by the install."""
+    """Restart the sequences of the tables on ``alias``, so that a test's first row in each gets id 1; those of
+    ``keep`` (tables holding install-time rows) go past their highest id instead. ``extra``: tables of unmanaged
+    models made by the install."""
     conn = connections[alias]
     if not conn.features.supports_sequence_reset:
         return
     keep, extra = set(keep), set(extra)
     unmanaged = [m for m in apps.get_models() if not m._meta.managed and m._meta.db_table in extra]
-    sequences = [s for s in [*conn.introspection.sequence_list(), *SchemaBuilder(alias, unmanaged).sequences()]
-                 if s["table"] not in keep]
+    # All restarted: MySQL's and sqlite's go past a table's highest id by themselves, PostgreSQL's are moved there.
+    sequences = [*conn.introspection.sequence_list(), *SchemaBuilder(alias, unmanaged).sequences()]
     statements = conn.ops.sequence_reset_by_name_sql(no_style(), sequences)
-    if statements:
-        with transaction.atomic(using=alias), conn.cursor() as cursor:
-            for sql in statements:
-                cursor.execute(sql)
+    with transaction.atomic(using=alias):
+        if statements:
+            with conn.cursor() as cursor:
+                for sql in statements:
+                    cursor.execute(sql)
+        sequences_past_rows(alias, keep)

@@ -400,3 +400,48 @@ def test_a_refreshed_materialized_view_is_not_kept_warm(inner, pytester, servers
                 in run.out
     finally:
         inner("--multidb-clean", *options, settings=False)
+
+
+SEQUENCE_SETTINGS = """
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+INSTALLED_APPS = ["seeded"]
+DATABASES = {{"default": {default!r}}}
+"""
+SEED_ONE = '    apps.get_model("seeded", "Note").objects.create(text="seed")'
+SEQUENCE_TESTS = '''
+import pytest
+from seeded.models import Note
+
+
+@pytest.mark.django_db(transaction=True)
+def test_1_commits():
+    Note.objects.create(text="1")
+
+
+@pytest.mark.django_db(reset_sequences=True)
+def test_2_reset_sequences_go_past_the_install_rows():
+    assert Note.objects.create(text="2").pk == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_3_the_next_row_gets_a_free_id():
+    assert list(Note.objects.values_list("pk", "text")) == [(1, "seed")]
+    Note.objects.create(text="3")
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "pg", "maria"], indirect=True)
+def test_reset_sequences_leave_the_install_rows_ids_taken(inner, pytester, backend):
+    """A ``reset_sequences`` test on a table holding a data migration's row: its first row gets the next id, and
+    after the test the sequence is past the reloaded row's id (PostgreSQL's flush restarts it under the row)."""
+    name = f"multidb_seq_{uuid.uuid4().hex[:8]}"
+    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
+                "USER": PG["user"]} if backend.pg else
+               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
+                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    pytester.makepyfile(seq_settings=SEQUENCE_SETTINGS.format(default=default), test_seq=SEQUENCE_TESTS)
+    seeded_app(pytester, SEED_ONE)
+    run = inner("-p", "no:cacheprovider", "--multidb-settings", "seq_settings", settings=False, backend=backend)
+    run.result.assert_outcomes(passed=3)
+    assert not run.leftovers()
