@@ -19,6 +19,7 @@ triggers fire as under Django.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +165,8 @@ class Baseline:
     #: PostgreSQL's materialized views: a digest of each one's rows (``None``: not populated). A committing test
     #: that refreshes one changes what the next run's warm database would hold, and no emptying puts it back.
     views: dict[str, str | None] = field(default_factory=dict)
+    #: A digest of the schema beyond the tables' names (``_schema_digest``): columns, views, indexes, triggers.
+    schema: str = ""
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
@@ -177,7 +180,7 @@ class Baseline:
         snapshot = {table: list(models[table]._base_manager.using(alias).order_by("pk").values_list(*_attnames(
             models[table]))) for table in counts if table in models}
         return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers(),
-                   _materialized_views(alias))
+                   _materialized_views(alias), _schema_digest(alias))
 
     def changes(self, alias: str) -> tuple[list[str], list[str], frozenset[str]]:
         """(tables outside the baseline that hold rows now, baseline tables whose rows changed, tables a ``DELETE``
@@ -207,6 +210,8 @@ class Baseline:
         if tables != self.all_tables:
             changed = sorted(tables ^ self.all_tables)
             return texts.TABLES_CHANGED.format(tables=", ".join(changed[:5]))
+        if _schema_digest(alias) != self.schema:
+            return texts.SCHEMA_CHANGED
         views = _materialized_views(alias)
         if views != self.views:
             changed = sorted(name for name in {*views, *self.views} if views.get(name, "") != self.views.get(name, ""))
@@ -282,6 +287,49 @@ def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
                 Model.save_base(obj, using=alias, raw=True, force_insert=True)
         else:
             model._base_manager.using(alias).bulk_create(objects)
+
+
+#: What a schema holds besides its tables' names, per vendor: each query's rows go into ``_schema_digest``.
+_SCHEMA_QUERIES = {
+    "postgresql": [
+        "SELECT 'n', nspname, '', '' FROM pg_namespace "
+        "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'",
+        "SELECT 'c', n.nspname, c.relname, c.relkind::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
+        "SELECT 'a', c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE a.attnum > 0 AND NOT a.attisdropped AND n.nspname NOT LIKE 'pg\\_%' "
+        "AND n.nspname <> 'information_schema'",
+        "SELECT 't', tgrelid::regclass::text, tgname, '' FROM pg_trigger WHERE NOT tgisinternal",
+        "SELECT 'p', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
+    ],
+    "mysql": [
+        "SELECT table_name, column_name, column_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = DATABASE()",
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = DATABASE()",
+        "SELECT table_name, index_name, column_name FROM information_schema.statistics "
+        "WHERE table_schema = DATABASE()",
+        "SELECT trigger_name, event_object_table FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    ],
+    "sqlite": ["SELECT type, name, tbl_name, sql FROM sqlite_master"],
+}
+
+
+def _schema_digest(alias: str) -> str:
+    """A digest of what ``alias``'s schema holds besides its tables' names: every column's type and nullability,
+    views, indexes, triggers (PostgreSQL: schemas and functions too). A committing test that ran DDL (``ALTER
+    TABLE ... ADD COLUMN``, ``CREATE VIEW``) changes it, and the next run must not find that in a warm database.
+    ``""`` on other backends."""
+    conn = connections[alias]
+    digest = hashlib.sha256()
+    with conn.cursor() as cursor:
+        for sql in _SCHEMA_QUERIES.get(conn.vendor, ()):
+            cursor.execute(sql)
+            digest.update(repr(sorted(tuple(map(str, row)) for row in cursor.fetchall())).encode())
+    return digest.hexdigest()
 
 
 def _materialized_views(alias: str) -> dict[str, str | None]:

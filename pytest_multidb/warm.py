@@ -71,7 +71,7 @@ KINDS = ("sqlite", "server")
 #: ``MULTIDB_WARM=0`` turns warm databases off (as ``--multidb-no-warm`` does).
 WARM_ENV = "MULTIDB_WARM"
 #: A kept baseline's file format: one of another version is not read (the database's baseline is taken again).
-BASELINE_FORMAT = 2
+BASELINE_FORMAT = 3
 
 
 def slot_lock(path: Path) -> FileLock:

@@ -48,4 +48,5 @@ THREAD_HOLDS_TEST_CONNECTION = (
 #: How an alias's database differs from its baseline (tables, or rows), after a test.
 TABLES_CHANGED = "tables were added or dropped since its schema was installed ({tables})"
 ROWS_CHANGED = "rows were left in or changed in {tables}"
+SCHEMA_CHANGED = "columns, views, indexes or triggers were added, dropped or altered since its schema was installed"
 VIEWS_CHANGED = "materialized views were refreshed since its schema was installed ({views})"

@@ -445,3 +445,38 @@ def test_reset_sequences_leave_the_install_rows_ids_taken(inner, pytester, backe
     run = inner("-p", "no:cacheprovider", "--multidb-settings", "seq_settings", settings=False, backend=backend)
     run.result.assert_outcomes(passed=3)
     assert not run.leftovers()
+
+
+DDL_TESTS = '''
+import pytest
+from django.db import connection
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leaves_a_column_behind():
+    with connection.cursor() as cursor:
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, "seeded_note")]
+        assert "extra" not in columns
+        cursor.execute("ALTER TABLE seeded_note ADD COLUMN extra integer NULL")
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "pg", "maria"], indirect=True)
+def test_a_warm_database_a_committing_test_altered_is_not_kept(inner, pytester, backend):
+    """A committing test that ran DDL (a column added to a table of the schema): the database is not kept warm,
+    and the next run finds the table as its migration made it."""
+    name = f"multidb_ddl_{uuid.uuid4().hex[:8]}"
+    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
+                "USER": PG["user"]} if backend.pg else
+               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
+                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    pytester.makepyfile(ddl_settings=SEQUENCE_SETTINGS.format(default=default), test_ddl=DDL_TESTS)
+    seeded_app(pytester, SEED_ONE)
+    options = ("-p", "no:cacheprovider", "--multidb-settings", "ddl_settings")
+    try:
+        for _ in range(2):
+            run = inner(*options, settings=False, backend=backend, warm=True)
+            run.result.assert_outcomes(passed=1)
+            assert "not kept warm: columns, views, indexes or triggers were added, dropped or altered" in run.out
+    finally:
+        inner("--multidb-clean", *options, settings=False, backend=backend)
