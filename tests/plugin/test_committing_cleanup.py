@@ -217,6 +217,19 @@ def test_install_rows_a_committing_test_changed_are_put_back(inner, pytester, ba
         inner("--multidb-clean", "--multidb-settings", "inner_settings", settings=False, backend=backend)
 
 
+def one_database(backend, prefix: str) -> dict:
+    """The settings of a ``default`` alias on ``backend``'s server (sqlite: a file), its NAME ``prefix`` + a
+    random part."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    if backend.pg:
+        return {"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
+                "USER": PG["user"]}
+    if backend.maria:
+        return {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
+                "USER": MARIA["user"]}
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
 CONTENT_TYPES_SETTINGS = """
 SECRET_KEY = "x"
 USE_TZ = True
@@ -247,11 +260,7 @@ def test_install_rows_that_reference_each_other_are_put_back_whatever_the_order(
     """A committing test deletes a content type, and its permissions with it: both tables are put back, the
     permissions (``auth_permission``, first by name) before the content types they point at (on MariaDB, Django's
     flush turns foreign key checks on again at its end)."""
-    name = f"multidb_ct_{uuid.uuid4().hex[:8]}"
-    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
-                "USER": PG["user"]} if backend.pg else
-               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
-                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    default = one_database(backend, "multidb_ct")
     pytester.makepyfile(ct_settings=CONTENT_TYPES_SETTINGS.format(default=default), test_ct=CONTENT_TYPES)
     run = inner("-p", "no:cacheprovider", "--multidb-settings", "ct_settings", settings=False, backend=backend)
     run.result.assert_outcomes(passed=2)
@@ -435,11 +444,7 @@ def test_3_the_next_row_gets_a_free_id():
 def test_reset_sequences_leave_the_install_rows_ids_taken(inner, pytester, backend):
     """A ``reset_sequences`` test on a table holding a data migration's row: its first row gets the next id, and
     after the test the sequence is past the reloaded row's id (PostgreSQL's flush restarts it under the row)."""
-    name = f"multidb_seq_{uuid.uuid4().hex[:8]}"
-    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
-                "USER": PG["user"]} if backend.pg else
-               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
-                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    default = one_database(backend, "multidb_seq")
     pytester.makepyfile(seq_settings=SEQUENCE_SETTINGS.format(default=default), test_seq=SEQUENCE_TESTS)
     seeded_app(pytester, SEED_ONE)
     run = inner("-p", "no:cacheprovider", "--multidb-settings", "seq_settings", settings=False, backend=backend)
@@ -465,11 +470,7 @@ def test_leaves_a_column_behind():
 def test_a_warm_database_a_committing_test_altered_is_not_kept(inner, pytester, backend):
     """A committing test that ran DDL (a column added to a table of the schema): the database is not kept warm,
     and the next run finds the table as its migration made it."""
-    name = f"multidb_ddl_{uuid.uuid4().hex[:8]}"
-    default = ({"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": PG["host"], "PORT": PG["port"],
-                "USER": PG["user"]} if backend.pg else
-               {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": MARIA["host"], "PORT": MARIA["port"],
-                "USER": MARIA["user"]} if backend.maria else {"ENGINE": "django.db.backends.sqlite3", "NAME": name})
+    default = one_database(backend, "multidb_ddl")
     pytester.makepyfile(ddl_settings=SEQUENCE_SETTINGS.format(default=default), test_ddl=DDL_TESTS)
     seeded_app(pytester, SEED_ONE)
     options = ("-p", "no:cacheprovider", "--multidb-settings", "ddl_settings")
