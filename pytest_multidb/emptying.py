@@ -291,19 +291,20 @@ def _reload(alias: str, tables: list[str], baseline: Baseline) -> None:
 
 #: What a schema holds besides its tables' names, per vendor: each query's rows go into ``_schema_digest``.
 _SCHEMA_QUERIES = {
-    "postgresql": [
-        "SELECT 'n', nspname, '', '' FROM pg_namespace "
-        "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'",
-        "SELECT 'c', n.nspname, c.relname, c.relkind::text FROM pg_class c "
+    "postgresql": [  # one round trip
+        "SELECT 'n', nspname::text, '', '' FROM pg_namespace "
+        "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' "
+        "UNION ALL SELECT 'c', n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
-        "SELECT 'a', c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull "
+        "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' "
+        "UNION ALL SELECT 'a', c.oid::regclass::text, a.attname::text, "
+        "format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull "
         "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE a.attnum > 0 AND NOT a.attisdropped AND n.nspname NOT LIKE 'pg\\_%' "
-        "AND n.nspname <> 'information_schema'",
-        "SELECT 't', tgrelid::regclass::text, tgname, '' FROM pg_trigger WHERE NOT tgisinternal",
-        "SELECT 'p', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
-        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "AND n.nspname <> 'information_schema' "
+        "UNION ALL SELECT 't', tgrelid::regclass::text, tgname::text, '' FROM pg_trigger WHERE NOT tgisinternal "
+        "UNION ALL SELECT 'p', n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid) "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
     ],
     "mysql": [
