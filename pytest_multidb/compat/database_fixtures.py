@@ -189,9 +189,22 @@ def disable_migrations() -> None:
 @pytest.fixture
 def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: None) -> None:
     """Run ``django_db_setup`` (or a conftest's override, of any scope: function-scoped here, as pytest-django's
-    ``_django_db_helper``) before a pytest-django-style test's databases open, or a Django test class's that uses
-    a database (as pytest-django's ``_django_setup_unittest``); each time it ran, what it loaded becomes part of
-    each alias's baseline (kept after committing tests)."""
+    ``_django_db_helper``) before a pytest-django-style test's databases open."""
+    _take_what_db_setup_loaded(request)
+
+
+@pytest.fixture(scope="class")
+def _multidb_django_class_db_setup(request: pytest.FixtureRequest) -> None:
+    """Run ``django_db_setup`` (or a conftest's override, session to class scope) before a Django test class that
+    uses a database is set up, asked for from the class as pytest-django's ``_django_setup_unittest`` does: not
+    in each test's fixture closure, whose every fixture costs each test pytest's machinery."""
+    request.getfixturevalue("django_db_setup")
+    _take_what_db_setup_loaded(request)
+
+
+def _take_what_db_setup_loaded(request: pytest.FixtureRequest) -> None:
+    """Each time ``django_db_setup`` ran, what it loaded becomes part of each alias's baseline (kept after
+    committing tests)."""
     if not request.config.stash.get(DB_SETUP_RAN_KEY, False):
         return
     request.config.stash[DB_SETUP_RAN_KEY] = False
@@ -205,8 +218,9 @@ def _multidb_django_db_setup(request: pytest.FixtureRequest, django_db_setup: No
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
-    """Note that ``django_db_setup`` (or an override: once per module for a module-scoped one) just ran."""
+    """Note that an override of ``django_db_setup`` (once per module for a module-scoped one) just ran: ours
+    loads nothing, so after it alone the baselines stay as the schema install took them."""
     result = yield
-    if fixturedef.argname == "django_db_setup":
+    if fixturedef.argname == "django_db_setup" and getattr(fixturedef.func, "__module__", None) != __name__:
         request.config.stash[DB_SETUP_RAN_KEY] = True
     return result

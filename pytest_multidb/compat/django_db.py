@@ -52,8 +52,10 @@ DB_FIXTURES = frozenset(
 #: Fixtures that make the test commit for real (pytest-django: a ``TransactionTestCase``). ``live_server``
 #: is not one of them here: the server's threads share the test's connections and see its rows.
 COMMITTING_FIXTURES = frozenset({"transactional_db", "django_db_reset_sequences"})
-#: The session fixture that runs ``django_db_setup`` (and any override of it) before a django_db test's own.
+#: The fixture that runs ``django_db_setup`` (and any override of it) before a django_db test's own.
 SETUP_FIXTURE = "_multidb_django_db_setup"
+#: The same, once per Django test class that uses a database, before the class is set up.
+CLASS_SETUP_FIXTURE = "_multidb_django_class_db_setup"
 
 
 def marker_arguments(item: pytest.Item | pytest.Node, marker: pytest.Mark) -> DjangoDbArgs:

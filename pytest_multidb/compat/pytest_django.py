@@ -25,6 +25,7 @@ from ..stash_keys import DECLARATION_KEY
 from . import database_fixtures, django_fixtures
 from .database_fixtures import flush_like_django
 from .django_db import (
+    CLASS_SETUP_FIXTURE,
     MARKER_HELP,
     SETUP_FIXTURE,
     check_isolate_apps,
@@ -151,8 +152,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if names is None:
             continue
         found = item.stash.get(DECLARATION_KEY, None)
-        if (declared_here(found) or (found is not None and found.django_class)) and SETUP_FIXTURE not in names:
-            names.insert(0, SETUP_FIXTURE)  # a Django test class's: one with databases (a declaration), as there
+        if found is not None and found.django_class:  # one with databases (a declaration), as there
+            names.insert(0, CLASS_SETUP_FIXTURE)
+        elif declared_here(found) and SETUP_FIXTURE not in names:
+            names.insert(0, SETUP_FIXTURE)
         # Where an autouse fixture would run (right after the test's databases are opened), and only in the tests
         # that need them: a fixture pytest sets up costs every test of a large suite its machinery.
         # (One the test's fixtures depend on, e.g. ``django_isolated_apps``, is in the closure already, at its end.)
