@@ -321,3 +321,12 @@ def clean_env() -> dict[str, str]:
     """The environment without anything that would steer pytest or Django from outside."""
     return {key: value for key, value in os.environ.items()
             if not key.startswith(("PYTEST_", "DJANGO_", "MULTIDB_")) and key != "PYTHONPATH"}
+
+
+def bytecode_as_installed() -> None:
+    """Compile the measured checkout's ``pytest_multidb`` into its ``__pycache__``, as ``pip install`` compiles an
+    installed package. pytest-django, installed, has its bytecode; the checkout is imported from source, and where
+    ``PYTHONDONTWRITEBYTECODE`` is set (this workplace sets it) every timed start would compile it again (~0.1 s)."""
+    import compileall
+
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "pytest_multidb", quiet=1)

@@ -1,6 +1,7 @@
 """Real suites: wall time of pytest-multidb beside pytest-django and the suites' own runners.
 
     python benchmarks/realsuites.py [--rounds N] [--suites KEY,...] [--modules NAME,...] [--json] [--no-native]
+                                    [--workers N]
 
 (``--json``: the JSON on stdout, the table on stderr.)
 
@@ -15,12 +16,14 @@ Each is run by
 - **runtests**: the suite's own runner, ``runtests.py <modules> --settings=realsuite_base --parallel=1`` for Django
   (serial, as the pytest runs are), django-simple-history's ``runtests.py``;
 - **django**: ``pytest -p no:multidb`` (pytest-django, a fresh test database per run);
-- **multidb**: ``pytest -p no:django`` (pytest-multidb, a fresh test database per run: ``MULTIDB_WARM=0``).
+- **multidb**: ``pytest -p no:django`` (pytest-multidb, a fresh test database per run: ``MULTIDB_WARM=0``);
+- with ``--workers N``, also **django -nN** and **multidb -nN**: the same on N pytest-xdist workers (what a
+  pytest user can do with a suite whose own runner runs it in one process).
 
 Every run is a fresh process, timed from outside (wall clock, start-up and database creation included). Rounds
 run every suite with every runner, the runners' order rotating; medians are reported. Ratios: multidb / django and
-multidb / runtests (lower is better). Test counts come from the runs (pytest's JUnit report, the runner's
-"Ran N tests"); a run's failures are reported beside its time, not hidden.
+multidb / runtests (lower is better), and with workers multidb -nN / runtests. Test counts come from the runs
+(pytest's JUnit report, the runner's "Ran N tests"); a run's failures are reported beside its time, not hidden.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from project import bytecode_as_installed  # noqa: E402  (benchmarks/, the script's dir)
+
 from tests.realsuites import harness  # noqa: E402  (the repository's root, put on the path above)
 
 SUITES = {"django-sqlite": ("django", "sqlite"), "django-servers": ("django", "servers"),
@@ -48,13 +53,14 @@ RUNNERS = ("runtests", "django", "multidb")
 
 
 def run_once(suite: harness.Suite, runner: str) -> dict[str, object]:
-    """One timed run: seconds, and its counts."""
+    """One timed run: seconds, and its counts. ``runner``: one of ``RUNNERS``, or a plugin with ``-nN``."""
     if runner == "runtests":
         seconds, status, output = harness.run_native(suite)
         ran = sum(int(n) for n in re.findall(r"^Ran (\d+) tests?", output, re.MULTILINE))
         failed = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)", output))
         return {"s": seconds, "exit": status, "tests": ran, "failed": failed}
-    run = harness.run_pytest(suite, runner)
+    plugin, _, workers = runner.partition(" -n")
+    run = harness.run_pytest(suite, plugin, workers=int(workers or 0))
     return {"s": run.seconds, "exit": run.returncode, "tests": len(run.outcomes), "failed": run.count("failed"),
             "passed": run.count("passed"), "skipped": run.count("skipped")}
 
@@ -81,13 +87,18 @@ def table(result: dict[str, object]) -> str:
     def x(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
+    spread = [f"{plugin} -n{meta['workers']}" for plugin in ("django", "multidb")] if meta["workers"] else []
+    heads = [f"pytest-{runner}" for runner in spread] + ([f"multidb -n{meta['workers']} / runtests"] if spread else [])
     lines = [f"real suites, Django {meta['django']}, Python {meta['python']}, {meta['date']}, {meta['machine']}, "
              f"median of {meta['rounds']} round(s)", "",
-             "| suite | runtests.py | pytest-django | pytest-multidb | multidb / django | multidb / runtests |",
-             "|---|---|---|---|---|---|"]
+             "| suite | runtests.py | pytest-django | pytest-multidb | multidb / django | multidb / runtests | "
+             + "".join(f"{head} | " for head in heads),
+             "|---|---|---|---|---|---|" + "---|" * len(heads)]
     for key, row in result["suites"].items():
+        extra = [cell(row, runner) for runner in spread] + ([x(row["spread_ratio_to_runtests"])] if spread else [])
         lines.append(f"| {key} ({row['source']}) | {cell(row, 'runtests')} | {cell(row, 'django')} | "
-                     f"{cell(row, 'multidb')} | {x(row['ratio'])} | {x(row['ratio_to_runtests'])} |")
+                     f"{cell(row, 'multidb')} | {x(row['ratio'])} | {x(row['ratio_to_runtests'])} | "
+                     + "".join(f"{value} | " for value in extra))
     return "\n".join(lines)
 
 
@@ -97,6 +108,8 @@ def main() -> None:
     parser.add_argument("--suites", metavar="KEY,...", help=f"only these (known: {', '.join(SUITES)})")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     parser.add_argument("--no-native", action="store_true", help="skip the suites' own runners")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="also run both pytest plugins on N pytest-xdist workers")
     parser.add_argument("--modules", metavar="NAME,...", help="these of Django's test modules instead of the "
                         "harness's (DJANGO_MODULES, SERVER_MODULES on the servers)")
     options = parser.parse_args()
@@ -105,10 +118,12 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(sorted(unknown))}; known: {', '.join(SUITES)}")
     runners = [runner for runner in RUNNERS if not (options.no_native and runner == "runtests")]
+    runners += [f"{plugin} -n{options.workers}" for plugin in ("django", "multidb")] if options.workers else []
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"), "rounds": options.rounds,
-            "python": platform.python_version(), "django": harness.django_version(),
+            "python": platform.python_version(), "django": harness.django_version(), "workers": options.workers,
             "machine": f"{platform.node()} ({os.cpu_count()} cores, load {load} at start)"}
+    bytecode_as_installed()
     workdir = Path(tempfile.mkdtemp(prefix="multidb-realsuites-"))
     prepared: dict[str, harness.Suite] = {}
     try:
@@ -129,10 +144,12 @@ def main() -> None:
     result: dict[str, object] = {"suites": {}, "meta": meta}
     for key in keys:
         row: dict[str, object] = {"source": prepared[key].source, "labels": prepared[key].labels}
-        for runner in RUNNERS:
+        for runner in (*RUNNERS, *runners):
             row[f"{runner}_s"] = median(times[key].get(runner, []))
         row["ratio"] = ratio(row["multidb_s"], row["django_s"])
         row["ratio_to_runtests"] = ratio(row["multidb_s"], row["runtests_s"])
+        if options.workers:
+            row["spread_ratio_to_runtests"] = ratio(row[f"multidb -n{options.workers}_s"], row["runtests_s"])
         row["counts"] = {runner: {k: v for k, v in rows[-1].items() if k != "s"} for runner, rows in times[key].items()}
         row["rounds_s"] = {runner: [round(r["s"], 3) for r in rows] for runner, rows in times[key].items()}
         result["suites"][key] = row

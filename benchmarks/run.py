@@ -56,7 +56,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from project import START_DB, START_NODB, Suite, clean_env, generate, suites  # benchmarks/ (the script's dir)
+from project import (  # benchmarks/ (the script's dir)
+    START_DB,
+    START_NODB,
+    Suite,
+    bytecode_as_installed,
+    clean_env,
+    generate,
+    suites,
+)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout measured: its pytest_multidb comes first on the path
 
@@ -293,6 +301,7 @@ def main() -> None:
                          f"{', '.join(suite.name for suite in measured if suite.baseline)}")
         wanted |= {suite.baseline for suite in measured if suite.name in wanted}
         measured = [suite for suite in measured if suite.name in wanted or suite.name == "nodb"]
+    bytecode_as_installed()
     root = Path(options.keep) if options.keep else Path(tempfile.mkdtemp(prefix="multidb-bench-"))
     bench, finished = None, False
     try:

@@ -1,5 +1,5 @@
 """pytest-django's ``django_db`` marker and database fixtures read into a declaration, as ``markers.py`` reads
-``uses_db``; and the order Django's runner (and pytest-django) run tests in.
+``uses_db``.
 
 The marker's arguments are bound by a signature, as pytest-django's ``validate_django_db`` binds them:
 ``databases`` (``None``: ``default``; ``"__all__"``: every alias), ``transaction=True``: every declared alias
@@ -12,7 +12,6 @@ the same way, at collection.
 
 from __future__ import annotations
 
-import unittest
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -112,33 +111,6 @@ def django_db_declaration(item: pytest.Item, known: list[str]) -> Declaration | 
 def declared_here(found: Declaration | None) -> bool:
     """Whether ``found`` was declared in pytest-django's terms (its marker or its fixtures), not ``uses_db``'s."""
     return found is not None and found.source in (MARKER, FIXTURES_SOURCE)
-
-
-def django_order(item: pytest.Item) -> int:
-    """Where ``item`` runs. Test classes as Django's runner orders them (``DiscoverRunner.reorder_by``):
-    ``TestCase`` classes (0), then the other ``SimpleTestCase`` classes, ``TransactionTestCase`` among them (1),
-    then every other ``unittest`` class (2). pytest's tests as pytest-django orders them: the ones using a database
-    (0; ``uses_db`` ones too), then the committing ones (1), then the ones using none (2: what such a test leaves
-    behind, a model class it defines, a module's state, is met by no test with a database). Each group in
-    collection order: a flush cannot empty what a ``TestCase`` of a later file expects (content types, data
-    migrations' rows), and what a ``SimpleTestCase`` leaves behind (a class attribute cached by a test's
-    settings) is met by no ``TestCase``, as under Django's runner."""
-    from django.test import SimpleTestCase, TestCase
-
-    cls = getattr(item, "cls", None)
-    if isinstance(cls, type) and issubclass(cls, unittest.TestCase):
-        return 0 if issubclass(cls, TestCase) else 1 if issubclass(cls, SimpleTestCase) else 2
-    try:
-        given = closest_arguments(item)
-    except pytest.UsageError:  # reported by the declarations, with the others
-        given = DjangoDbArgs()
-    names = getattr(item, "fixturenames", ())
-    if (given is not None and (given.transaction or given.reset_sequences)) or "transactional_db" in names:
-        return 1
-    # pytest-django's test of "uses a database": its marker or the ``db`` fixture (``live_server`` alone, or
-    # ``django_db_reset_sequences`` without the marker, is not one there: such a test runs with the last).
-    uses = given is not None or "db" in names or item.get_closest_marker("uses_db") is not None
-    return 0 if uses else 2
 
 
 def check_isolate_apps(item: pytest.Item) -> None:

@@ -32,9 +32,9 @@ from .django_db import (
     closest_arguments,
     declared_here,
     django_db_declaration,
-    django_order,
 )
 from .live_server import LiveServer
+from .run_order import ordered
 from .step_aside import stepped_aside_line
 
 # -- hooks ------------------------------------------------------------------------------------------------
@@ -140,11 +140,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(wrapper=True)  # after every implementation: the plugin's reads the declarations
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
-    """Tests run in Django's order (``django_order``); a test declared through ``django_db`` gets
+    """Tests run in Django's order (``run_order``); a test declared through ``django_db`` gets
     ``django_db_setup`` (and a conftest's override of it) set up before its databases are opened, as in
     pytest-django: session fixtures come first in a test's closure."""
     if MultiDB.of(config) is not None:  # Django is set up
-        items.sort(key=django_order)  # before every other implementation, as pytest-django's tryfirst hook does
+        ordered(items)  # before every other implementation, as pytest-django's tryfirst hook does
     result = yield
     for item in items:
         check_isolate_apps(item)

@@ -3,6 +3,8 @@ in a small project. Every test here failed before its fix (checked against the c
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import django
@@ -171,6 +173,79 @@ def test_django_test_classes_run_in_django_s_order_and_its_housekeeping_passes_t
            if line.startswith("test_order.py::") and "PASSED" in line]
     assert ran == ["TestDCase::test_case", "test_e_opens_other", "TestFHousekeeping::test_close_old_connections",
                    "TestASimple::test_simple", "TestCCommitting::test_committing", "TestBUnittest::test_unittest"]
+
+
+DISCOVERY_INIT = "from .test_late import *  # noqa: F403  (as django-simple-history's tests package does)\n"
+
+DISCOVERY_EARLY = '''
+from django.test import SimpleTestCase, TestCase
+
+
+class TestZebra(TestCase):
+    databases = {"default"}
+
+    def test_z(self):
+        pass
+
+
+class TestAardvark(TestCase):
+    databases = {"default"}
+
+    def test_b(self):
+        pass
+
+    def test_a(self):
+        pass
+
+
+class TestMiddle(SimpleTestCase):
+    def test_m(self):
+        pass
+'''
+
+DISCOVERY_LATE = '''
+from django.test import TestCase
+
+
+class TestLate(TestCase):
+    databases = {"default"}
+
+    def test_l(self):
+        pass
+'''
+
+#: Django's runner's order of the package's tests, printed by a process of its own.
+DJANGO_S_ORDER = '''
+import django
+from django.conf import settings
+
+settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3"}})
+django.setup()
+from django.test.runner import DiscoverRunner
+
+for test in DiscoverRunner(verbosity=0).build_suite(["discovered"]):
+    print(f"{type(test).__name__}::{test._testMethodName}")
+'''
+
+
+def test_django_test_classes_run_as_django_s_discovery_meets_them(inner, pytester):
+    """unittest's discovery reads a module's classes by name, not as they are defined, and meets the classes a
+    package's ``__init__`` imports before its modules (django-simple-history's two tests that failed under both
+    pytest plugins and passed under its ``runtests.py``: a class defining a model ran before them here)."""
+    pytester.makepyfile(fidelity_settings=PLAIN_SETTINGS, django_s_order=DJANGO_S_ORDER)
+    package = pytester.mkpydir("discovered")
+    (package / "__init__.py").write_text(DISCOVERY_INIT)
+    (package / "test_early.py").write_text(DISCOVERY_EARLY)
+    (package / "test_late.py").write_text(DISCOVERY_LATE)
+    django_s = subprocess.run([sys.executable, "django_s_order.py"], cwd=pytester.path, capture_output=True,
+                              text=True, check=True).stdout.split()
+    assert django_s[0] == "TestLate::test_l"  # met in the package's __init__ first
+    run = inner("--multidb-settings", "fidelity_settings", "-p", "no:cacheprovider", "-v", "discovered",
+                settings=False, timeout=60)
+    run.result.assert_outcomes(passed=5)
+    ran = [line.split("::", 1)[1].split(" ", 1)[0] for line in run.out.splitlines()
+           if line.startswith("discovered/") and "PASSED" in line]
+    assert ran == django_s
 
 
 def test_a_swap_installs_the_router(inner, pytester):

@@ -57,9 +57,9 @@ SIMPLE_HISTORY_LABELS = ("simple_history/tests", "simple_history/registry_tests"
 
 PLUGIN_FLAGS = {"django": ["-p", "no:multidb"], "multidb": ["-p", "no:django"]}
 #: Both pytest runs alike: the plugins this checkout's environment holds that the suites do not use are off
-#: (Faker's, which factory_boy brings, costs ~0.4 s of import at every start; the async ones; xdist), as a
-#: suite's own environment would not have them.
-COMMON = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:asyncio", "-p", "no:anyio", "-p", "no:xdist",
+#: (Faker's, which factory_boy brings, costs ~0.4 s of import at every start; the async ones; xdist unless
+#: ``run_pytest`` is given workers), as a suite's own environment would not have them.
+COMMON = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:asyncio", "-p", "no:anyio",
           "-p", "no:faker", "-o", "python_files=tests.py test_*.py", "-q"]
 
 
@@ -237,11 +237,13 @@ def pytest_path(label: str) -> str:
     return label.replace(".", "/") + ".py" if "." in label else label
 
 
-def run_pytest(suite: Suite, plugin: str, timeout: float = 600) -> Run:
-    """One inner pytest session of ``suite`` with ``plugin`` ("django" or "multidb"), wall-timed."""
-    report = suite.root.parent / f"{suite.key}-{plugin}.xml"
+def run_pytest(suite: Suite, plugin: str, timeout: float = 600, workers: int = 0) -> Run:
+    """One inner pytest session of ``suite`` with ``plugin`` ("django" or "multidb"), wall-timed; ``workers``:
+    that many pytest-xdist workers (``-n``) instead of one process."""
+    report = suite.root.parent / f"{suite.key}-{plugin}{f'-n{workers}' if workers else ''}.xml"
     own = ["-p", "realsuite_plugin"] if suite.name == "django" else []  # runtests.setup_run_tests' part
-    args = [sys.executable, "-m", "pytest", *PLUGIN_FLAGS[plugin], *COMMON, *own, f"--junitxml={report}",
+    spread = ["-n", str(workers)] if workers else ["-p", "no:xdist"]
+    args = [sys.executable, "-m", "pytest", *PLUGIN_FLAGS[plugin], *COMMON, *spread, *own, f"--junitxml={report}",
             *map(pytest_path, suite.labels)]
     env = {**clean_env(suite), **({"DJANGO_SETTINGS_MODULE": suite.settings} if suite.settings else {})}
     start = time.perf_counter()
