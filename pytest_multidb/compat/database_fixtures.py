@@ -203,8 +203,8 @@ def _multidb_django_class_db_setup(request: pytest.FixtureRequest) -> None:
 
 
 def _take_what_db_setup_loaded(request: pytest.FixtureRequest) -> None:
-    """Each time ``django_db_setup`` ran, what it loaded becomes part of each alias's baseline (kept after
-    committing tests)."""
+    """Each time an override of ``django_db_setup`` ran, what it loaded becomes part of each alias's baseline
+    (kept after committing tests)."""
     if not request.config.stash.get(DB_SETUP_RAN_KEY, False):
         return
     request.config.stash[DB_SETUP_RAN_KEY] = False

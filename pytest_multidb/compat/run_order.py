@@ -59,9 +59,10 @@ def django_order(item: pytest.Item) -> int:
     then every other ``unittest`` class (2). pytest's tests as pytest-django orders them: the ones using a database
     (0; ``uses_db`` ones too), then the committing ones (1), then the ones using none (2: what such a test leaves
     behind, a model class it defines, a module's state, is met by no test with a database). Each group in
-    collection order: a flush cannot empty what a ``TestCase`` of a later file expects (content types, data
-    migrations' rows), and what a ``SimpleTestCase`` leaves behind (a class attribute cached by a test's
-    settings) is met by no ``TestCase``, as under Django's runner."""
+    collection order (its test classes as discovery meets them: ``ordered``): a flush cannot empty what a
+    ``TestCase`` of a later file expects (content types, data migrations' rows), and what a ``SimpleTestCase``
+    leaves behind (a class attribute cached by a test's settings) is met by no ``TestCase``, as under Django's
+    runner."""
     from django.test import SimpleTestCase, TestCase
 
     cls = getattr(item, "cls", None)
