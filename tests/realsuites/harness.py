@@ -40,13 +40,17 @@ INNER = HERE / "inner"
 #: recorded and signalled per database), live servers, the test client and sessions (test classes that meet through
 #: class-level state: the order they run in), and the connection and test-database handling of the backends, all
 #: fast; of ``auth_tests``, ``admin_views`` and ``queries`` (a minute each per run, and passing alike) the files with
-#: multi-database classes (``createsuperuser --database``, the admin and bulk updates on ``other``).
+#: multi-database classes (``createsuperuser --database``, the admin and bulk updates on ``other``); and the
+#: modules of on_commit hooks, fixtures loaded per database, and ``TransactionTestCase`` classes that write from
+#: threads (``get_or_create``, ``delete_regress``) or through M2M tables on ``other``.
 DJANGO_MODULES = ("multiple_database", "test_utils", "transactions", "fixtures_regress", "select_for_update",
                   "prefetch_related", "defer", "sites_tests", "contenttypes_tests", "check_framework",
                   "context_processors", "admin_checks", "servers", "sessions_tests", "test_client", "backends",
                   "migrations", "migrate_signals", "migration_test_data_persistence", "order_with_respect_to",
                   "apps", "db_utils", "auth_tests.test_management", "auth_tests.test_models",
-                  "auth_tests.test_admin_multidb", "admin_views.test_multidb", "queries.test_bulk_update")
+                  "auth_tests.test_admin_multidb", "admin_views.test_multidb", "queries.test_bulk_update",
+                  "transaction_hooks", "fixtures", "m2m_through_regress", "many_to_many", "get_or_create",
+                  "delete_regress")
 #: On the servers, without ``backends``: its PostgreSQL and MySQL tests take the run's longest time there (flushes
 #: of its many tables), and fail only where Django's CI differs (psycopg-pool, a real NAME database).
 SERVER_MODULES = tuple(module for module in DJANGO_MODULES if module != "backends")
