@@ -15,6 +15,7 @@ from typing import Any
 from django.db import Error as DatabaseError
 from django.db import connections
 
+from . import counters
 from .emptying import Baseline
 from .messages import first_line
 from .messages import run as texts
@@ -63,17 +64,20 @@ class AliasState:
 
         Rows that differ (a Django test class's flush, content types or permissions made lazily, a
         ``django_db_setup`` override's rows) are put back as the install left them first: only tables added
-        or dropped, or rows that cannot be put back, keep a database from being kept warm."""
+        or dropped, or rows that cannot be put back, keep a database from being kept warm. Its id counters are
+        put back too (``counters.py``)."""
         if alias in self.broken:
             return texts.SERVER_STOPPED
         baseline = self.installed.get(alias)
         if baseline is None:
             return texts.NO_SNAPSHOT
         change = baseline.differences(alias)
-        if change is None or not change.startswith("rows "):
-            return change
-        baseline.restore(alias)
-        return baseline.differences(alias)
+        if change is not None and change.startswith("rows "):
+            baseline.restore(alias)
+            change = baseline.differences(alias)
+        if change is None:  # as a new database's would: Django's runner makes one every run
+            counters.put_back(alias, baseline.counters)
+        return change
 
     def diagnose(self, alias: str, error: BaseException) -> str | None:
         """After ``error`` on ``alias``: if its server no longer answers, the one line that says so (and every

@@ -29,6 +29,8 @@ from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Model
 
+from . import counters
+from .counters import Counters
 from .messages import isolation as texts
 
 #: The alias of the table's rows in the digest queries (a name no column is likely to have).
@@ -167,6 +169,8 @@ class Baseline:
     views: dict[str, str | None] = field(default_factory=dict)
     #: A digest of the schema beyond the tables' names (``_schema_digest``): columns, views, indexes, triggers.
     schema: str = ""
+    #: Where the id counters stood (``counters.read``): a warm database is kept with them put back there.
+    counters: Counters = field(default_factory=dict)
 
     @classmethod
     def take(cls, alias: str, extra: Iterable[str] = ()) -> Baseline:
@@ -180,7 +184,7 @@ class Baseline:
         snapshot = {table: list(models[table]._base_manager.using(alias).order_by("pk").values_list(*_attnames(
             models[table]))) for table in counts if table in models}
         return cls(counts, snapshot, extra, all_tables, tuple(tables), digests, columns, _referrers(),
-                   _materialized_views(alias), _schema_digest(alias))
+                   _materialized_views(alias), _schema_digest(alias), counters.read(alias))
 
     def changes(self, alias: str) -> tuple[list[str], list[str], frozenset[str]]:
         """(tables outside the baseline that hold rows now, baseline tables whose rows changed, tables a ``DELETE``

@@ -27,7 +27,9 @@ from .alias_models import migratable_models
 from .conf import model_selectors
 from .unmanaged import unmanaged_models
 
-CACHE_VERSION = "1"
+#: Part of every fingerprint: a new value rebuilds every cached schema and warm database (2: warm databases of
+#: earlier versions were kept with their id counters where their last session left them).
+CACHE_VERSION = "2"
 
 #: Folders of an app whose files a data migration may read: ``migrations/`` (a JSON seed beside the migration)
 #: and ``fixtures/`` (``loaddata`` in a migration).

@@ -2,7 +2,8 @@
 
 A session's test database whose schema is unchanged next time need not be made, filled and dropped again.
 At the end of a session it is kept *warm* if it holds exactly what its schema install left (the same tables,
-the same rows: ``emptying.Baseline.differences``; rows that differ are put back first, ``run.MultiDB._changed``);
+the same rows: ``emptying.Baseline.differences``; rows that differ are put back first, and the id counters,
+``alias_state.AliasState.changed``);
 the next session with the same schema fingerprint
 (``schema_cache.fingerprint``, part of the cache key) claims it instead of making one.
 
@@ -71,7 +72,7 @@ KINDS = ("sqlite", "server")
 #: ``MULTIDB_WARM=0`` turns warm databases off (as ``--multidb-no-warm`` does).
 WARM_ENV = "MULTIDB_WARM"
 #: A kept baseline's file format: one of another version is not read (the database's baseline is taken again).
-BASELINE_FORMAT = 3
+BASELINE_FORMAT = 4
 
 
 def slot_lock(path: Path) -> FileLock:

@@ -99,6 +99,21 @@ def test_baseline(multidb):
         json.dump({alias: multidb[alias].get("baseline", "taken") for alias in ALIASES}, out)
 """
 
+IDS = """
+import json, os
+import pytest
+from shopapp.models import Invoice, Note, Order
+from test_shop import ALIASES
+
+
+@pytest.mark.uses_db(*ALIASES)
+def test_first_ids():
+    made = {"default": Note.objects.create(text="n"), "pg": Order.objects.create(code="o"),
+            "maria": Invoice.objects.create()}
+    with open(os.environ["IDS_FILE"], "w") as out:
+        json.dump({alias: obj.pk for alias, obj in made.items()}, out)
+"""
+
 
 MIGRATION = """
 from django.db import migrations, models
@@ -342,3 +357,19 @@ def test_a_kept_database_s_baseline_is_read_again_not_taken(project):
     assert json.loads(baselines.read_text()) == {"default": "taken", "pg": "taken", "maria": "taken"}
     assert json.loads(project.run("test_baseline.py", passed=1) and baselines.read_text()) == {
         "default": "kept", "pg": "kept", "maria": "kept"}  # written again at the end of the session before
+
+
+def test_a_warm_database_s_ids_start_where_a_new_one_s_do(project):
+    """A rolled-back insert moves PostgreSQL's sequence and MariaDB's AUTO_INCREMENT on, and a committing test's
+    emptied rows leave sqlite's ``sqlite_sequence`` moved on: a new database (Django's runner, pytest-django) starts
+    every run where the install left them, and so does a warm one."""
+    project.pytester.makepyfile(test_ids=IDS)
+    ids = project.pytester.path / "ids.json"
+    project.env["IDS_FILE"] = str(ids)
+    project.run("test_ids.py", "test_shop.py", passed=3)
+    first = json.loads(ids.read_text())
+    assert first == {"default": 1, "pg": 1, "maria": 1}
+    for _ in range(2):
+        again = project.run("test_ids.py", "test_shop.py", passed=3)
+        assert project.sources(again) == {"default": "warm", "pg": "warm", "maria": "warm"}
+        assert json.loads(ids.read_text()) == first
