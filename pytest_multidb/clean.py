@@ -26,6 +26,7 @@ from .messages import provision as provision_texts
 from .provision.owner import Unreachable
 from .provision.registry import Registry, describe
 from .provision.server import admin_cursor, drop_owned, server_label
+from .settings_checks import backend_vendor
 
 #: The vendors whose servers keep warm databases and templates.
 SERVER_VENDORS = ("postgresql", "mysql")
@@ -44,18 +45,21 @@ def run(cache_dir: Path, policy: Policy, everything: bool, dry_run: bool) -> tup
     registry = Registry()
     done: list[str] = [f"{len(registry.leftovers())} leftover(s) of dead runs in {registry.directory}"]
     failed: list[str] = []
+    configured = servers()
     if dry_run:
         done += [f"would remove leftover {describe(record)}" for _path, record in registry.leftovers()]
     else:
         removed, not_removed = registry.clean()
         done += [f"removed {line}" for line in removed]
         failed += not_removed
-        if cache_dir.is_dir():
-            removed, not_removed = remove_warm(cache_dir)
-            done += [f"removed {line}" for line in removed]
-            failed += not_removed
+    if cache_dir.is_dir():
+        # A dry run lists the warm databases on the configured servers with the sweep below, where the real
+        # clean has dropped them by then: here only those of servers the settings no longer name.
+        removed, not_removed = remove_warm(cache_dir, dry_run, skip_servers=set(configured) if dry_run else set())
+        done += [f"{'would remove' if dry_run else 'removed'} {line}" for line in removed]
+        failed += not_removed
     own = cache_id(cache_dir)
-    for server, (alias, settings) in servers().items():
+    for server, (alias, settings) in configured.items():
         try:
             with admin_cursor(alias, settings) as (wrapper, cursor):
                 lines = sweep(wrapper, cursor, policy, cache_id=own, everything=everything, dry_run=dry_run)
@@ -79,8 +83,10 @@ def servers() -> dict[str, tuple[str, dict[str, object]]]:
     return found
 
 
-def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
-    """``--multidb-clean``: remove every warm database of this cache that no live run holds.
+def remove_warm(cache_dir: Path, dry_run: bool = False,
+                skip_servers: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+    """``--multidb-clean``: remove every warm database of this cache that no live run holds, with the baseline kept
+    beside it (``dry_run``: list them; ``skip_servers``: not those on these servers, by ``servers()``'s labels).
 
     Returns (what was removed, what could not be), one line each.
     """
@@ -90,21 +96,32 @@ def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
     if not directory.is_dir():
         return removed, failed
     for path in sorted(directory.glob("*.sqlite3")):
+        what = texts.WARM_DATABASE_FILE.format(path=str(path))
         try:
             with warm.slot_lock(directory / f"{path.name}.lock").acquire(timeout=0):
-                path.unlink(missing_ok=True)
-                path.with_suffix(".claimed").unlink(missing_ok=True)
-                removed.append(texts.WARM_DATABASE_FILE.format(path=str(path)))
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                    path.with_suffix(".claimed").unlink(missing_ok=True)
+                    (directory / f"{path.name}.baseline").unlink(missing_ok=True)
+                removed.append(what)
         except Timeout:
-            failed.append(texts.IN_USE.format(what=texts.WARM_DATABASE_FILE.format(path=str(path))))
+            failed.append(texts.IN_USE.format(what=what))
     with cache_index(cache_dir) as index:
         stamp = cache_stamp(index["id"], cache_dir, "warm")
         for entry in list(index["warm"]):
-            what = texts.WARM_DATABASE.format(name=entry["name"], alias=entry["alias"], server=entry["server"])
+            settings = entry["settings"]
+            label = server_label(backend_vendor(str(settings.get("ENGINE", ""))), settings)
+            if label in skip_servers:
+                continue
+            what = texts.WARM_DATABASE.format(name=entry["name"], alias=entry["alias"], server=label)
             lock = warm.slot_lock(directory / f"{entry['name']}.lock")
             try:
                 with lock.acquire(timeout=0):
-                    note = drop_owned(entry["alias"], entry["settings"], entry["name"], stamp)
+                    if dry_run:
+                        removed.append(what)
+                        continue
+                    note = drop_owned(entry["alias"], settings, entry["name"], stamp)
+                    (directory / f"{entry['name']}.baseline").unlink(missing_ok=True)
             except Timeout:
                 failed.append(texts.IN_USE.format(what=what))
                 continue
@@ -116,4 +133,11 @@ def remove_warm(cache_dir: Path) -> tuple[list[str], list[str]]:
                 removed.append(what)
             elif note != provision_texts.ALREADY_GONE:
                 removed.append(texts.RECORD_FORGOTTEN.format(what=what, note=note))
+        if not dry_run:  # baselines of databases dropped since (another schema's, the bound's): nothing reads them
+            listed = {Path(entry["name"]).name for entry in index["warm"]}
+            for baseline in directory.glob("*.baseline"):
+                name = baseline.name.removesuffix(".baseline")
+                if name not in listed and not (directory / name).exists():
+                    baseline.unlink(missing_ok=True)
     return removed, failed
+

@@ -191,6 +191,7 @@ class WarmDatabases:
                 with lock.acquire(timeout=0):
                     path.unlink(missing_ok=True)
                     path.with_suffix(".claimed").unlink(missing_ok=True)
+                    (self.directory / f"{path.name}.baseline").unlink(missing_ok=True)
             except Timeout:
                 continue
 
@@ -274,6 +275,8 @@ class WarmDatabases:
                 continue  # unreachable or in use: kept in the index, dropped another time
             if note is None or note == provision_texts.ALREADY_GONE or not note.startswith(NOT_OURS_PREFIX):
                 index["warm"].remove(other)
+                assert self.directory is not None
+                (self.directory / f"{Path(other['name']).name}.baseline").unlink(missing_ok=True)
             # "not ours": claimed by a live run right now: it stays listed and is dropped another time
 
 

@@ -258,11 +258,22 @@ def test_reused_while_the_schema_is_unchanged_rebuilt_on_a_change_and_removed_by
     assert project.names() == new_names
     project.assert_warm(new_names)
 
+    # A dry run lists what the clean removes, even where the settings of the run name no server any more.
+    project.pytester.makepyfile(sqlite_only_settings=SETTINGS.split("OTHER_DATABASES")[0])
+    listed = project.run("--multidb-settings", "sqlite_only_settings", "--multidb-clean", "--dry-run", passed=None)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f"multidb: would remove warm test database {new_names['default']!r}" in listed.stdout, listed.stdout
+    for alias, vendor in (("pg", "postgresql"), ("maria", "mysql")):
+        line = f"multidb: would remove warm test database {new_names[alias]!r} of alias {alias!r} ({vendor} 127.0.0.1)"
+        assert line in listed.stdout, listed.stdout
+    project.assert_warm(new_names)
+
     cleaned = project.run("--multidb-clean", passed=None)
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     for name in new_names.values():
         assert f"multidb: removed warm test database {name!r}" in cleaned.stdout, cleaned.stdout
     project.assert_gone(new_names)
+    assert not list(project.pytester.path.glob(".pytest_cache/**/warm/*.baseline"))  # they went with them
     # --multidb-clean removed this project's PostgreSQL template too; the local schema cache files stay.
     assert project.sources(project.run()) == {"default": "cached", "pg": "built", "maria": "cached"}
 
