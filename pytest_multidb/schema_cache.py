@@ -137,8 +137,10 @@ def _mysql_store(alias: str, key: str, directory: Path, real_name: str) -> bool:
             ddl.append(cursor.fetchone()[1])
         rows = []
         if "django_migrations" in tables:
-            cursor.execute("SELECT app, name, applied FROM django_migrations")
-            rows = [[app, name, str(applied)] for app, name, applied in cursor.fetchall()]
+            # With their ids: the table's DDL carries its AUTO_INCREMENT past them, so rows inserted without
+            # would get new ones (a migrated database's are 1, 2, ...).
+            cursor.execute("SELECT id, app, name, applied FROM django_migrations")
+            rows = [[pk, app, name, str(applied)] for pk, app, name, applied in cursor.fetchall()]
     (directory / f"{key}.mysql.json").write_text(json.dumps({"ddl": ddl, "migrations": rows}))
     return True
 
@@ -153,7 +155,7 @@ def _mysql_restore(alias: str, key: str, directory: Path, real_name: str) -> boo
         for statement in cached["ddl"]:
             cursor.execute(statement)
         if cached["migrations"]:
-            cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)",
+            cursor.executemany("INSERT INTO django_migrations (id, app, name, applied) VALUES (%s, %s, %s, %s)",
                                cached["migrations"])
     return True
 

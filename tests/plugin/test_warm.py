@@ -114,6 +114,24 @@ def test_first_ids():
         json.dump({alias: obj.pk for alias, obj in made.items()}, out)
 """
 
+MIGRATED = """
+import json, os
+import pytest
+from django.db import connections
+from test_shop import ALIASES
+
+
+@pytest.mark.uses_db(*ALIASES)
+def test_migrations_recorded():
+    found = {}
+    for alias in ALIASES:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT id, app, name FROM django_migrations ORDER BY id")
+            found[alias] = cursor.fetchall()
+    with open(os.environ["IDS_FILE"], "w") as out:
+        json.dump(found, out)
+"""
+
 
 MIGRATION = """
 from django.db import migrations, models
@@ -384,3 +402,24 @@ def test_a_warm_database_s_ids_start_where_a_new_one_s_do(project):
         again = project.run("test_ids.py", "test_shop.py", passed=3)
         assert project.sources(again) == {"default": "warm", "pg": "warm", "maria": "warm"}
         assert json.loads(ids.read_text()) == first
+
+
+def test_a_cached_schema_records_its_migrations_as_migrate_did(project):
+    """Made from the schema cache (no warm databases), each alias's ``django_migrations`` rows are the ones
+    ``migrate`` wrote, ids included (MariaDB's cache replays the tables' DDL, whose AUTO_INCREMENT is past them)."""
+    migrations = project.pytester.path / "shopapp" / "migrations"
+    migrations.mkdir()
+    (migrations / "__init__.py").write_text("")
+    (migrations / "0001_initial.py").write_text(MIGRATION)
+    project.pytester.makepyfile(test_migrated=MIGRATED, test_ids=IDS)
+    ids = project.pytester.path / "ids.json"
+    project.env.update(IDS_FILE=str(ids), MULTIDB_WARM="0")
+    built = project.run("test_migrated.py", passed=1)
+    assert project.sources(built) == {"default": "built", "pg": "built", "maria": "built"}
+    migrated = json.loads(ids.read_text())
+    assert all(rows and rows[0][0] == 1 for rows in migrated.values()), migrated
+    cached = project.run("test_migrated.py", passed=1)
+    assert project.sources(cached) == {"default": "cached", "pg": "cached", "maria": "cached"}
+    assert json.loads(ids.read_text()) == migrated
+    project.run("test_ids.py", passed=1)
+    assert json.loads(ids.read_text()) == {"default": 1, "pg": 1, "maria": 1}
