@@ -35,6 +35,8 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .deferred_checks import closed_by_server
+
 #: The backends (``connection.vendor``) whose driver sends a statement to turn autocommit off or on.
 VENDORS = frozenset({"mysql"})
 
@@ -122,7 +124,9 @@ def leaving(conn: BaseDatabaseWrapper) -> Iterator[None]:
     if not applies(conn) or raw is None or conn.autocommit:  # Django's view: off inside the test's atomic()
         yield
         return
-    nothing_to_end = _sent_nothing(raw)
+    # A connection the server closed meanwhile (a forked child closed it) gets its ROLLBACK, as under Django: it
+    # fails, and Django's atomic() drops the connection for the next test.
+    nothing_to_end = _sent_nothing(raw) and not closed_by_server(raw)
 
     def keep_off(original: Callable[[bool], None], value: bool) -> None:
         if value and raw is conn.connection:  # the same driver connection the test's atomic() turned off

@@ -19,6 +19,7 @@ from django.db import connections, transaction
 from . import held_autocommit, readonly
 from .alias_state import AliasState
 from .aliases import Aliases
+from .deferred_checks import DeferredChecks
 from .emptying import empty_written_tables, sequences_past_rows
 from .guard import AccessGuard
 from .messages import described
@@ -67,6 +68,8 @@ class TestDatabases:
     _problems: list[str] = field(default_factory=list)
     #: The test's connections handed to the threads it starts, and those threads.
     _threads: ThreadSharing = field(init=False)
+    #: Django's check of deferred constraints at the end of the test (rollback aliases that may write).
+    _deferred: DeferredChecks = field(default_factory=DeferredChecks)
 
     def __post_init__(self) -> None:
         self._threads = ThreadSharing(self.test_id, self._problems)
@@ -121,6 +124,8 @@ class TestDatabases:
                                 functools.partial(self._roll_back, alias, atomic, hold))
             if read_only:
                 readonly.began(connections[alias])
+            else:
+                self._deferred.begun(alias)
             self._share_with_threads(alias)
         spec = self.configured.specs[alias]
         if spec.vendor == "sqlite" and in_memory_under_django(spec):  # undone first, before the rollback or emptying
@@ -197,10 +202,19 @@ class TestDatabases:
         return self.state.diagnose(alias, error)
 
     def close(self) -> list[str]:
-        """Roll back, empty what was committed, undo swaps, stop sharing. Returns the problems met, one line each."""
+        """Check deferred constraints, roll back, empty what was committed, undo swaps, stop sharing. Returns the
+        problems met, one line each; raises what Django's ``TestCase`` would raise at the test's teardown (an
+        ``IntegrityError`` for a row the test left pointing nowhere), after everything was put back."""
         self._step(texts.STEP_CHECK_THREADS, None,
                    lambda: self._problems.extend(self._threads.leftover_threads(self.rollback)))
+        failure: Exception | None = None
+        try:
+            self._deferred.check(alias for alias in self.rollback if alias not in self.configured.read_only)
+        except Exception as error:
+            failure = error
         self._undo.close()
+        if failure is not None:
+            raise failure
         return self._problems
 
 

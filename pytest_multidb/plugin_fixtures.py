@@ -176,8 +176,10 @@ def _multidb_test(request: pytest.FixtureRequest) -> Iterator[None]:
             open_aliases(request, found.aliases, list(found.committing))
         yield
     finally:
-        problems = state.close()
-        del node.stash[TEST_KEY]
+        try:
+            problems = state.close()
+        finally:
+            del node.stash[TEST_KEY]
     if problems:
         pytest.fail(texts.PREFIXED.format(line="\n".join(problems)), pytrace=False)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 
@@ -320,3 +321,72 @@ def test_mariadb_a_declared_alias_the_test_never_queries_costs_nothing(inner, py
     server sees test 1's ``ROLLBACK`` only (Django's path: four, and two ``SET autocommit`` each)."""
     assert server_counts(inner, pytester, source=UNTOUCHED) == [{"Com_set_option": 0, "Com_rollback": 1}]
     assert server_counts(inner, pytester, EACH_TEST, source=UNTOUCHED) == [{"Com_set_option": 8, "Com_rollback": 4}]
+
+
+TEARDOWN = '''
+import os
+
+import pytest
+from django.db import IntegrityError, connections
+from inner_helpers import SERVER, count
+
+pytestmark = pytest.mark.uses_db("a", SERVER)
+
+
+def leave_a_row_pointing_nowhere():
+    if SERVER == "b":
+        from sample_models.widgets.models import Exhibit
+        Exhibit.objects.create(widget_id=999999, artist_id=1)
+    else:
+        from sample_models.cycles.models import Category
+        Category.objects.create(name="orphan", parent_id=999999)
+
+
+def broken_at_teardown():
+    if connections[SERVER].features.can_defer_constraint_checks:
+        leave_a_row_pointing_nowhere()  # checked at the end of the test, as Django's TestCase checks it
+    else:
+        with pytest.raises(IntegrityError):  # MySQL/MariaDB check at once
+            leave_a_row_pointing_nowhere()
+
+
+def test_1_a_row_pointing_nowhere():
+    broken_at_teardown()
+
+
+@pytest.mark.django_db(databases=["a", SERVER])
+def test_2_a_row_pointing_nowhere_under_the_django_db_marker():
+    broken_at_teardown()
+
+
+def test_3_a_forked_child_closes_the_connection_the_test_never_used():
+    raw = connections[SERVER].connection
+    child = os.fork()
+    if child == 0:
+        try:
+            if raw is not None:
+                raw.close()  # a worker process closing what it inherited: the server ends the session
+        finally:
+            os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+
+
+def test_4_the_next_test_has_a_working_connection():
+    assert count(SERVER) == 0
+'''
+
+
+@pytest.mark.parametrize("path", ["default", "each-test"])
+def test_a_test_ends_as_django_s_testcase_ends_it(inner, pytester, backend, path):
+    """A deferred constraint the test broke fails its teardown with Django's ``IntegrityError`` (PostgreSQL,
+    sqlite; MariaDB refuses the row at once), and a connection the server closed behind a test that never used it
+    is replaced before the next test, as Django's ``TestCase`` teardown does both."""
+    pytester.makepyfile(test_teardown=TEARDOWN)
+    run = inner("-p", "no:randomly", *([EACH_TEST] if path == "each-test" else []), backend=backend)
+    deferred = backend.maria is False
+    run.result.assert_outcomes(passed=4, errors=2 if deferred else 0)
+    if deferred:
+        assert len(re.findall(r"^E\s+django\.db\.utils\.IntegrityError: ", run.out, re.MULTILINE)) == 2, run.out
+        for test in ("test_1_a_row_pointing_nowhere", "test_2_a_row_pointing_nowhere_under_the_django_db_marker"):
+            assert f"ERROR at teardown of {test}" in run.out, run.out
+    assert run.leftovers() == set()

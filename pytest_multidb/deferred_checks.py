@@ -1,0 +1,102 @@
+"""The end of a rollback test as Django's ``TestCase`` ends it: deferred constraints checked, a dead connection dropped.
+
+``TestCase._fixture_teardown`` (and so pytest-django's ``db``), before rolling back, calls ``check_constraints()``
+on each of the test's databases whose backend defers constraint checks (PostgreSQL, sqlite), unless the connection
+``needs_rollback`` or is not ``is_usable()``: a row the test left pointing nowhere fails the test at its teardown
+with Django's ``IntegrityError``. ``is_usable()`` also finds a connection that died during the test (a forked child
+closed it): the rollback then fails and Django's ``atomic()`` drops the connection, so the next test gets a new
+one. The same outcomes here, without the round trips that cannot change them:
+
+- an alias the test sent nothing to (PostgreSQL: the driver opened no transaction) or wrote nothing to (sqlite: the
+  connection's change counter did not move) can hold no new violation; a look at its socket (no round trip) tells
+  whether the server closed it meanwhile, and only then is Django's own sequence run;
+- on a connection the test used, ``check_constraints()`` is run without the ``SELECT 1`` of ``is_usable()``: where
+  that would have said "not usable" (a dead connection, PostgreSQL's aborted transaction), the check fails with
+  another error than an ``IntegrityError``, which is dropped as Django drops the check, and the rollback that
+  follows behaves as under Django.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+def _changes(raw: Any) -> int | None:
+    """sqlite: the rows this driver connection has written since it opened; ``None`` elsewhere."""
+    return getattr(raw, "total_changes", None)
+
+
+class DeferredChecks:
+    """What each rollback alias looked like as its test's transaction began, and the check at the test's end."""
+
+    def __init__(self) -> None:
+        #: alias -> (the driver connection, its change counter then).
+        self._begun: dict[str, tuple[Any, int | None]] = {}
+
+    def begun(self, alias: str) -> None:
+        """``alias``'s test transaction has begun."""
+        raw = connections[alias].connection
+        self._begun[alias] = (raw, _changes(raw))
+
+    def check(self, aliases: Iterable[str]) -> None:
+        """Django's ``_fixture_teardown`` check of ``aliases`` (in settings order, the last first, as Django goes);
+        raises Django's ``IntegrityError`` for a deferred constraint the test broke."""
+        chosen = set(aliases)
+        for alias in reversed([alias for alias in connections if alias in chosen]):
+            conn = connections[alias]
+            if not conn.features.can_defer_constraint_checks or conn.needs_rollback or conn.connection is None:
+                continue
+            if self._quiet(alias, conn):
+                continue
+            if conn.vendor in ("postgresql", "sqlite"):
+                try:
+                    conn.check_constraints()
+                except IntegrityError:
+                    raise
+                except DatabaseError:  # where is_usable() says no: dead, or PostgreSQL's aborted transaction
+                    continue
+            elif conn.is_usable():  # another backend: Django's sequence as it is
+                conn.check_constraints()
+
+    def _quiet(self, alias: str, conn: BaseDatabaseWrapper) -> bool:
+        """Whether the test neither wrote to ``alias`` nor could have found its connection closed."""
+        raw, changes_then = self._begun.get(alias, (None, None))
+        if raw is None or raw is not conn.connection:
+            return False  # reconnected during the test: Django's path
+        if conn.vendor == "sqlite":
+            return changes_then is not None and _changes(raw) == changes_then
+        if conn.vendor == "postgresql":
+            return _idle_postgresql(raw) and not _readable(raw)
+        return False
+
+
+def _idle_postgresql(raw: Any) -> bool:
+    """Whether psycopg (3 or 2) holds no transaction: nothing was sent since the test's ``atomic()`` began."""
+    info = getattr(raw, "info", None)
+    try:
+        if info is not None and hasattr(info, "transaction_status"):
+            return int(info.transaction_status) == 0  # psycopg.pq.TransactionStatus.IDLE
+        return int(raw.get_transaction_status()) == 0  # psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    except Exception:
+        return False
+
+
+def _readable(raw: Any) -> bool:
+    """Whether something arrived on an idle driver connection's socket (the server closed it, or a notice):
+    ``select`` with no wait, nothing read. ``True`` when the socket cannot be looked at."""
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except Exception:
+        return True
+    return bool(readable)
+
+
+def closed_by_server(raw: Any) -> bool:
+    """Whether an idle driver connection (MySQL/MariaDB between statements) has something waiting on its socket:
+    for a connection that sent nothing, the server closing it."""
+    return _readable(raw)
