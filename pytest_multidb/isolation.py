@@ -60,6 +60,10 @@ class TestDatabases:
     #: Committing aliases that get ``post_migrate`` after their emptying, as Django's flush sends it (a
     #: ``django_db(transaction=True)`` test: ``compat/pytest_django.py``); ``uses_db`` tests get none.
     post_migrate: set[str] = field(default_factory=set)
+    #: Close every connection after the test, as ``TransactionTestCase._post_teardown`` does (a pytest-django
+    #: committing test: ``compat/database_fixtures.py``): the next test gets new ones, without the session
+    #: state (``SET``, temporary tables, advisory locks) this one left. ``uses_db`` tests keep theirs.
+    reload_connections: bool = False
     #: Called with each alias opened from now on (after its transaction started), e.g. by ``db_queries``.
     on_open: list[Callable[[str], None]] = field(default_factory=list)
     _undo: ExitStack = field(default_factory=ExitStack)
@@ -213,9 +217,19 @@ class TestDatabases:
         except Exception as error:
             failure = error
         self._undo.close()
+        if self.reload_connections:
+            self._step(texts.STEP_CLOSE_CONNECTIONS, None, self._close_connections)
         if failure is not None:
             raise failure
         return self._problems
+
+    def _close_connections(self) -> None:
+        """Django's ``close()`` of every connection made (one Django keeps in memory does nothing there: kept)."""
+        for conn in connections.all(initialized_only=True):
+            spec = self.configured.specs.get(conn.alias)
+            if spec is not None and spec.vendor == "sqlite" and in_memory_under_django(spec):
+                continue
+            conn.close()
 
 
 def reset_sequences(alias: str, keep: Iterable[str] = (), extra: Iterable[str] = ()) -> None:

@@ -43,7 +43,11 @@ def _open(request: pytest.FixtureRequest, transactional: bool = False) -> None:
 def flush_like_django(request: pytest.FixtureRequest, committing: Iterable[str]) -> None:
     """After its emptying, each committing alias of a pytest-django-style test gets ``post_migrate``, as
     pytest-django's ``TransactionTestCase`` flush sends it (``inhibit_post_migrate`` is Django's: not with
-    ``available_apps``, nor with ``serialized_rollback`` on an alias whose contents were serialized)."""
+    ``available_apps``, nor with ``serialized_rollback`` on an alias whose contents were serialized). Then every
+    connection is closed, as ``TransactionTestCase._post_teardown`` closes them."""
+    committing = list(committing)
+    if committing:
+        current_databases(request).reload_connections = True
     node = request.node
     given = closest_arguments(node)
     if given is not None and given.available_apps is not None:

@@ -22,6 +22,7 @@ STEP_EMPTY = "emptying what the test committed on {alias!r}"
 STEP_ROLL_BACK = "rolling back {alias!r}"
 STEP_END_SHARING = "ending the sharing of {alias!r}"
 STEP_CHECK_THREADS = "checking the test's threads"
+STEP_CLOSE_CONNECTIONS = "closing the connections after a committing test"
 
 #: A thread waited too long for the test's connection that another thread holds with an open cursor.
 CURSOR_HELD = (

@@ -232,3 +232,50 @@ def test_as_pytest_django_runs_it(inner, project, plugin, suite, passed, skipped
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
     run = inner("--nomigrations", "-p", f"no:{other}", *extra, suite, settings=False, plugins=plugin == "multidb")
     run.result.assert_outcomes(passed=passed, skipped=skipped)
+
+
+# A committing test's connection is closed after it, as TransactionTestCase._post_teardown closes every connection:
+# what it left in its session (a PRAGMA, a SET) is gone for the next test. With a database file (Django
+# keeps an in-memory one open: its close() does nothing).
+FILE_SETTINGS = SETTINGS.replace('"NAME": ":memory:"', '"NAME": ":memory:", "TEST": {"NAME": "suite_test.db"}')
+RELOAD = '''
+import pytest
+from django.db import connection
+
+
+def cache_size():
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_rollback_test_leaves_session_state():
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size = 1234")  # the connection's, whatever the transaction does
+
+
+@pytest.mark.django_db
+def test_b_kept_after_a_rollback_test():
+    assert cache_size() == 1234
+
+
+@pytest.mark.django_db(transaction=True)
+def test_c_a_committing_test():
+    assert cache_size() == 1234
+
+
+@pytest.mark.django_db(transaction=True)  # run after the rollback tests by both plugins, after test_c
+def test_d_a_new_connection_after_it():
+    assert cache_size() != 1234
+'''
+
+
+@pytest.mark.parametrize("plugin", ["multidb", "django"])
+def test_a_committing_test_s_connections_are_closed_after_it(inner, pytester, plugin):
+    pytester.makeini(INI.replace("suite_settings", "file_settings"))
+    pytester.makepyfile(file_settings=FILE_SETTINGS, test_reload=RELOAD)
+    other = "django" if plugin == "multidb" else "multidb"
+    extra = () if plugin == "multidb" else ("-p", "no:randomly")
+    run = inner("-p", f"no:{other}", *extra, "test_reload.py", settings=False, plugins=plugin == "multidb")
+    run.result.assert_outcomes(passed=4)
