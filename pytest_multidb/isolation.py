@@ -134,6 +134,7 @@ class TestDatabases:
         spec = self.configured.specs[alias]
         if spec.vendor == "sqlite" and in_memory_under_django(spec):  # undone first, before the rollback or emptying
             self._undo.enter_context(close_ignored(connections[alias]))
+        connections[alias].queries_log.clear()  # as TransactionTestCase._pre_setup clears it for the test's databases
         for hook in self.on_open:
             hook(alias)
 

@@ -279,3 +279,33 @@ def test_a_committing_test_s_connections_are_closed_after_it(inner, pytester, pl
     extra = () if plugin == "multidb" else ("-p", "no:randomly")
     run = inner("-p", f"no:{other}", *extra, "test_reload.py", settings=False, plugins=plugin == "multidb")
     run.result.assert_outcomes(passed=4)
+
+
+# Django's test classes (so pytest-django's ``db``) empty the queries log of the test's databases as a test starts.
+QUERIES = '''
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@pytest.mark.django_db
+def test_a_queries_captured():
+    with CaptureQueriesContext(connection):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    assert len(connection.queries_log) == 1
+
+
+@pytest.mark.django_db
+def test_b_the_log_is_empty_at_the_next_test():
+    assert len(connection.queries_log) == 0
+'''
+
+
+@pytest.mark.parametrize("plugin", ["multidb", "django"])
+def test_the_queries_log_is_emptied_as_a_test_starts(inner, project, plugin):
+    project.makepyfile(test_queries=QUERIES)
+    other = "django" if plugin == "multidb" else "multidb"
+    extra = () if plugin == "multidb" else ("-p", "no:randomly")
+    run = inner("-p", f"no:{other}", *extra, "test_queries.py", settings=False, plugins=plugin == "multidb")
+    run.result.assert_outcomes(passed=2)
