@@ -8,8 +8,10 @@ closed it): the rollback then fails and Django's ``atomic()`` drops the connecti
 one. The same outcomes here, without the round trips that cannot change them:
 
 - an alias the test sent nothing to (PostgreSQL: the driver opened no transaction) or wrote nothing to (sqlite: the
-  connection's change counter did not move) can hold no new violation; a look at its socket (no round trip) tells
-  whether the server closed it meanwhile, and only then is Django's own sequence run;
+  connection's change counter did not move) can hold no new violation; unless the process forked during the test
+  (a child may have closed what it inherited: its goodbye reaches the server before anything the test sends, so
+  Django's sequence finds it every time) or the socket shows the server closed it (no round trip), nothing is
+  sent;
 - on a connection the test used, ``check_constraints()`` is run without the ``SELECT 1`` of ``is_usable()``: where
   that would have said "not usable" (a dead connection, PostgreSQL's aborted transaction), the check fails with
   another error than an ``IntegrityError``, which is dropped as Django drops the check, and the rollback that
@@ -18,6 +20,7 @@ one. The same outcomes here, without the round trips that cannot change them:
 
 from __future__ import annotations
 
+import os
 import select
 from collections.abc import Iterable
 from typing import Any
@@ -25,10 +28,31 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+#: How many times this process has forked (``os.register_at_fork``, in the parent): a child may close connections
+#: it inherited. ``subprocess`` does not count (its children close every inherited descriptor before they run).
+_FORKS = [0]
+
+
+def _forked() -> None:
+    _FORKS[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_parent=_forked)
+
+
+def forks() -> int:
+    """How many times this process has forked so far."""
+    return _FORKS[0]
+
 
 def _changes(raw: Any) -> int | None:
-    """sqlite: the rows this driver connection has written since it opened; ``None`` elsewhere."""
-    return getattr(raw, "total_changes", None)
+    """sqlite: the rows this driver connection has written since it opened; ``None`` elsewhere, or when it cannot
+    tell (closed under Django's feet)."""
+    try:
+        return getattr(raw, "total_changes", None)
+    except Exception:
+        return None
 
 
 class DeferredChecks:
@@ -37,6 +61,7 @@ class DeferredChecks:
     def __init__(self) -> None:
         #: alias -> (the driver connection, its change counter then).
         self._begun: dict[str, tuple[Any, int | None]] = {}
+        self._forks = forks()
 
     def begun(self, alias: str) -> None:
         """``alias``'s test transaction has begun."""
@@ -69,9 +94,10 @@ class DeferredChecks:
         if raw is None or raw is not conn.connection:
             return False  # reconnected during the test: Django's path
         if conn.vendor == "sqlite":
-            return changes_then is not None and _changes(raw) == changes_then
+            changes_now = _changes(raw)
+            return changes_then is not None and changes_now is not None and changes_now == changes_then
         if conn.vendor == "postgresql":
-            return _idle_postgresql(raw) and not _readable(raw)
+            return _idle_postgresql(raw) and forks() == self._forks and not _readable(raw)
         return False
 
 
@@ -96,7 +122,7 @@ def _readable(raw: Any) -> bool:
     return bool(readable)
 
 
-def closed_by_server(raw: Any) -> bool:
-    """Whether an idle driver connection (MySQL/MariaDB between statements) has something waiting on its socket:
-    for a connection that sent nothing, the server closing it."""
-    return _readable(raw)
+def maybe_closed(raw: Any, forks_then: int) -> bool:
+    """Whether an idle driver connection (MySQL/MariaDB between statements) may have been closed behind its back
+    since ``forks_then`` (``forks()``): the process forked since, or something waits on its socket."""
+    return forks() != forks_then or _readable(raw)

@@ -35,7 +35,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .deferred_checks import closed_by_server
+from .deferred_checks import forks, maybe_closed
 
 #: The backends (``connection.vendor``) whose driver sends a statement to turn autocommit off or on.
 VENDORS = frozenset({"mysql"})
@@ -83,11 +83,12 @@ def _driver_call(conn: BaseDatabaseWrapper, name: str, replacement: Callable[...
 class _FirstStatement:
     """The driver connection's ``query`` until its first statement: puts the connection's own back, then sends."""
 
-    __slots__ = ("previous", "raw")
+    __slots__ = ("forks", "previous", "raw")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.previous = raw.__dict__.get("query")  # a wrapper of the instance's own (a counter), kept under it
+        self.forks = forks()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.take_away()
@@ -107,12 +108,14 @@ def _watch_statements(raw: Any) -> None:
 
 
 def _sent_nothing(raw: Any) -> bool:
-    """Whether ``raw`` sent no statement since :func:`_watch_statements`; the watch ends either way."""
+    """Whether ``raw`` sent no statement since :func:`_watch_statements` and nothing may have closed it meanwhile
+    (``deferred_checks.maybe_closed``: then its ``ROLLBACK`` is sent, as under Django: it fails, and Django's
+    ``atomic()`` drops the connection for the next test); the watch ends either way."""
     watch = getattr(raw, "__dict__", {}).get("query")
     if not isinstance(watch, _FirstStatement):
         return False
     watch.take_away()
-    return True
+    return not maybe_closed(raw, watch.forks)
 
 
 @contextmanager
@@ -124,9 +127,7 @@ def leaving(conn: BaseDatabaseWrapper) -> Iterator[None]:
     if not applies(conn) or raw is None or conn.autocommit:  # Django's view: off inside the test's atomic()
         yield
         return
-    # A connection the server closed meanwhile (a forked child closed it) gets its ROLLBACK, as under Django: it
-    # fails, and Django's atomic() drops the connection for the next test.
-    nothing_to_end = _sent_nothing(raw) and not closed_by_server(raw)
+    nothing_to_end = _sent_nothing(raw)
 
     def keep_off(original: Callable[[bool], None], value: bool) -> None:
         if value and raw is conn.connection:  # the same driver connection the test's atomic() turned off

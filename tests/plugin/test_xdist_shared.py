@@ -23,10 +23,17 @@ from sample_models.cycles.models import Category
 from sample_models.widgets.models import Widget
 
 
+def name_of(process):
+    try:
+        return process.name()
+    except psutil.Error:  # ended while it was looked at (a worker's short-lived helper process)
+        return None
+
+
 def running_servers():
     controller = psutil.Process(os.getppid())
     processes = [child.pid for worker in controller.children() for child in worker.children()
-                 if child.name() in ("postgres", "mariadbd")]
+                 if name_of(child) in ("postgres", "mariadbd")]
     containers = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=pytest-multidb.owner-pid={controller.pid}"],
                                 capture_output=True, text=True, check=True).stdout.split()
     return processes, containers
