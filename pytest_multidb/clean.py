@@ -140,4 +140,3 @@ def remove_warm(cache_dir: Path, dry_run: bool = False,
                 if name not in listed and not (directory / name).exists():
                     baseline.unlink(missing_ok=True)
     return removed, failed
-

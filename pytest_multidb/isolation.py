@@ -1,7 +1,8 @@
 """Per-test isolation: one transaction per declared alias, emptying, every undo run (thread sharing:
 ``thread_sharing``).
 
-Hot path per test and alias: one ``atomic`` entered at setup and rolled back at teardown. Nothing else.
+Hot path per test and alias: one ``atomic`` entered at setup and rolled back at teardown, and before the rollback
+Django's deferred constraint check where the test sent something (``deferred_checks``). Nothing else.
 """
 
 from __future__ import annotations
