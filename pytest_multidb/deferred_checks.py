@@ -12,7 +12,8 @@ one. The same outcomes here, without the round trips that cannot change them:
   (a child may have closed what it inherited: its goodbye reaches the server before anything the test sends, so
   Django's sequence finds it every time) or the socket shows the server closed it (no round trip), nothing is
   sent;
-- on a connection the test used, ``check_constraints()`` is run without the ``SELECT 1`` of ``is_usable()``: where
+- on a connection the test used, ``check_constraints()`` is run (on PostgreSQL through psycopg 3, in one round
+  trip with the rollback that follows it) without the ``SELECT 1`` of ``is_usable()``: where
   that would have said "not usable" (a dead connection, PostgreSQL's aborted transaction), the check fails with
   another error than an ``IntegrityError``, which is dropped as Django drops the check, and the rollback that
   follows behaves as under Django.
@@ -80,7 +81,8 @@ class DeferredChecks:
                 continue
             if conn.vendor in ("postgresql", "sqlite"):
                 try:
-                    conn.check_constraints()
+                    if not _check_and_roll_back(conn):
+                        conn.check_constraints()
                 except IntegrityError:
                     raise
                 except DatabaseError:  # where is_usable() says no: dead, or PostgreSQL's aborted transaction
@@ -99,6 +101,36 @@ class DeferredChecks:
         if conn.vendor == "postgresql":
             return _idle_postgresql(raw) and forks() == self._forks and not _readable(raw)
         return False
+
+
+#: PostgreSQL's ``check_constraints()`` and the rollback Django's ``atomic()`` sends after it, as one statement.
+_CHECK_AND_ROLL_BACK = "SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED; ROLLBACK"
+
+
+def _check_and_roll_back(conn: BaseDatabaseWrapper) -> bool:
+    """PostgreSQL through psycopg 3, inside the test's own ``atomic()`` and nothing more: Django's check and the
+    rollback that follows it in one round trip instead of three. psycopg runs a statement string without
+    parameters as one simple query (the statements after a failing one are not run, so a violation leaves the
+    transaction for Django's rollback, as it does today) and keeps its transaction status from the server's
+    reply: ``atomic()``'s rollback then finds the driver idle and sends nothing. ``False`` where this does not hold
+    (psycopg 2 tracks its own status and would send its ``ROLLBACK`` anyway; a savepoint the test left open;
+    psycopg's own ``transaction()`` blocks or prepared statements, whose state a ``ROLLBACK`` it did not send
+    would leave wrong; a backend or test that replaced ``check_constraints()``): Django's ``check_constraints()``."""
+    raw = conn.connection
+    info = getattr(raw, "info", None)
+    if (not _djangos_own_check(conn) or info is None or not hasattr(info, "transaction_status")
+            or len(conn.atomic_blocks) != 1 or conn.savepoint_ids or getattr(raw, "_num_transactions", 1)
+            or getattr(raw, "prepare_threshold", 0) is not None or int(info.transaction_status) != 2):
+        return False  # 2: psycopg.pq.TransactionStatus.INTRANS (idle inside a transaction)
+    with conn.cursor() as cursor:
+        cursor.execute(_CHECK_AND_ROLL_BACK)
+    return True
+
+
+def _djangos_own_check(conn: BaseDatabaseWrapper) -> bool:
+    """Whether ``conn.check_constraints`` is Django's PostgreSQL one (not a subclass's, not patched on it)."""
+    own = getattr(type(conn).check_constraints, "__module__", None) == "django.db.backends.postgresql.base"
+    return own and "check_constraints" not in vars(conn)
 
 
 def _idle_postgresql(raw: Any) -> bool:

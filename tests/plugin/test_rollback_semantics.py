@@ -7,7 +7,8 @@ Django's state at a test's start, rows gone after it, ``on_commit`` callbacks ca
 and ``select_for_update()`` inside a test, a caught ``IntegrityError`` (PostgreSQL's aborted transaction), Django
 ``TestCase`` classes, threads and ``live_server`` on the test's connection, committing tests between rollback
 tests, and code outside any test writing between two of them. The round trips themselves are counted by the
-MariaDB server (``Com_set_option``, ``Com_rollback``), where only the new path sends fewer.
+MariaDB server (``Com_set_option``, ``Com_rollback``), where only the new path sends fewer, and on PostgreSQL read
+off libpq's trace of the connection (``ReadyForQuery``, one per round trip).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 
 import pytest
 
-from tests.support.servers import MARIADB
+from tests.support.servers import MARIADB, POSTGRES
 
 SEMANTICS = '''
 import threading
@@ -321,6 +322,60 @@ def test_mariadb_a_declared_alias_the_test_never_queries_costs_nothing(inner, py
     server sees test 1's ``ROLLBACK`` only (Django's path: four, and two ``SET autocommit`` each)."""
     assert server_counts(inner, pytester, source=UNTOUCHED) == [{"Com_set_option": 0, "Com_rollback": 1}]
     assert server_counts(inner, pytester, EACH_TEST, source=UNTOUCHED) == [{"Com_set_option": 8, "Com_rollback": 4}]
+
+
+TRACED = '''
+import os
+
+import pytest
+from django.db import connections
+from inner_helpers import SERVER, add
+
+pytestmark = pytest.mark.uses_db("a", SERVER)
+TRACE = []
+
+
+def marker(n):
+    """A statement the trace shows where test ``n`` starts on the server's connection (libpq's trace, started by
+    the first test, stopped (and flushed) by the last)."""
+    raw = connections[SERVER].connection
+    if not TRACE:
+        TRACE.append(open(os.environ["TRACE_FILE"], "w"))
+        raw.pgconn.trace(TRACE[0].fileno())
+    with connections[SERVER].cursor() as cursor:
+        cursor.execute(f"SELECT 'marker {n}'")
+    if n == 5:
+        raw.pgconn.untrace()
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_traced(n):
+    if n in (2, 3):  # SERVER declared, not queried
+        add("a", f"row {n}")
+        return
+    marker(n)
+    add(SERVER, f"row {n}")
+'''
+
+
+def test_postgresql_one_round_trip_to_end_a_rollback_test(inner, pytester, tmp_path):
+    """What the client sends PostgreSQL between the starts of two tests that insert a row, read off libpq's trace
+    of the connection (each round trip ends in the server's ``ReadyForQuery``): the marker, the ``INSERT``, one
+    statement that checks the deferred constraints and rolls back (Django's sequence: three), the next test's
+    ``BEGIN``. Tests 2 and 3 declare the alias and never query it: nothing at all."""
+    pytester.makepyfile(test_traced=TRACED)
+    trace = tmp_path / "trace.txt"
+    run = inner("-p", "no:randomly", backend=POSTGRES, env={"TRACE_FILE": str(trace)})
+    run.result.assert_outcomes(passed=6)
+    round_trips: dict[int, int] = {}
+    test = None
+    for line in trace.read_text().splitlines():
+        started = re.search(r"\tQuery\t \"SELECT 'marker (\d)'\"", line)
+        if started:
+            test = int(started.group(1))
+        if test is not None and "\tReadyForQuery\t" in line:
+            round_trips[test] = round_trips.get(test, 0) + 1
+    assert round_trips == {0: 4, 1: 4, 4: 4, 5: 1}, trace.read_text()
 
 
 TEARDOWN = '''
