@@ -117,11 +117,11 @@ def _check_and_roll_back(conn: BaseDatabaseWrapper) -> bool:
     psycopg's own ``transaction()`` blocks or prepared statements, whose state a ``ROLLBACK`` it did not send
     would leave wrong; a backend or test that replaced ``check_constraints()``): Django's ``check_constraints()``."""
     raw = conn.connection
-    info = getattr(raw, "info", None)
-    if (not _djangos_own_check(conn) or info is None or not hasattr(info, "transaction_status")
-            or len(conn.atomic_blocks) != 1 or conn.savepoint_ids or getattr(raw, "_num_transactions", 1)
-            or getattr(raw, "prepare_threshold", 0) is not None or int(info.transaction_status) != 2):
-        return False  # 2: psycopg.pq.TransactionStatus.INTRANS (idle inside a transaction)
+    only_the_test_s_atomic = len(conn.atomic_blocks) == 1 and not conn.savepoint_ids
+    psycopg_state_untouched = getattr(raw, "_num_transactions", 1) == 0 and getattr(raw, "prepare_threshold", 0) is None
+    if not (_djangos_own_check(conn) and only_the_test_s_atomic and psycopg_state_untouched
+            and _psycopg3_status(raw) == _INTRANS):
+        return False
     with conn.cursor() as cursor:
         cursor.execute(_CHECK_AND_ROLL_BACK)
     return True
@@ -133,13 +133,25 @@ def _djangos_own_check(conn: BaseDatabaseWrapper) -> bool:
     return own and "check_constraints" not in vars(conn)
 
 
+#: psycopg's transaction status (``psycopg.pq.TransactionStatus``, psycopg 2's ``TRANSACTION_STATUS_*`` alike):
+#: no transaction; idle inside one.
+_IDLE, _INTRANS = 0, 2
+
+
+def _psycopg3_status(raw: Any) -> int | None:
+    """psycopg 3's transaction status of a driver connection, read off the server's last reply; ``None`` for
+    another driver."""
+    info = getattr(raw, "info", None)
+    if info is None or not hasattr(info, "transaction_status"):
+        return None
+    return int(info.transaction_status)
+
+
 def _idle_postgresql(raw: Any) -> bool:
     """Whether psycopg (3 or 2) holds no transaction: nothing was sent since the test's ``atomic()`` began."""
-    info = getattr(raw, "info", None)
     try:
-        if info is not None and hasattr(info, "transaction_status"):
-            return int(info.transaction_status) == 0  # psycopg.pq.TransactionStatus.IDLE
-        return int(raw.get_transaction_status()) == 0  # psycopg2.extensions.TRANSACTION_STATUS_IDLE
+        status = _psycopg3_status(raw)
+        return (status if status is not None else int(raw.get_transaction_status())) == _IDLE
     except Exception:
         return False
 
